@@ -1,0 +1,151 @@
+"""The PatchINR configuration: the single source of truth for network geometry.
+
+Everything else (the torch module, the quantizer, the model file, the accelerator's
+elaboration) reads its layer widths, patch size and number formats from a
+:class:`PatchINRConfig`.
+"""
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["PatchINRConfig", "QuantSpec", "COORD_SCALE"]
+
+
+#: Patch-centre coordinates in [-1, 1] become signed 16-bit integers ``round(x * 32767)``.
+#: 16 bits keep every patch centre of a 1920x1080 frame at n = 1 distinct (the grid step is
+#: 2 * 32767 / 1920 = 34 codes); int8 coordinates could address only 255 positions per axis.
+COORD_SCALE = 32767
+
+
+def _positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantSpec:
+    """Number formats of the INT8 datapath.
+
+    Parameters
+    ----------
+    phase_bits : int
+        The sine unit keeps the low ``phase_bits`` bits of the requantized phase and looks
+        them up in a table of ``2**phase_bits`` int8 entries (2*pi maps to ``2**phase_bits``).
+    mult_bits : int
+        Requantization multipliers are unsigned integers in
+        ``[2**(mult_bits-2), 2**(mult_bits-1))``; 16 keeps them inside one signed 16-bit
+        (and DSP48E2 18-bit) operand.
+    act_max : int
+        Sine outputs are ``round(act_max * sin(.))``: int8 with scale ``1/act_max``.
+    """
+
+    phase_bits: int = 12
+    mult_bits: int = 16
+    act_max: int = 127
+
+    def __post_init__(self):
+        if not isinstance(self.phase_bits, int) or not 4 <= self.phase_bits <= 16:
+            raise ValueError(f"phase bits must be an integer in 4..16, not {self.phase_bits!r}")
+        if not isinstance(self.mult_bits, int) or not 8 <= self.mult_bits <= 24:
+            raise ValueError(f"multiplier bits must be an integer in 8..24, not {self.mult_bits!r}")
+        if not isinstance(self.act_max, int) or not 1 <= self.act_max <= 127:
+            raise ValueError(f"activation maximum must be an integer in 1..127, not {self.act_max!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatchINRConfig:
+    """Geometry of a PatchINR network.
+
+    The network is ``layers`` sine layers of width ``hidden`` followed by a linear layer with
+    ``channels * patch**2`` outputs: one query at a patch centre predicts the whole
+    ``patch x patch x channels`` patch. ``patch = 1`` is the pixel-wise INR.
+
+    Parameters
+    ----------
+    patch : int
+        Patch size n (the patch is n x n pixels).
+    channels : int
+        1 (grayscale) or 3 (RGB).
+    hidden : int
+        Width of every sine layer.
+    layers : int
+        Number of sine layers, the first (2 -> hidden) included.
+    omega0 : float
+        Frequency of the sine activations, ``sin(omega0 * (W x + b))``.
+
+    The defaults are seven width-256 sine layers: with RGB output the n = 2 model has
+    2,313 more parameters (0.59 %) than the n = 1 model, the paper's +0.6 %.
+    """
+
+    patch: int = 2
+    channels: int = 3
+    hidden: int = 256
+    layers: int = 7
+    omega0: float = 30.0
+    quant: QuantSpec = field(default_factory=QuantSpec)
+
+    def __post_init__(self):
+        _positive_int("patch size", self.patch)
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, not {self.channels!r}")
+        _positive_int("hidden width", self.hidden)
+        _positive_int("number of sine layers", self.layers)
+        if not isinstance(self.omega0, (int, float)) or not self.omega0 > 0:
+            raise ValueError(f"omega0 must be a positive number, not {self.omega0!r}")
+        if isinstance(self.quant, dict):
+            object.__setattr__(self, "quant", QuantSpec(**self.quant))
+
+    # Derived geometry ----------------------------------------------------------------------
+
+    @property
+    def in_features(self):
+        return 2
+
+    @property
+    def out_features(self):
+        """Values per query: ``channels * patch**2``, ordered (dy, dx, channel)."""
+        return self.channels * self.patch ** 2
+
+    @property
+    def widths(self):
+        """Feature widths from input to output, ``[2, hidden, ..., hidden, out_features]``."""
+        return [self.in_features] + [self.hidden] * self.layers + [self.out_features]
+
+    @property
+    def layer_shapes(self):
+        """``(out, in)`` of every linear map, first to last."""
+        w = self.widths
+        return [(w[i + 1], w[i]) for i in range(len(w) - 1)]
+
+    @property
+    def params(self):
+        """Trainable parameters: weights and biases of every layer."""
+        return sum(o * i + o for o, i in self.layer_shapes)
+
+    def with_patch(self, patch):
+        """The same network with another patch size (``patch=1`` is the pixel-wise baseline)."""
+        return PatchINRConfig(**{**self.to_dict(), "patch": patch})
+
+    @property
+    def param_overhead(self):
+        """Fractional parameter growth against the n = 1 model of the same width and depth."""
+        base = self.with_patch(1).params
+        return (self.params - base) / base
+
+    def to_dict(self):
+        d = asdict(self)
+        d["quant"] = asdict(self.quant)
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        if not isinstance(d, dict):
+            raise ValueError(f"configuration must be a mapping, not {type(d).__name__}")
+        known = {"patch", "channels", "hidden", "layers", "omega0", "quant"}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "quant" in d:
+            d["quant"] = QuantSpec(**d["quant"])
+        return cls(**d)

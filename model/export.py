@@ -1,0 +1,170 @@
+"""The model file: one versioned file with the configuration and both datapaths' weights.
+
+Format (version 1)
+------------------
+A NumPy ``.npz`` archive (a zip of ``.npy`` arrays, readable without pickle) holding:
+
+``header``
+    A JSON string: ``{"format": "patchinr-model", "version": 1, "config": {...},
+    "meta": {...}}``. ``config`` is :meth:`PatchINRConfig.to_dict`; ``meta`` records how the
+    model was made (image, size, steps, PSNR, ...) and is informational.
+``fp32/w{i}``, ``fp32/b{i}``
+    float32 weights ``[out, in]`` and biases ``[out]`` of linear map ``i`` (0 = first
+    sine layer, last = output layer), as in :class:`model.network.PatchINR`: the sine
+    layers compute ``sin(omega0 * (W x + b))``.
+``int8/w{i}``, ``int8/b{i}``, ``int8/m{i}``, ``int8/s{i}``, ``int8/lut``
+    The integer datapath of :mod:`model.quant`: int8 weights, int32 biases, requantization
+    multipliers and shifts (int32), and the int8 sine table.
+
+:func:`load` checks the format name, the version, the configuration and every array's
+presence, dtype and shape, and raises :class:`ModelFileError` (a :class:`UserError`) that
+names what is wrong.
+"""
+
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from .config import PatchINRConfig
+from .errors import UserError
+from .quant import QuantLayer, QuantModel
+
+__all__ = ["FORMAT", "VERSION", "ModelFile", "ModelFileError", "save", "load"]
+
+FORMAT = "patchinr-model"
+VERSION = 1
+
+
+class ModelFileError(UserError):
+    """A model file that is missing, corrupt, of another version, or inconsistent."""
+
+
+class ModelFile:
+    """Contents of a model file.
+
+    Attributes
+    ----------
+    config : PatchINRConfig
+    fp32 : list of (numpy.ndarray, numpy.ndarray)
+        float32 ``(W, b)`` per linear map.
+    quant : QuantModel
+    meta : dict
+    """
+
+    def __init__(self, *, config, fp32, quant, meta=None):
+        self.config = config
+        self.fp32 = fp32
+        self.quant = quant
+        self.meta = dict(meta or {})
+
+    def torch_model(self):
+        """A :class:`model.network.PatchINR` with the file's float32 weights."""
+        from .network import PatchINR
+        return PatchINR(self.config).load_arrays(self.fp32).eval()
+
+
+def save(path, *, config, fp32, quant, meta=None):
+    """Write a model file (format version :data:`VERSION`) to ``path``."""
+    header = {"format": FORMAT, "version": VERSION, "config": config.to_dict(),
+              "meta": meta or {}}
+    arrays = {"header": np.array(json.dumps(header, sort_keys=True))}
+    for i, (w, b) in enumerate(fp32):
+        arrays[f"fp32/w{i}"] = np.asarray(w, dtype=np.float32)
+        arrays[f"fp32/b{i}"] = np.asarray(b, dtype=np.float32)
+    for i, layer in enumerate(quant.layers):
+        arrays[f"int8/w{i}"] = layer.w.astype(np.int8)
+        arrays[f"int8/b{i}"] = layer.b.astype(np.int32)
+        arrays[f"int8/m{i}"] = layer.m.astype(np.int32)
+        arrays[f"int8/s{i}"] = layer.s.astype(np.int32)
+    arrays["int8/lut"] = quant.lut.astype(np.int8)
+    path = os.fspath(path)
+    if os.path.dirname(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    # Write through a file object so numpy does not append ".npz" to the caller's name.
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def _array(z, key, dtype, shape, path):
+    if key not in z:
+        raise ModelFileError(f"{path}: array {key!r} is missing")
+    a = z[key]
+    if a.dtype != dtype:
+        raise ModelFileError(f"{path}: array {key!r} has dtype {a.dtype}, expected {np.dtype(dtype)}")
+    if a.shape != tuple(shape):
+        raise ModelFileError(f"{path}: array {key!r} has shape {a.shape}, "
+                             f"but the configuration needs {tuple(shape)}")
+    return a
+
+
+def load(path) -> ModelFile:
+    """Read and validate a model file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ModelFileError(f"model file {path!r} does not exist")
+    if os.path.isdir(path):
+        raise ModelFileError(f"model file {path!r} is a directory")
+    try:
+        with open(path, "rb") as f:
+            blob = f.read()
+        z = np.load(io.BytesIO(blob), allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError("not an archive")
+        files = set(z.files)
+        header_raw = str(z["header"][()]) if "header" in files else None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{path}: not a PatchINR model file (corrupt or another format: "
+                             f"{type(exc).__name__})") from None
+    if header_raw is None:
+        raise ModelFileError(f"{path}: not a PatchINR model file (no header)")
+    try:
+        header = json.loads(header_raw)
+    except json.JSONDecodeError:
+        raise ModelFileError(f"{path}: corrupt header (not JSON)") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a PatchINR model file (format "
+                             f"{header.get('format') if isinstance(header, dict) else None!r})")
+    if header.get("version") != VERSION:
+        raise ModelFileError(f"{path}: model file version {header.get('version')!r} is not "
+                             f"supported (this package reads version {VERSION})")
+    try:
+        config = PatchINRConfig.from_dict(header.get("config"))
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: invalid configuration: {exc}") from None
+
+    with z:
+        try:
+            fp32, layers = [], []
+            shapes = config.layer_shapes
+            for i, (o, k) in enumerate(shapes):
+                fp32.append((_array(z, f"fp32/w{i}", np.float32, (o, k), path),
+                             _array(z, f"fp32/b{i}", np.float32, (o,), path)))
+                layers.append(QuantLayer(
+                    w=_array(z, f"int8/w{i}", np.int8, (o, k), path),
+                    b=_array(z, f"int8/b{i}", np.int32, (o,), path),
+                    m=_array(z, f"int8/m{i}", np.int32, (o,), path),
+                    s=_array(z, f"int8/s{i}", np.int32, (o,), path),
+                    kind="out" if i == len(shapes) - 1 else "sine"))
+            lut = _array(z, "int8/lut", np.int8, (1 << config.quant.phase_bits,), path)
+            extra = files - {"header", "int8/lut"} - {
+                f"{p}/{a}{i}" for i in range(len(shapes)) for p, a in
+                (("fp32", "w"), ("fp32", "b"), ("int8", "w"), ("int8", "b"), ("int8", "m"), ("int8", "s"))}
+            if extra:
+                raise ModelFileError(f"{path}: arrays the configuration does not have: "
+                                     f"{', '.join(sorted(extra))}")
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            if isinstance(exc, ModelFileError):
+                raise
+            raise ModelFileError(f"{path}: corrupt array data ({exc})") from None
+    quant = QuantModel(config=config, layers=layers, lut=lut)
+    try:
+        quant.check()
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    for i, (w, b) in enumerate(fp32):
+        if not (np.isfinite(w).all() and np.isfinite(b).all()):
+            raise ModelFileError(f"{path}: float weights of layer {i} are not finite")
+    return ModelFile(config=config, fp32=fp32, quant=quant, meta=header.get("meta") or {})

@@ -1,0 +1,107 @@
+"""Shared simulation helpers: AXI4-Stream and AXI4-Lite drivers for async testbenches.
+
+All helpers take ``ctx`` (an Amaranth 0.5 testbench context) and act on the clock edge of
+the ``sync`` domain. ``rng`` (a ``random.Random``) adds random gaps / back-pressure.
+"""
+
+import random
+
+__all__ = ["axis_put", "axis_get", "axil_write", "axil_read", "stream_put", "stream_get"]
+
+
+async def stream_put(ctx, stream, payload):
+    """Send one ``amaranth.lib.stream`` payload."""
+    ctx.set(stream.valid, 1)
+    ctx.set(stream.payload, payload)
+    await ctx.tick().until(stream.ready)
+    ctx.set(stream.valid, 0)
+
+
+async def stream_get(ctx, stream):
+    """Receive one ``amaranth.lib.stream`` payload."""
+    ctx.set(stream.ready, 1)
+    payload, = await ctx.tick().sample(stream.payload).until(stream.valid)
+    ctx.set(stream.ready, 0)
+    return payload
+
+
+async def axis_put(ctx, port, beats, *, rng=None, gap_prob=0.0, max_gap=3):
+    """Send AXI4-Stream beats. ``beats`` is an iterable of ``(tdata, tlast)``.
+
+    With ``rng`` and ``gap_prob``, ``tvalid`` drops for 1..``max_gap`` cycles before a beat
+    with that probability (a source with gaps).
+    """
+    for data, last in beats:
+        if rng is not None and rng.random() < gap_prob:
+            ctx.set(port.tvalid, 0)
+            await ctx.tick().repeat(rng.randint(1, max_gap))
+        ctx.set(port.tdata, data)
+        ctx.set(port.tlast, last)
+        ctx.set(port.tvalid, 1)
+        await ctx.tick().until(port.tready)
+    ctx.set(port.tvalid, 0)
+    ctx.set(port.tlast, 0)
+
+
+async def axis_get(ctx, port, *, count=None, until_last=False, rng=None, stall_prob=0.0,
+                   max_stall=3, user=False):
+    """Receive AXI4-Stream beats as a list of ``(tdata, tlast)`` (``(tdata, tlast, tuser)``
+    with ``user=True``), stopping after ``count`` beats or the first ``tlast``.
+
+    With ``rng`` and ``stall_prob``, ``tready`` drops for 1..``max_stall`` cycles before a
+    beat with that probability (a sink applying back-pressure).
+    """
+    if count is None and not until_last:
+        raise ValueError("give count or until_last")
+    out = []
+    signals = [port.tdata, port.tlast] + ([port.tuser] if user else [])
+    while True:
+        if rng is not None and rng.random() < stall_prob:
+            ctx.set(port.tready, 0)
+            await ctx.tick().repeat(rng.randint(1, max_stall))
+        ctx.set(port.tready, 1)
+        sampled = await ctx.tick().sample(*signals).until(port.tvalid)
+        beat = tuple(int(v) for v in sampled)
+        out.append(beat)
+        if (count is not None and len(out) == count) or (until_last and beat[1]):
+            break
+    ctx.set(port.tready, 0)
+    return out
+
+
+async def axil_write(ctx, bus, addr, data, *, strb=0xF):
+    """AXI4-Lite write (address and data together); returns ``bresp``."""
+    ctx.set(bus.awaddr, addr)
+    ctx.set(bus.awvalid, 1)
+    ctx.set(bus.wdata, data)
+    ctx.set(bus.wstrb, strb)
+    ctx.set(bus.wvalid, 1)
+    aw_done = w_done = False
+    while not (aw_done and w_done):
+        awready, wready = await ctx.tick().sample(bus.awready, bus.wready)
+        if awready and not aw_done:
+            aw_done = True
+            ctx.set(bus.awvalid, 0)
+        if wready and not w_done:
+            w_done = True
+            ctx.set(bus.wvalid, 0)
+    ctx.set(bus.bready, 1)
+    resp, = await ctx.tick().sample(bus.bresp).until(bus.bvalid)
+    ctx.set(bus.bready, 0)
+    return int(resp)
+
+
+async def axil_read(ctx, bus, addr):
+    """AXI4-Lite read; returns ``(rdata, rresp)``."""
+    ctx.set(bus.araddr, addr)
+    ctx.set(bus.arvalid, 1)
+    await ctx.tick().until(bus.arready)
+    ctx.set(bus.arvalid, 0)
+    ctx.set(bus.rready, 1)
+    data, resp = await ctx.tick().sample(bus.rdata, bus.rresp).until(bus.rvalid)
+    ctx.set(bus.rready, 0)
+    return int(data), int(resp)
+
+
+def make_rng(seed):
+    return random.Random(seed)
