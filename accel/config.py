@@ -62,10 +62,11 @@ class AccelConfig:
     model : PatchINRConfig
         Network geometry (from the model file, or the default configuration).
     rows, cols : int
-        Systolic array shape. One must divide the other (the activation buffer's banks
-        serve both a row per input element and a column per output element), and ``cols``
-        must be at least the number of channels (one pixel's channels are read from
-        distinct banks in one cycle).
+        Systolic array shape. ``cols`` must divide ``rows``: the activation buffer has one
+        bank per row (row ``r`` reads input element ``k`` with ``k % rows == r``), and column
+        ``c`` then always writes banks ``b`` with ``b % cols == c``, so no two columns ever
+        write one bank in the same cycle. ``cols`` must be at least the number of channels
+        (one pixel's channels are read from distinct output banks in one cycle).
     batch : int
         Queries in flight per tile (and per batch of the layer schedule).
     precision : {"int8", "fp32", "dual"}
@@ -82,8 +83,8 @@ class AccelConfig:
                         ("maximum width", max_width), ("maximum height", max_height)):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise UserError(f"{name} must be a positive integer, not {v!r}")
-        if rows % cols and cols % rows:
-            raise UserError(f"array {rows}x{cols}: one side must divide the other")
+        if rows % cols:
+            raise UserError(f"array {rows}x{cols}: the column count must divide the row count")
         if cols < model.channels:
             raise UserError(f"array {rows}x{cols}: needs at least {model.channels} columns "
                             f"for {model.channels}-channel pixels")
@@ -116,8 +117,23 @@ class AccelConfig:
 
     @property
     def elem_bits(self):
-        """Bits of one weight / activation element in the buffers."""
+        """Bits of one activation element (INT8 activations use the low 8 bits)."""
         return 32 if self.has_fp32 else 8
+
+    @property
+    def param_bits(self):
+        """Bits of one lane parameter entry: INT8 ``bias[31:0] m[47:32] s[53:48]``, then the
+        FP32 bias in the next 32 bits when the build carries FP32."""
+        return (64 if self.has_int8 else 0) + (32 if self.has_fp32 else 0)
+
+    @property
+    def arith(self):
+        """The processing element's :class:`~accel.arith.Arithmetic`."""
+        from .arith import Int8Arithmetic
+        if self.precision == "int8":
+            return Int8Arithmetic()
+        from .fp32_arith import DualArithmetic, Fp32Arithmetic
+        return Fp32Arithmetic() if self.precision == "fp32" else DualArithmetic()
 
     # Geometry ------------------------------------------------------------------------------
 
@@ -152,14 +168,9 @@ class AccelConfig:
         return sum(g.tiles for g in self.layers)
 
     @property
-    def banks(self):
-        """Activation-buffer banks: ``max(rows, cols)``; element ``k`` lives in bank ``k % banks``."""
-        return max(self.rows, self.cols)
-
-    @property
     def act_words(self):
-        """Words per query per bank: ``ceil(hidden / banks)``."""
-        return _ceil_div(self.model.hidden, self.banks)
+        """Words per query per activation bank: ``ceil(hidden / rows)``."""
+        return _ceil_div(self.model.hidden, self.rows)
 
     @property
     def act_depth(self):

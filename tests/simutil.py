@@ -6,7 +6,8 @@ the ``sync`` domain. ``rng`` (a ``random.Random``) adds random gaps / back-press
 
 import random
 
-__all__ = ["axis_put", "axis_get", "axil_write", "axil_read", "stream_put", "stream_get"]
+__all__ = ["axis_put", "axis_get", "axis_monitor", "axil_write", "axil_read", "stream_put",
+           "stream_get"]
 
 
 async def stream_put(ctx, stream, payload):
@@ -69,22 +70,46 @@ async def axis_get(ctx, port, *, count=None, until_last=False, rng=None, stall_p
     return out
 
 
-async def axil_write(ctx, bus, addr, data, *, strb=0xF):
-    """AXI4-Lite write (address and data together); returns ``bresp``."""
+async def axis_monitor(ctx, port, log, *, user=False):
+    """Record every AXI4-Stream transfer on ``port`` into ``log`` and check the hold rule.
+
+    Runs forever (add it with ``background=True``). Appends ``(tdata, tlast)`` (with
+    ``tuser`` when ``user=True``) per transfer and asserts that a beat offered without
+    ``tready`` stays offered, unchanged, in the next cycle.
+    """
+    signals = [port.tvalid, port.tready, port.tdata, port.tlast] + ([port.tuser] if user else [])
+    stalled = None
+    async for _, _, valid, ready, *beat in ctx.tick().sample(*signals):
+        beat = tuple(int(v) for v in beat)
+        if stalled is not None:
+            assert valid, "tvalid dropped before the beat transferred"
+            assert beat == stalled, f"beat changed while stalled: {stalled} -> {beat}"
+        stalled = beat if valid and not ready else None
+        if valid and ready:
+            log.append(beat)
+
+
+async def axil_write(ctx, bus, addr, data, *, strb=0xF, aw_delay=0, w_delay=0):
+    """AXI4-Lite write; returns ``bresp``.
+
+    ``awvalid`` rises ``aw_delay`` cycles and ``wvalid`` ``w_delay`` cycles after the call
+    (both 0: address and data together), to exercise either arrival order.
+    """
     ctx.set(bus.awaddr, addr)
-    ctx.set(bus.awvalid, 1)
     ctx.set(bus.wdata, data)
     ctx.set(bus.wstrb, strb)
-    ctx.set(bus.wvalid, 1)
     aw_done = w_done = False
+    cycle = 0
     while not (aw_done and w_done):
-        awready, wready = await ctx.tick().sample(bus.awready, bus.wready)
-        if awready and not aw_done:
-            aw_done = True
-            ctx.set(bus.awvalid, 0)
-        if wready and not w_done:
-            w_done = True
-            ctx.set(bus.wvalid, 0)
+        ctx.set(bus.awvalid, not aw_done and cycle >= aw_delay)
+        ctx.set(bus.wvalid, not w_done and cycle >= w_delay)
+        *_, awvalid, awready, wvalid, wready = await ctx.tick().sample(
+            bus.awvalid, bus.awready, bus.wvalid, bus.wready)
+        aw_done = aw_done or bool(awvalid and awready)
+        w_done = w_done or bool(wvalid and wready)
+        cycle += 1
+    ctx.set(bus.awvalid, 0)
+    ctx.set(bus.wvalid, 0)
     ctx.set(bus.bready, 1)
     resp, = await ctx.tick().sample(bus.bresp).until(bus.bvalid)
     ctx.set(bus.bready, 0)

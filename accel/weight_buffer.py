@@ -1,0 +1,186 @@
+"""Weight buffers: on-chip memories for every layer's weights and per-neuron parameters.
+
+Memories (``mem`` is the id the weight stream uses, see :mod:`accel.weight_loader`):
+
+====  ===============  ==========================  =====================================
+mem   name             word                        addressing
+====  ===============  ==========================  =====================================
+0     ``weights_int8`` ``cols`` int8 weights        tile ``(l, nt, kt)`` is ``rows`` words at
+3     ``weights_fp32`` ``cols`` FP32 weights        ``weight_base[l] + (nt*kt_l + kt)*rows``;
+                                                    word ``j``, lane ``c`` holds
+                                                    ``W[nt*cols + c, kt*rows + rows-1-j]``
+1     ``params``       ``cols`` lane parameters     ``param_base[l] + nt``; lane ``c`` is
+                                                    neuron ``nt*cols + c``
+2     ``sine_lut``     one int8 entry               phase code (every lane holds a copy)
+====  ===============  ==========================  =====================================
+
+Weight words are pushed into the array's shadow registers in address order, so the first
+word of a tile ends in the bottom row: hence ``rows-1-j``. Weights and parameters outside a
+layer's true shape are zero (a zero weight times a masked activation adds +0). A lane
+parameter is INT8 ``bias[31:0] | m[47:32] | s[53:48]``, then the FP32 bias in the next 32 bits
+in builds that carry FP32 (:attr:`AccelConfig.param_bits`). Lane ``c`` of a word sits in bits
+``[c*bits, (c+1)*bits)``.
+"""
+
+import numpy as np
+from amaranth import Module
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import AccelConfig
+
+__all__ = ["MEMORIES", "memory_geometry", "memory_images", "buffer_bits", "WeightBuffer"]
+
+#: Weight-stream memory ids.
+MEMORIES = {"weights_int8": 0, "params": 1, "sine_lut": 2, "weights_fp32": 3}
+
+
+def memory_geometry(config):
+    """``{name: (depth, word_bits)}`` of the memories this build carries."""
+    geo = {"params": (config.param_depth, config.cols * config.param_bits)}
+    if config.has_int8:
+        geo["weights_int8"] = (config.weight_depth, config.cols * 8)
+        geo["sine_lut"] = (1 << config.model.quant.phase_bits, 8)
+    if config.has_fp32:
+        geo["weights_fp32"] = (config.weight_depth, config.cols * 32)
+    return geo
+
+
+def buffer_bits(config):
+    """Bits of weight-buffer storage: weights, lane parameters and every lane's sine table."""
+    total = 0
+    for name, (depth, bits) in memory_geometry(config).items():
+        total += depth * bits * (config.cols if name == "sine_lut" else 1)
+    return total
+
+
+def _tile_words(config, weights, elem_bits):
+    """Weight-memory words (lists of per-lane element bit patterns) for ``weights`` =
+    per-layer integer bit-pattern arrays ``[N, K]``."""
+    R, C = config.rows, config.cols
+    mask = (1 << elem_bits) - 1
+    words = np.zeros((config.weight_depth, C), dtype=np.uint64)
+    for geo, w in zip(config.layers, weights):
+        padded = np.zeros((geo.nt * C, geo.kt * R), dtype=np.uint64)
+        padded[:geo.n, :geo.k] = w.astype(np.int64).astype(np.uint64) & np.uint64(mask)
+        for nt in range(geo.nt):
+            for kt in range(geo.kt):
+                base = geo.weight_base + (nt * geo.kt + kt) * R
+                block = padded[nt * C:(nt + 1) * C, kt * R:(kt + 1) * R]   # [C, R]
+                words[base:base + R] = block[:, ::-1].T                  # word j <- row R-1-j
+    return words
+
+
+def _pack(lanes, bits):
+    """Per-lane bit patterns ``[depth, C]`` to one integer per word (lane 0 lowest)."""
+    return [sum(int(v) << (c * bits) for c, v in enumerate(row)) for row in lanes]
+
+
+def memory_images(config, model_file):
+    """Initial contents ``{name: [word, ...]}`` of every memory, from a model file.
+
+    Raises ``ValueError`` if the model file's configuration is not the build's.
+    """
+    if model_file.config != config.model:
+        raise ValueError("the model file's configuration differs from the build's")
+    images = {}
+    C = config.cols
+    q = model_file.quant
+    param = np.zeros((config.param_depth, C), dtype=object)
+    param[:] = 0
+    if config.has_int8:
+        images["weights_int8"] = _pack(_tile_words(config, [l.w for l in q.layers], 8), 8)
+        images["sine_lut"] = [int(v) & 0xFF for v in q.lut]
+        for geo, layer in zip(config.layers, q.layers):
+            for n in range(geo.n):
+                word = (int(layer.b[n]) & 0xFFFF_FFFF) | (int(layer.m[n]) << 32) | (int(layer.s[n]) << 48)
+                param[geo.param_base + n // C, n % C] = word
+    if config.has_fp32:
+        from model.fp32ref import fold_weights
+        folded = fold_weights(model_file.fp32, model_file.config.omega0)
+        bits = [np.asarray(w, dtype=np.float32).view(np.uint32) for w, _ in folded]
+        images["weights_fp32"] = _pack(_tile_words(config, bits, 32), 32)
+        shift = 64 if config.has_int8 else 0
+        for geo, (_, b) in zip(config.layers, folded):
+            bb = np.asarray(b, dtype=np.float32).view(np.uint32)
+            for n in range(geo.n):
+                param[geo.param_base + n // C, n % C] |= int(bb[n]) << shift
+    images["params"] = _pack(param, config.param_bits)
+    return images
+
+
+class WeightBuffer(wiring.Component):
+    """The weight and lane-parameter memories, with the array-side read ports.
+
+    Ports
+    -----
+    wr : In(StructLayout): ``en``, ``mem`` (2 bits, a :data:`MEMORIES` id), ``addr`` (16),
+        ``data`` (widest word). One word written per cycle (from the weight loader).
+    w_addr : In(16)
+        Weight word to read; ``w_int8`` / ``w_fp32`` (``cols`` elements) follow one cycle later.
+    bias_addr, post_addr : In(ArrayLayout(16, cols))
+        Per-lane parameter reads (two ports per lane: the column-top bias and the
+        post-processing parameters are needed at different times); ``bias`` /
+        ``post`` (lane parameter bit patterns, ``param_bits`` each) follow one cycle later.
+
+    The sine tables live in the post-processing lanes (one read port each); the stream
+    writes reach them through :class:`~accel.weight_loader.WeightLoader`'s ``lut`` port.
+    """
+
+    def __init__(self, *, config, images=None):
+        if not isinstance(config, AccelConfig):
+            raise TypeError(f"config must be an AccelConfig, not {config!r}")
+        self._config = config
+        self._images = images or {}
+        geo = memory_geometry(config)
+        self._word_bits = max(bits for _, bits in geo.values())
+        members = {
+            "wr": In(data.StructLayout({"en": 1, "mem": 2, "addr": 16, "data": self._word_bits})),
+            "w_addr": In(16),
+            "bias_addr": In(data.ArrayLayout(16, config.cols)),
+            "post_addr": In(data.ArrayLayout(16, config.cols)),
+            "bias": Out(data.ArrayLayout(config.param_bits, config.cols)),
+            "post": Out(data.ArrayLayout(config.param_bits, config.cols)),
+        }
+        if config.has_int8:
+            members["w_int8"] = Out(data.ArrayLayout(8, config.cols))
+        if config.has_fp32:
+            members["w_fp32"] = Out(data.ArrayLayout(32, config.cols))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        C = cfg.cols
+        geo = memory_geometry(cfg)
+
+        for name, port in (("weights_int8", "w_int8"), ("weights_fp32", "w_fp32")):
+            if name not in geo:
+                continue
+            depth, bits = geo[name]
+            mem = memory.Memory(shape=bits, depth=depth, init=self._images.get(name, []))
+            m.submodules[name] = mem
+            wp, rp = mem.write_port(), mem.read_port()
+            m.d.comb += [
+                wp.en.eq(self.wr.en & (self.wr.mem == MEMORIES[name])),
+                wp.addr.eq(self.wr.addr), wp.data.eq(self.wr.data),
+                rp.addr.eq(self.w_addr),
+                getattr(self, port).as_value().eq(rp.data),
+            ]
+
+        # One memory per lane: each lane reads its own neuron's parameters at its own time.
+        depth, bits = cfg.param_depth, cfg.param_bits
+        init = self._images.get("params")
+        for c in range(C):
+            lane_init = [] if init is None else [(w >> (c * bits)) & ((1 << bits) - 1) for w in init]
+            mem = memory.Memory(shape=bits, depth=depth, init=lane_init)
+            m.submodules[f"params_{c}"] = mem
+            wp = mem.write_port()
+            rb, rq = mem.read_port(), mem.read_port()
+            m.d.comb += [
+                wp.en.eq(self.wr.en & (self.wr.mem == MEMORIES["params"])),
+                wp.addr.eq(self.wr.addr), wp.data.eq(self.wr.data[c * bits:(c + 1) * bits]),
+                rb.addr.eq(self.bias_addr[c]), self.bias[c].eq(rb.data),
+                rq.addr.eq(self.post_addr[c]), self.post[c].eq(rq.data),
+            ]
+        return m
