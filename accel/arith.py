@@ -9,7 +9,8 @@ Operand encodings (as raw bits on the ports)
 --------------------------------------------
 INT8
     activation: signed 16-bit (int8 activations sign-extended; the first layer's int16
-    coordinates use all 16 bits), weight: signed 8-bit, partial sum: signed 32-bit.
+    coordinates use all 16 bits), weight: signed 16-bit (int8 weights sign-extended; the
+    first layer's use ``first_weight_bits``), partial sum: signed 32-bit.
 FP32
     IEEE-754 binary32 bit patterns for all three.
 """
@@ -72,10 +73,12 @@ class Int8Mac(wiring.Component):
 
     Ports
     -----
-    a : In(16), signed activation; w : In(8), signed weight; psum_in : In(32), signed.
+    a : In(16), signed activation; w : In(16), signed weight; psum_in : In(32), signed.
     psum_out : Out(32), signed, registered (latency 1). Maps to one DSP48E2 (27x18
-    multiplier, 48-bit adder, P register); the sum never exceeds int32 (see
-    :func:`model.quant.calibrate`), so 32 bits are kept.
+    multiplier, 48-bit adder, P register). Past the first layer both operands are int8
+    sign-extended; the wider ports serve the first layer's int16 coordinates and
+    higher-precision weights (:class:`model.config.QuantSpec`). The sum never exceeds
+    int32 (checked by :func:`model.quant.calibrate`), so 32 bits are kept.
     """
 
     def __init__(self, arith):
@@ -90,11 +93,12 @@ class Int8Mac(wiring.Component):
 
 
 class Int8Arithmetic(Arithmetic):
-    """int8 weights x int16 activations, int32 partial sums, latency 1."""
+    """int8 weights and activations (16-bit operands for the first layer), int32 partial
+    sums, latency 1."""
 
     name = "int8"
     act_width = 16
-    weight_width = 8
+    weight_width = 16
     acc_width = 32
     latency = 1
 

@@ -110,11 +110,11 @@ class Datapath(wiring.Component):
         wv = Signal()
         m.d.sync += wv.eq(self.w_load)
         if cfg.precision == "int8":
-            words = [buf.w_int8[c] for c in range(C)]
+            words = [buf.w_int[c] for c in range(C)]
         elif cfg.precision == "fp32":
             words = [buf.w_fp32[c] for c in range(C)]
         else:
-            words = [Mux(self.mode, buf.w_fp32[c], buf.w_int8[c].as_signed()) for c in range(C)]
+            words = [Mux(self.mode, buf.w_fp32[c], buf.w_int[c]) for c in range(C)]
         m.d.comb += buf.w_addr.eq(self.w_addr)
         for c in range(C):
             w, v = words[c], wv

@@ -90,7 +90,7 @@ class PostLane(wiring.Component):
             from .fp32_post import Fp32Post
             m.submodules.fp32 = fp = Fp32Post()
             m.d.comb += [fp.acc.eq(self.acc), fp.out_layer.eq(self.out_layer)]
-            results["fp32"] = fp.result
+            results["fp32"] = (fp.result, Fp32Post.LATENCY)
         # Every datapath is padded to the lane's latency so a mode switch never reorders data.
         for name, (sig, lat) in list(results.items()):
             for i in range(self.latency - lat):

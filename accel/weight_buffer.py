@@ -2,17 +2,22 @@
 
 Memories (``mem`` is the id the weight stream uses, see :mod:`accel.weight_loader`):
 
-====  ===============  ==========================  =====================================
-mem   name             word                        addressing
-====  ===============  ==========================  =====================================
-0     ``weights_int8`` ``cols`` int8 weights        tile ``(l, nt, kt)`` is ``rows`` words at
-3     ``weights_fp32`` ``cols`` FP32 weights        ``weight_base[l] + (nt*kt_l + kt)*rows``;
-                                                    word ``j``, lane ``c`` holds
-                                                    ``W[nt*cols + c, kt*rows + rows-1-j]``
-1     ``params``       ``cols`` lane parameters     ``param_base[l] + nt``; lane ``c`` is
+=====  ================  =========================  =====================================
+mem    name              word                       addressing
+=====  ================  =========================  =====================================
+4      ``weights_first`` ``cols`` int16 weights     tile ``(l, nt, kt)`` is ``rows`` words at
+0      ``weights_int8``  ``cols`` int8 weights      ``weight_base[l] + (nt*kt_l + kt)*rows``
+3      ``weights_fp32``  ``cols`` FP32 weights      (``weights_int8``: minus the first layer's
+                                                    ``first_words``); word ``j``, lane ``c``
+                                                    holds ``W[nt*cols + c, kt*rows + rows-1-j]``
+1      ``params``        ``cols`` lane parameters   ``param_base[l] + nt``; lane ``c`` is
                                                     neuron ``nt*cols + c``
-2     ``sine_lut``     one int8 entry               phase code (every lane holds a copy)
-====  ===============  ==========================  =====================================
+2      ``sine_lut``      one int8 entry             phase code (every lane holds a copy)
+=====  ================  =========================  =====================================
+
+The INT8 datapath keeps the first layer's weights (``first_weight_bits``, see
+:class:`model.config.QuantSpec`) in their own 16-bit memory: it holds only ``2 x hidden``
+weights, and every other layer's weights stay 8 bits wide.
 
 Weight words are pushed into the array's shadow registers in address order, so the first
 word of a tile ends in the bottom row: hence ``rows-1-j``. Weights and parameters outside a
@@ -23,27 +28,35 @@ in builds that carry FP32 (:attr:`AccelConfig.param_bits`). Lane ``c`` of a word
 """
 
 import numpy as np
-from amaranth import Module
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import AccelConfig
 
-__all__ = ["MEMORIES", "memory_geometry", "memory_images", "buffer_bits", "WeightBuffer"]
+__all__ = ["MEMORIES", "memory_geometry", "memory_images", "buffer_bits", "first_words",
+           "WeightBuffer"]
 
 #: Weight-stream memory ids.
-MEMORIES = {"weights_int8": 0, "params": 1, "sine_lut": 2, "weights_fp32": 3}
+MEMORIES = {"weights_int8": 0, "params": 1, "sine_lut": 2, "weights_fp32": 3, "weights_first": 4}
 
 
 def memory_geometry(config):
     """``{name: (depth, word_bits)}`` of the memories this build carries."""
     geo = {"params": (config.param_depth, config.cols * config.param_bits)}
     if config.has_int8:
-        geo["weights_int8"] = (config.weight_depth, config.cols * 8)
+        first = first_words(config)
+        geo["weights_first"] = (first, config.cols * 16)
+        geo["weights_int8"] = (config.weight_depth - first, config.cols * 8)
         geo["sine_lut"] = (1 << config.model.quant.phase_bits, 8)
     if config.has_fp32:
         geo["weights_fp32"] = (config.weight_depth, config.cols * 32)
     return geo
+
+
+def first_words(config):
+    """Weight words of the first layer (the start of the weight address space)."""
+    return config.layers[1].weight_base
 
 
 def buffer_bits(config):
@@ -89,7 +102,10 @@ def memory_images(config, model_file):
     param = np.zeros((config.param_depth, C), dtype=object)
     param[:] = 0
     if config.has_int8:
-        images["weights_int8"] = _pack(_tile_words(config, [l.w for l in q.layers], 8), 8)
+        first = first_words(config)
+        words = _tile_words(config, [l.w for l in q.layers], 16)
+        images["weights_first"] = _pack(words[:first], 16)
+        images["weights_int8"] = _pack(words[first:] & np.uint64(0xFF), 8)
         images["sine_lut"] = [int(v) & 0xFF for v in q.lut]
         for geo, layer in zip(config.layers, q.layers):
             for n in range(geo.n):
@@ -114,10 +130,12 @@ class WeightBuffer(wiring.Component):
 
     Ports
     -----
-    wr : In(StructLayout): ``en``, ``mem`` (2 bits, a :data:`MEMORIES` id), ``addr`` (16),
+    wr : In(StructLayout): ``en``, ``mem`` (3 bits, a :data:`MEMORIES` id), ``addr`` (16),
         ``data`` (widest word). One word written per cycle (from the weight loader).
     w_addr : In(16)
-        Weight word to read; ``w_int8`` / ``w_fp32`` (``cols`` elements) follow one cycle later.
+        Weight word to read (the whole weight address space, first layer first);
+        ``w_int`` (``cols`` signed 16-bit weights: the first layer's, or int8 sign-extended)
+        and ``w_fp32`` follow one cycle later.
     bias_addr, post_addr : In(ArrayLayout(16, cols))
         Per-lane parameter reads (two ports per lane: the column-top bias and the
         post-processing parameters are needed at different times); ``bias`` /
@@ -135,7 +153,7 @@ class WeightBuffer(wiring.Component):
         geo = memory_geometry(config)
         self._word_bits = max(bits for _, bits in geo.values())
         members = {
-            "wr": In(data.StructLayout({"en": 1, "mem": 2, "addr": 16, "data": self._word_bits})),
+            "wr": In(data.StructLayout({"en": 1, "mem": 3, "addr": 16, "data": self._word_bits})),
             "w_addr": In(16),
             "bias_addr": In(data.ArrayLayout(16, config.cols)),
             "post_addr": In(data.ArrayLayout(16, config.cols)),
@@ -143,7 +161,7 @@ class WeightBuffer(wiring.Component):
             "post": Out(data.ArrayLayout(config.param_bits, config.cols)),
         }
         if config.has_int8:
-            members["w_int8"] = Out(data.ArrayLayout(8, config.cols))
+            members["w_int"] = Out(data.ArrayLayout(signed(16), config.cols))
         if config.has_fp32:
             members["w_fp32"] = Out(data.ArrayLayout(32, config.cols))
         super().__init__(members)
@@ -154,9 +172,7 @@ class WeightBuffer(wiring.Component):
         C = cfg.cols
         geo = memory_geometry(cfg)
 
-        for name, port in (("weights_int8", "w_int8"), ("weights_fp32", "w_fp32")):
-            if name not in geo:
-                continue
+        def weight_memory(name, addr):
             depth, bits = geo[name]
             mem = memory.Memory(shape=bits, depth=depth, init=self._images.get(name, []))
             m.submodules[name] = mem
@@ -164,9 +180,21 @@ class WeightBuffer(wiring.Component):
             m.d.comb += [
                 wp.en.eq(self.wr.en & (self.wr.mem == MEMORIES[name])),
                 wp.addr.eq(self.wr.addr), wp.data.eq(self.wr.data),
-                rp.addr.eq(self.w_addr),
-                getattr(self, port).as_value().eq(rp.data),
+                rp.addr.eq(addr),
             ]
+            return rp.data
+
+        if cfg.has_int8:
+            first = first_words(cfg)
+            in_first = Signal()
+            m.d.sync += in_first.eq(self.w_addr < first)
+            w16 = weight_memory("weights_first", self.w_addr)
+            w8 = weight_memory("weights_int8", self.w_addr - first)
+            for c in range(C):
+                m.d.comb += self.w_int[c].eq(Mux(in_first, w16[16 * c:16 * (c + 1)].as_signed(),
+                                                 w8[8 * c:8 * (c + 1)].as_signed()))
+        if cfg.has_fp32:
+            m.d.comb += self.w_fp32.as_value().eq(weight_memory("weights_fp32", self.w_addr))
 
         # One memory per lane: each lane reads its own neuron's parameters at its own time.
         depth, bits = cfg.param_depth, cfg.param_bits

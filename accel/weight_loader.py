@@ -3,7 +3,8 @@
 Packet format (32-bit beats)
 ----------------------------
 * Header beat: ``[31:28]`` memory id (:data:`accel.weight_buffer.MEMORIES`: 0 INT8 weights,
-  1 lane parameters, 2 sine table, 3 FP32 weights), ``[27:0]`` first word address.
+  1 lane parameters, 2 sine table, 3 FP32 weights, 4 first-layer INT8 weights),
+  ``[27:0]`` first word address.
 * Data beats: each memory word as ``ceil(word_bits / 32)`` beats, least significant first;
   words go to consecutive addresses.
 * ``tlast`` on the last data beat ends the packet (a header with ``tlast`` is an empty packet).
@@ -80,7 +81,7 @@ class WeightLoader(wiring.Component):
         super().__init__({
             "s_axis": In(AXIStreamSignature(32)),
             "enable": In(1),
-            "wr": Out(data.StructLayout({"en": 1, "mem": 2, "addr": 16, "data": self._word_bits})),
+            "wr": Out(data.StructLayout({"en": 1, "mem": 3, "addr": 16, "data": self._word_bits})),
             "lut": Out(data.StructLayout({"en": 1, "addr": k, "data": 8})),
             "error": Out(1),
             "error_code": Out(ErrorCode),

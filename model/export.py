@@ -13,8 +13,9 @@ A NumPy ``.npz`` archive (a zip of ``.npy`` arrays, readable without pickle) hol
     sine layer, last = output layer), as in :class:`model.network.PatchINR`: the sine
     layers compute ``sin(omega0 * (W x + b))``.
 ``int8/w{i}``, ``int8/b{i}``, ``int8/m{i}``, ``int8/s{i}``, ``int8/lut``
-    The integer datapath of :mod:`model.quant`: int8 weights, int32 biases, requantization
-    multipliers and shifts (int32), and the int8 sine table.
+    The integer datapath of :mod:`model.quant`: int8 weights (int16 for layer 0, which
+    holds ``first_weight_bits``), int32 biases, requantization multipliers and shifts
+    (int32), and the int8 sine table.
 
 :func:`load` checks the format name, the version, the configuration and every array's
 presence, dtype and shape, and raises :class:`ModelFileError` (a :class:`UserError`) that
@@ -75,7 +76,7 @@ def save(path, *, config, fp32, quant, meta=None):
         arrays[f"fp32/w{i}"] = np.asarray(w, dtype=np.float32)
         arrays[f"fp32/b{i}"] = np.asarray(b, dtype=np.float32)
     for i, layer in enumerate(quant.layers):
-        arrays[f"int8/w{i}"] = layer.w.astype(np.int8)
+        arrays[f"int8/w{i}"] = layer.w.astype(np.int16 if i == 0 else np.int8)
         arrays[f"int8/b{i}"] = layer.b.astype(np.int32)
         arrays[f"int8/m{i}"] = layer.m.astype(np.int32)
         arrays[f"int8/s{i}"] = layer.s.astype(np.int32)
@@ -143,7 +144,7 @@ def load(path) -> ModelFile:
                 fp32.append((_array(z, f"fp32/w{i}", np.float32, (o, k), path),
                              _array(z, f"fp32/b{i}", np.float32, (o,), path)))
                 layers.append(QuantLayer(
-                    w=_array(z, f"int8/w{i}", np.int8, (o, k), path),
+                    w=_array(z, f"int8/w{i}", np.int16 if i == 0 else np.int8, (o, k), path),
                     b=_array(z, f"int8/b{i}", np.int32, (o,), path),
                     m=_array(z, f"int8/m{i}", np.int32, (o,), path),
                     s=_array(z, f"int8/s{i}", np.int32, (o,), path),

@@ -5,7 +5,7 @@ The integer datapath (what the accelerator computes, bit for bit)
 Inputs are int16 patch-centre coordinates ``round_half_up(x * 32767)``. Each layer ``l``
 computes, for every output neuron ``j``::
 
-    acc_j = b_j + sum_k W_jk * a_k                       # int8 x int8 (int16 for l = 0), int32
+    acc_j = b_j + sum_k W_jk * a_k                       # int8 x int8 (l = 0: int12 x int16), int32
     p_j   = (acc_j * m_j + 2**(s_j - 1)) >> s_j          # arithmetic shift: round half up
 
 and then
@@ -21,7 +21,9 @@ Scales (all folded into the integers above, none needed at run time):
   [-1, 1] in every layer, so this symmetric scale is already the calibrated one;
   :func:`calibrate` measures each layer's accumulator range on the frame's coordinates
   and checks the int32 accumulator and 48-bit product headroom.
-* weights: symmetric per output channel, ``s_w = max|W_j| / 127``, ``W_q = round(W/s_w)``.
+* weights: symmetric per output channel, ``s_w = max|W_j| / 127``, ``W_q = round(W/s_w)``;
+  the first layer's with ``first_weight_bits`` (12) bits: ``s_w = max|W_j| / 2047``
+  (see :class:`model.config.QuantSpec` for why).
 * ``acc`` has scale ``s_acc = s_w * s_in``; biases are ``round(b / s_acc)`` (the output
   layer's ``round((b + 1) / s_acc)``, which adds the +1 of the [-1, 1] -> [0, 255] map).
 * sine layers: ``m / 2**s ~ omega0 * s_acc * 2**phase_bits / (2*pi)``;
@@ -48,7 +50,7 @@ from .network import PatchINR
 
 __all__ = [
     "QuantLayer", "QuantModel", "quantize", "int_forward", "sine_lut", "requant_params",
-    "FakeQuantPatchINR", "calibrate", "MAX_SHIFT",
+    "FakeQuantPatchINR", "calibrate", "MAX_SHIFT", "weight_max",
 ]
 
 #: Largest requantization shift: keeps ``acc * m + 2**(s-1)`` below 2**53 (exact in float64)
@@ -59,7 +61,7 @@ MAX_SHIFT = 47
 @dataclass
 class QuantLayer:
     """One layer of the integer datapath. Arrays are numpy, ``N`` outputs, ``K`` inputs."""
-    w: np.ndarray       # int8  [N, K]
+    w: np.ndarray       # int8 [N, K] (int16 holding first_weight_bits for layer 0)
     b: np.ndarray       # int32 [N]
     m: np.ndarray       # int32 [N], unsigned multiplier
     s: np.ndarray       # int32 [N], right shift
@@ -93,8 +95,9 @@ class QuantModel:
                                  f"configuration says {shape}")
             if layer.kind != ("out" if i == len(shapes) - 1 else "sine"):
                 raise ValueError(f"integer layer {i} has kind {layer.kind!r}")
-            if np.abs(layer.w.astype(np.int64)).max(initial=0) > 127:
-                raise ValueError(f"integer layer {i} weights exceed int8")
+            wmax = weight_max(cfg, i)
+            if np.abs(layer.w.astype(np.int64)).max(initial=0) > wmax:
+                raise ValueError(f"integer layer {i} weights exceed +-{wmax}")
             if (layer.m < 0).any() or (layer.m >= 1 << (q.mult_bits - 1)).any():
                 raise ValueError(f"integer layer {i} multipliers exceed {q.mult_bits - 1} bits")
             if (layer.s < 1).any() or (layer.s > MAX_SHIFT).any():
@@ -138,7 +141,12 @@ def _layer_scales(config):
     return [1.0 / COORD_SCALE] + [act] * config.layers
 
 
-def _quantize_layer(w, b, s_in, *, kind, config):
+def weight_max(config, index):
+    """Largest integer weight of layer ``index``: 127, or ``2**(first_weight_bits-1) - 1``."""
+    return (1 << (config.quant.first_weight_bits - 1)) - 1 if index == 0 else 127
+
+
+def _quantize_layer(w, b, s_in, *, kind, config, wmax=127):
     """Quantize one float64 torch layer. Returns torch float64 ``(wq, bq)``, numpy ``(m, s)``
     and the real multiplier ``M`` (for straight-through gradients).
 
@@ -146,9 +154,9 @@ def _quantize_layer(w, b, s_in, *, kind, config):
     """
     q = config.quant
     w_absmax = w.detach().abs().amax(dim=1)
-    s_w = torch.where(w_absmax > 0, w_absmax / 127.0, torch.ones_like(w_absmax))
+    s_w = torch.where(w_absmax > 0, w_absmax / float(wmax), torch.ones_like(w_absmax))
     s_acc = s_w * s_in
-    wq = _ste_round(w / s_w[:, None]).clamp(-127, 127)
+    wq = _ste_round(w / s_w[:, None]).clamp(-wmax, wmax)
     if kind == "sine":
         bq = _ste_round(b / s_acc)
         M = s_acc * (config.omega0 * (1 << q.phase_bits) / (2 * np.pi))
@@ -173,6 +181,15 @@ class _STE(torch.autograd.Function):
 
 def _ste_round(x):
     return _STE.apply(torch.round(x.detach()), x)
+
+
+def _int_matmul(a, wq, index):
+    """``a @ wq.T`` of integer-valued tensors, exactly. Past the first layer every term is
+    int8 x int8, so sums of up to 1040 terms stay below 2**24 and float32 (twice as fast
+    as float64 here, which quantization-aware fine-tuning feels) is exact."""
+    if index > 0 and wq.shape[1] * 127 * 127 < 2 ** 24:
+        return (a.float() @ wq.float().T).double()
+    return a @ wq.T
 
 
 def _requant(acc, m, s):
@@ -209,8 +226,8 @@ class FakeQuantPatchINR(torch.nn.Module):
         for i, (lin, s_in) in enumerate(zip(layers, _layer_scales(cfg))):
             kind = "out" if i == len(layers) - 1 else "sine"
             wq, bq, m, s, M = _quantize_layer(lin.weight.double(), lin.bias.double(), s_in,
-                                              kind=kind, config=cfg)
-            acc = a @ wq.T + bq                          # integers below 2**31: exact
+                                              kind=kind, config=cfg, wmax=weight_max(cfg, i))
+            acc = _int_matmul(a, wq, i) + bq
             p_hard = _requant(acc.detach(), m, s)
             p = _STE.apply(p_hard, acc * M)
             if kind == "sine":
@@ -229,10 +246,10 @@ class FakeQuantPatchINR(torch.nn.Module):
             for i, (lin, s_in) in enumerate(zip(layers, _layer_scales(cfg))):
                 kind = "out" if i == len(layers) - 1 else "sine"
                 wq, bq, m, s, _ = _quantize_layer(lin.weight.double(), lin.bias.double(), s_in,
-                                                  kind=kind, config=cfg)
+                                                  kind=kind, config=cfg, wmax=weight_max(cfg, i))
                 if bq.abs().max() >= 2 ** 31:
                     raise ValueError(f"layer {i} bias does not fit int32 at this weight scale")
-                out.append(QuantLayer(w=wq.cpu().numpy().astype(np.int8),
+                out.append(QuantLayer(w=wq.cpu().numpy().astype(np.int16 if i == 0 else np.int8),
                                       b=bq.cpu().numpy().astype(np.int32),
                                       m=m, s=s, kind=kind))
         return QuantModel(config=cfg, layers=out,

@@ -1,0 +1,119 @@
+"""Analytic cycle model of a frame, validated against RTL simulation.
+
+The model follows the hardware's schedule step by step, at the level of batches, tiles and
+patch rows rather than cycles of logic, so it is exact where the RTL is deterministic and
+runs in milliseconds for frames far too large to simulate:
+
+1. START; the coordinate generator needs ``setup`` cycles, then emits one coordinate per
+   cycle into the batcher, which hands a batch over when it holds ``batch`` coordinates
+   (or the frame's last). A half of the coordinate buffer is refilled only after layer 0
+   of the batch that used it has drained.
+2. The sequencer preloads tile 0's weights (``tile_min`` cycles), then runs each batch as
+   its tiles, each ``period(len)`` long (:class:`~accel.sequencer.Timing`), with one
+   cycle between batches to take the next.
+3. A batch's outputs are all written ``result_tap + cols - 1`` cycles after its last query
+   issues; the output unit can then read out every patch row the batch completed, one
+   pixel per cycle, ``latency`` cycles later, in order.
+4. The job ends the cycle after the last pixel leaves (the sink is assumed always ready).
+
+:func:`frame_cycles` returns the total and its parts; :func:`pe_utilization` the fraction
+of MAC slots doing a useful multiply (true layer shapes, no padding).
+"""
+
+from .config import AccelConfig
+from .sequencer import Timing
+
+__all__ = ["frame_cycles", "useful_macs", "pe_utilization"]
+
+
+def _silenced(elaboratable):
+    # Built only to ask for a latency; never elaborated.
+    elaboratable._MustUse__silence = True
+    return elaboratable
+
+
+def useful_macs(config, queries):
+    """Multiply-accumulates of ``queries`` forward passes at the layers' true shapes."""
+    return queries * sum(g.k * g.n for g in config.layers)
+
+
+def frame_cycles(config, width, height):
+    """Cycles from START to the last pixel of a ``width x height`` frame.
+
+    Returns a dict: ``total``, ``compute`` (cycles the sequencer spends running tiles),
+    ``batches``, ``queries``, ``tail`` (cycles after the last batch's results are written)
+    and ``fps_at_200mhz``.
+    """
+    from .coord_gen import CoordinateGenerator
+    from .scatter import PatchScatter
+
+    if not isinstance(config, AccelConfig):
+        raise TypeError(f"config must be an AccelConfig, not {config!r}")
+    config.check_frame(width, height)
+    tm = Timing(config)
+    n, B = config.model.patch, config.batch
+    pw, ph = width // n, height // n
+    Q = pw * ph
+    setup = _silenced(CoordinateGenerator(config=config)).setup_latency
+    out_latency = _silenced(PatchScatter(config=config)).latency
+    layers = config.layers
+
+    lengths = [min(B, Q - b) for b in range(0, Q, B)]
+
+    # Cycle 0 is the START cycle. Coordinates: the generator's first one is written at
+    # `setup`, then one per cycle unless the half to fill is still in use.
+    t_gen = setup
+    layer0_end = []
+    seq_free = tm.tile_min + 1              # first cycle the sequencer can take a batch
+    compute = 0
+    issued = 0                              # queries of started batches
+    row_end = []                            # cycle each patch row's last pixel leaves
+    rows_done = 0
+    t_out = 0
+    end = 0
+    for b, length in enumerate(lengths):
+        first = t_gen if b < 2 else max(t_gen, layer0_end[b - 2] + 1)
+        t_gen = first + length
+        take = max(seq_free, t_gen)          # visible the cycle after its last write
+        # Output credit: the batch must fit in the ring beside what is not yet sent.
+        need = issued + length - config.out_slots
+        if need > 0:
+            rows_needed = -(-need // pw)
+            take = max(take, row_end[rows_needed - 1] + 1)
+        start = take + 1
+        t = start
+        for li, g in enumerate(layers):
+            for i in range(g.tiles):
+                t += tm.period(length, last_of_layer=(i == g.tiles - 1))
+            if li == 0:
+                layer0_end.append(t - 1)     # batch_free pulses in layer 0's last cycle
+        compute += t - start
+        seq_free = t                         # WAIT in the cycle after the last tile
+        issued += length
+        end = t
+        # All its results are written once the final tile's last query reaches the last
+        # lane's write; then the rows it completes stream out in order.
+        last_tile_start = t - tm.period(length, last_of_layer=True)
+        committed = last_tile_start + length - 1 + tm.result_tap + config.cols
+        for _ in range(rows_done, issued // pw):
+            t_out = max(t_out, committed + out_latency) + n * width
+            row_end.append(t_out)
+        rows_done = issued // pw
+    total = t_out + 1
+    return {
+        "total": total,
+        "compute": compute,
+        "batches": len(lengths),
+        "queries": Q,
+        "tail": total - end,
+        "fps_at_200mhz": 200e6 / total,
+    }
+
+
+def pe_utilization(config, width, height, cycles=None):
+    """Useful MACs / (PEs x cycles) for a frame (cycles from the model unless given)."""
+    n = config.model.patch
+    q = (width // n) * (height // n)
+    if cycles is None:
+        cycles = frame_cycles(config, width, height)["total"]
+    return useful_macs(config, q) / (config.rows * config.cols * cycles)

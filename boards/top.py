@@ -1,0 +1,225 @@
+"""Board top level: the accelerator core with a button to start it, LEDs and a UART."""
+
+from amaranth.hdl import Cat, ClockDomain, Module, Signal
+from amaranth.lib import io, wiring
+from amaranth.lib.cdc import FFSynchronizer
+from amaranth.lib.wiring import In, Out
+
+from accel.axi import AXI4LiteSignature, AXIStreamSignature
+
+from .clocking import ACCEL_FREQ, AcceleratorClock
+from .uart import PixelSerializer, UARTTransmitter, baud_divider
+
+__all__ = ["DEBOUNCE_CYCLES", "HEARTBEAT_CYCLES", "BoardTop"]
+
+#: Cycles the centre button must hold a new level before it counts: 5 ms at 200 MHz, longer
+#: than a push button's contact bounce.
+DEBOUNCE_CYCLES = 1_000_000
+
+#: Cycles per half period of the heartbeat LED: 1 Hz at 200 MHz.
+HEARTBEAT_CYCLES = 100_000_000
+
+
+def _check_core(core, channels):
+    if not isinstance(core, wiring.Component):
+        raise TypeError(f"core must be a wiring.Component, not {core!r}")
+    members = core.signature.members
+    # Members the board relies on: (flow, expected source-view signature, or None for 1 bit).
+    expected = {
+        "start":        (In,  None),
+        "busy":         (Out, None),
+        "done":         (Out, None),
+        "error":        (Out, None),
+        "m_axis_pix":   (Out, AXIStreamSignature(8 * channels, user_width=1)),
+        "s_axil":       (In,  AXI4LiteSignature),
+        "s_axis_wgt":   (In,  AXIStreamSignature(32)),
+        "s_axis_coord": (In,  AXIStreamSignature(32)),
+    }
+    for name, (flow, want) in expected.items():
+        if name not in members or members[name].flow != flow:
+            raise TypeError(f"core has no {flow.name} member {name!r}")
+        member = members[name]
+        if want is None:
+            ok = member.is_port and member.shape == 1
+        else:
+            # An In member's signature reads flipped; compare its source view.
+            sig = None if member.is_port else (
+                member.signature if flow is Out else member.signature.flip())
+            ok = isinstance(sig, want) if isinstance(want, type) else sig == want
+        if not ok:
+            shape = "1 bit" if want is None else (
+                "an AXI4LiteSignature" if isinstance(want, type) else repr(want))
+            raise TypeError(f"core member {name!r} must be {flow.name}({shape})")
+
+
+class BoardTop(wiring.Component):
+    """The accelerator core on a board: press the centre button, get a frame on the UART.
+
+    Defines the 200 MHz ``sync`` domain, driven by :class:`~boards.clocking.AcceleratorClock`,
+    and runs everything in it. The centre button is synchronised and debounced; its press (the
+    debounced level rising) starts one frame, unless the core is busy. The core's pixels
+    go out through :class:`~boards.uart.PixelSerializer` and
+    :class:`~boards.uart.UARTTransmitter` (wire format in :mod:`boards.uart`); the UART is
+    slower than the core, so the pixel stream waits on it. The core's AXI4-Lite register
+    port and its weight and coordinate streams are left idle: the board runs the core with
+    the registers and weights it has after reset.
+
+    The ports are the board's signals. Built on a platform (a
+    :class:`~boards.vcu118.VCU118Platform`, or any with the same resource names), the
+    design wires them to the pins itself: ``default_clk`` (the MMCM input, its frequency
+    from the resource), ``default_rst``, ``button_center`` 0, ``uart`` 0 (only ``tx``; no
+    flow control) and ``led`` 0..3.
+    In simulation (no platform) a testbench plays the board: it drives ``reset`` and
+    ``button``, adds the ``sync`` clock (``sim.add_clock(5e-9)``), and watches ``tx`` and
+    ``led``.
+
+    Parameters
+    ----------
+    core : wiring.Component
+        The accelerator core, clocked by ``sync``. Ports: ``start: In(1)`` (a one-cycle pulse
+        starts a frame with the current registers), ``busy``, ``done``, ``error: Out(1)``,
+        ``m_axis_pix: Out(AXIStreamSignature(8 * channels, user_width=1))``,
+        ``s_axil: In(AXI4LiteSignature(...))``, ``s_axis_wgt`` and
+        ``s_axis_coord: In(AXIStreamSignature(32))``.
+    channels : int
+        Bytes per pixel of ``m_axis_pix``.
+    baud : float
+        UART bit rate.
+    debounce_cycles : int
+        Cycles the button must hold a new level before it counts.
+    heartbeat_cycles : int
+        Cycles per half period of the heartbeat LED.
+
+    Attributes
+    ----------
+    reset : In(1)
+        Asynchronous reset, active high (CPU reset button). Resets the MMCM and, through
+        the reset synchroniser, the whole ``sync`` domain.
+    button : In(1)
+        Centre button, active high, asynchronous. The core's ``start`` pulse is high
+        ``2 + debounce_cycles`` cycles after a press: two synchroniser stages, then the new
+        level must hold for ``debounce_cycles``.
+    tx : Out(1)
+        UART line, 8N1 at ``baud``, idle high.
+    led : Out(4)
+        0: core busy. 1: a frame has completed since the last start (``done`` seen).
+        2: the core raised ``error`` since the last start. 3: heartbeat, toggling every
+        ``heartbeat_cycles``, which shows the MMCM's clock running. 1 and 2 hold so that
+        one-cycle pulses of the core stay visible.
+    """
+
+    reset: In(1)
+    button: In(1)
+    tx: Out(1)
+    led: Out(4)
+
+    def __init__(self, *, core, channels, baud=115200, debounce_cycles=DEBOUNCE_CYCLES,
+                 heartbeat_cycles=HEARTBEAT_CYCLES):
+        if not isinstance(channels, int) or isinstance(channels, bool) or channels <= 0:
+            raise ValueError(f"channels must be a positive integer, not {channels!r}")
+        for name, v in (("debounce cycles", debounce_cycles),
+                        ("heartbeat cycles", heartbeat_cycles)):
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"{name} must be a positive integer, not {v!r}")
+        _check_core(core, channels)
+        self._core = core
+        self._channels = channels
+        baud_divider(clk_freq=ACCEL_FREQ, baud=baud)   # a bad rate fails here, not in elaborate
+        self._baud = baud
+        self._debounce_cycles = debounce_cycles
+        self._heartbeat_cycles = heartbeat_cycles
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        # The domain is defined here, where the core and the board logic use it, and driven
+        # by AcceleratorClock.
+        m.domains.sync = ClockDomain("sync")
+
+        if platform is None:
+            # The simulation model of the MMCM takes its clock from the testbench.
+            m.submodules.clocking = clocking = AcceleratorClock(freq=ACCEL_FREQ)
+        else:
+            m.submodules.clocking = clocking = AcceleratorClock(
+                in_freq=platform.default_clk_frequency, freq=ACCEL_FREQ)
+            m.d.comb += clocking.clk_in.eq(self._connect_pins(m, platform))
+        m.d.comb += clocking.rst_in.eq(self.reset)
+
+        m.submodules.core = core = self._core
+        m.submodules.serializer = serializer = PixelSerializer(channels=self._channels)
+        m.submodules.uart = uart = UARTTransmitter(clk_freq=ACCEL_FREQ, baud=self._baud)
+        wiring.connect(m, core.m_axis_pix, serializer.s_axis)
+        wiring.connect(m, serializer.o, uart.i)
+        m.d.comb += self.tx.eq(uart.tx)
+
+        # Nothing drives the core's configuration ports on this board: hold them idle so
+        # that the core sees no transaction.
+        m.d.comb += [
+            core.s_axil.awvalid.eq(0),
+            core.s_axil.wvalid.eq(0),
+            core.s_axil.bready.eq(0),
+            core.s_axil.arvalid.eq(0),
+            core.s_axil.rready.eq(0),
+            core.s_axis_wgt.tvalid.eq(0),
+            core.s_axis_coord.tvalid.eq(0),
+        ]
+
+        # Centre button: synchronise, then accept a new level only after it has held for
+        # debounce_cycles, so that contact bounce makes one press, not several.
+        button = Signal()
+        m.submodules.button_sync = FFSynchronizer(self.button, button)
+        pressed = Signal()
+        bounce = Signal(range(self._debounce_cycles))
+        start = Signal()
+        m.d.sync += start.eq(0)
+        with m.If(button == pressed):
+            m.d.sync += bounce.eq(0)
+        with m.Elif(bounce == self._debounce_cycles - 1):
+            m.d.sync += [bounce.eq(0), pressed.eq(button)]
+            # A press while a frame runs is dropped rather than queued.
+            m.d.sync += start.eq(button & ~core.busy)
+        with m.Else():
+            m.d.sync += bounce.eq(bounce + 1)
+        m.d.comb += core.start.eq(start)
+
+        done_seen = Signal()
+        error_seen = Signal()
+        with m.If(start):
+            m.d.sync += [done_seen.eq(0), error_seen.eq(0)]
+        with m.Else():
+            with m.If(core.done):
+                m.d.sync += done_seen.eq(1)
+            with m.If(core.error):
+                m.d.sync += error_seen.eq(1)
+
+        heartbeat = Signal()
+        beat = Signal(range(self._heartbeat_cycles))
+        with m.If(beat == self._heartbeat_cycles - 1):
+            m.d.sync += [beat.eq(0), heartbeat.eq(~heartbeat)]
+        with m.Else():
+            m.d.sync += beat.eq(beat + 1)
+
+        m.d.comb += self.led.eq(Cat(core.busy, done_seen, error_seen, heartbeat))
+        return m
+
+    def _connect_pins(self, m, platform):
+        """Add buffers between the board's pins and this component's ports; return the
+        oscillator's signal."""
+        m.submodules.clk_buf = clk_buf = io.Buffer(
+            "i", platform.request(platform.default_clk, dir="-"))
+        m.submodules.reset_buf = reset_buf = io.Buffer(
+            "i", platform.request(platform.default_rst, dir="-"))
+        m.submodules.button_buf = button_buf = io.Buffer(
+            "i", platform.request("button_center", 0, dir="-"))
+        m.submodules.tx_buf = tx_buf = io.Buffer(
+            "o", platform.request("uart", 0, dir="-").tx)
+        m.d.comb += [
+            self.reset.eq(reset_buf.i),
+            self.button.eq(button_buf.i),
+            tx_buf.o.eq(self.tx),
+        ]
+        for index in range(len(self.led)):
+            m.submodules[f"led_buf{index}"] = led_buf = io.Buffer(
+                "o", platform.request("led", index, dir="-"))
+            m.d.comb += led_buf.o.eq(self.led[index])
+        return clk_buf.i
