@@ -5,6 +5,7 @@ elaboration) reads its layer widths, patch size and number formats from a
 :class:`PatchINRConfig`.
 """
 
+import math
 from dataclasses import asdict, dataclass, field
 
 __all__ = ["PatchINRConfig", "QuantSpec", "COORD_SCALE"]
@@ -20,6 +21,11 @@ def _positive_int(name, value):
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
     return value
+
+
+def _is_int(value):
+    # bool is an int subclass, but True is no bit width or channel count
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,13 +59,13 @@ class QuantSpec:
     first_weight_bits: int = 12
 
     def __post_init__(self):
-        if not isinstance(self.phase_bits, int) or not 4 <= self.phase_bits <= 16:
+        if not _is_int(self.phase_bits) or not 4 <= self.phase_bits <= 16:
             raise ValueError(f"phase bits must be an integer in 4..16, not {self.phase_bits!r}")
-        if not isinstance(self.mult_bits, int) or not 8 <= self.mult_bits <= 24:
+        if not _is_int(self.mult_bits) or not 8 <= self.mult_bits <= 24:
             raise ValueError(f"multiplier bits must be an integer in 8..24, not {self.mult_bits!r}")
-        if not isinstance(self.act_max, int) or not 1 <= self.act_max <= 127:
+        if not _is_int(self.act_max) or not 1 <= self.act_max <= 127:
             raise ValueError(f"activation maximum must be an integer in 1..127, not {self.act_max!r}")
-        if not isinstance(self.first_weight_bits, int) or not 8 <= self.first_weight_bits <= 16:
+        if not _is_int(self.first_weight_bits) or not 8 <= self.first_weight_bits <= 16:
             raise ValueError(f"first-layer weight bits must be an integer in 8..16, "
                              f"not {self.first_weight_bits!r}")
 
@@ -98,14 +104,17 @@ class PatchINRConfig:
 
     def __post_init__(self):
         _positive_int("patch size", self.patch)
-        if self.channels not in (1, 3):
+        if not _is_int(self.channels) or self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, not {self.channels!r}")
         _positive_int("hidden width", self.hidden)
         _positive_int("number of sine layers", self.layers)
-        if not isinstance(self.omega0, (int, float)) or not self.omega0 > 0:
-            raise ValueError(f"omega0 must be a positive number, not {self.omega0!r}")
+        if (not isinstance(self.omega0, (int, float)) or isinstance(self.omega0, bool)
+                or not (self.omega0 > 0 and math.isfinite(self.omega0))):
+            raise ValueError(f"omega0 must be a positive finite number, not {self.omega0!r}")
         if isinstance(self.quant, dict):
             object.__setattr__(self, "quant", QuantSpec(**self.quant))
+        if not isinstance(self.quant, QuantSpec):
+            raise ValueError(f"quant must be a QuantSpec or a mapping, not {self.quant!r}")
 
     # Derived geometry ----------------------------------------------------------------------
 

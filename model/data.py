@@ -54,6 +54,14 @@ def _read_file(path):
     try:
         with Image.open(path) as im:
             im.load()
+            if im.mode.startswith("I") or im.mode == "F":
+                # 16-bit grayscale (PNG opens as "I;16" or "I"): converting to RGB would
+                # saturate every value above 255, so keep the integers and their full scale.
+                a = np.asarray(im)
+                if im.mode == "F" or a.min(initial=0) < 0 or a.max(initial=0) > 65535:
+                    raise UserError(f"cannot read image {path!r}: unsupported pixel format "
+                                    f"{im.mode} (use 8- or 16-bit grayscale or RGB)")
+                return a.astype(np.uint16)
             if im.mode not in ("L", "RGB"):
                 im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
             return np.asarray(im)
@@ -73,7 +81,7 @@ def load_image(source, *, size=None, channels=None):
         anti-aliasing; no crop. ``None`` keeps the original size.
     channels : {1, 3}, optional
         1 converts to luminance, 3 to RGB. ``None`` keeps grayscale images grayscale and
-        makes everything else RGB (alpha is dropped).
+        makes everything else RGB (transparent pixels are composited onto white).
 
     Returns
     -------

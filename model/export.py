@@ -25,7 +25,6 @@ names what is wrong.
 import io
 import json
 import os
-import zipfile
 
 import numpy as np
 
@@ -116,7 +115,9 @@ def load(path) -> ModelFile:
             raise ValueError("not an archive")
         files = set(z.files)
         header_raw = str(z["header"][()]) if "header" in files else None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    # Decoding untrusted bytes fails in many ways besides these (zlib.error, numpy's header
+    # parser, unsupported zip methods): every one of them means a corrupt file.
+    except Exception as exc:
         raise ModelFileError(f"{path}: not a PatchINR model file (corrupt or another format: "
                              f"{type(exc).__name__})") from None
     if header_raw is None:
@@ -128,9 +129,15 @@ def load(path) -> ModelFile:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a PatchINR model file (format "
                              f"{header.get('format') if isinstance(header, dict) else None!r})")
-    if header.get("version") != VERSION:
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
         raise ModelFileError(f"{path}: model file version {header.get('version')!r} is not "
                              f"supported (this package reads version {VERSION})")
+    meta = header.get("meta")
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: header meta must be a JSON object, not {type(meta).__name__}")
     try:
         config = PatchINRConfig.from_dict(header.get("config"))
     except (TypeError, ValueError) as exc:
@@ -156,9 +163,9 @@ def load(path) -> ModelFile:
             if extra:
                 raise ModelFileError(f"{path}: arrays the configuration does not have: "
                                      f"{', '.join(sorted(extra))}")
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            if isinstance(exc, ModelFileError):
-                raise
+        except ModelFileError:
+            raise
+        except Exception as exc:        # as above: array data that does not decode
             raise ModelFileError(f"{path}: corrupt array data ({exc})") from None
     quant = QuantModel(config=config, layers=layers, lut=lut)
     try:
@@ -168,4 +175,4 @@ def load(path) -> ModelFile:
     for i, (w, b) in enumerate(fp32):
         if not (np.isfinite(w).all() and np.isfinite(b).all()):
             raise ModelFileError(f"{path}: float weights of layer {i} are not finite")
-    return ModelFile(config=config, fp32=fp32, quant=quant, meta=header.get("meta") or {})
+    return ModelFile(config=config, fp32=fp32, quant=quant, meta=meta)

@@ -23,4 +23,7 @@ def ssim(reference, test):
     if ref.shape != tst.shape:
         raise ValueError(f"image shapes differ: {ref.shape} vs {tst.shape}")
     win = min(7, *(s if s % 2 else s - 1 for s in ref.shape[:2]))
+    if win < 3:     # a 1x1 window has no variance: scikit-image divides by zero
+        raise ValueError(f"SSIM needs images of at least 3x3 pixels, not "
+                         f"{ref.shape[1]}x{ref.shape[0]}")
     return float(structural_similarity(ref, tst, data_range=1.0, channel_axis=2, win_size=win))

@@ -261,6 +261,20 @@ def quantize(model: PatchINR) -> QuantModel:
     return FakeQuantPatchINR(model).export()
 
 
+def _exact_matmul(a, w):
+    """``a @ w.T`` of int64 ``a`` and integer ``w``, exactly, as int64.
+
+    numpy has no BLAS for integers (its int64 matmul is ~50x slower than float64's), so the
+    product runs in float64 whenever every partial sum is provably below 2**53, where
+    float64 represents integers exactly; otherwise in int64.
+    """
+    w = w.astype(np.int64)
+    bound = (int(np.abs(a).max(initial=0)) * int(np.abs(w).max(initial=0)) * w.shape[1])
+    if bound < 2 ** 53:
+        return (a.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
+    return a @ w.T
+
+
 def int_forward(qm: QuantModel, coords_q, *, trace=None):
     """Golden integer reference: int16 coordinates ``[Q, 2]`` to uint8 ``[Q, n*n*C]``.
 
@@ -272,7 +286,7 @@ def int_forward(qm: QuantModel, coords_q, *, trace=None):
         raise ValueError(f"coordinates must have shape [Q, 2], not {a.shape}")
     lut = qm.lut.astype(np.int64)
     for layer in qm.layers:
-        acc = a @ layer.w.T.astype(np.int64) + layer.b.astype(np.int64)
+        acc = _exact_matmul(a, layer.w) + layer.b.astype(np.int64)
         if trace is not None:
             trace.append(acc)
         s = layer.s.astype(np.int64)
@@ -282,6 +296,12 @@ def int_forward(qm: QuantModel, coords_q, *, trace=None):
         else:
             return np.clip(p, 0, 255).astype(np.uint8)
     raise ValueError("integer model has no output layer")
+
+
+def _signed_bits(x):
+    """Two's-complement bits that hold every value of ``x``: -2**31 fits 32 bits, 2**31 does not."""
+    lo, hi = int(np.min(x, initial=0)), int(np.max(x, initial=0))
+    return max(hi.bit_length(), (-lo - 1).bit_length()) + 1
 
 
 def calibrate(qm: QuantModel, coords_q):
@@ -299,9 +319,8 @@ def calibrate(qm: QuantModel, coords_q):
     mask = (1 << qm.config.quant.phase_bits) - 1
     for i, (layer, acc) in enumerate(zip(qm.layers, trace)):
         acc_max = int(np.abs(acc).max(initial=0))
-        prod_max = int(np.abs(acc * layer.m.astype(np.int64)).max(initial=0))
-        entry = {"layer": i, "acc_max": acc_max, "acc_bits": acc_max.bit_length() + 1,
-                 "product_bits": prod_max.bit_length() + 1}
+        entry = {"layer": i, "acc_max": acc_max, "acc_bits": _signed_bits(acc),
+                 "product_bits": _signed_bits(acc * layer.m.astype(np.int64))}
         if layer.kind == "sine":
             s = layer.s.astype(np.int64)
             p = (acc * layer.m.astype(np.int64) + (np.int64(1) << (s - 1))) >> s

@@ -1,0 +1,256 @@
+"""Training: a short real fit improves the image and is reproducible; the command line turns
+every bad input into one line and exit status 2, and a good run writes its files."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from model import export
+from model.config import PatchINRConfig
+from model.data import load_image, to_uint8
+from model.errors import UserError
+from model.evaluate import render_fp32, render_int8, score
+from model.network import PatchINR
+from model.quant import quantize
+from model.train import TrainSettings, fit, lr_at, main, train_image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def camera32():
+    return load_image("camera", size=32)
+
+
+CFG = PatchINRConfig(patch=2, channels=1, hidden=32, layers=2)
+
+
+# Fitting -----------------------------------------------------------------------------------
+
+def test_short_fit_raises_psnr(camera32):
+    settings = TrainSettings(steps=100, seed=3, device="cpu", qat_steps=0)
+    torch.manual_seed(3)                                  # the initial weights fit() starts from
+    before = score(camera32, render_fp32(PatchINR(CFG).eval(), 32, 32))["psnr"]
+    model, _, info = fit(camera32, CFG, settings, progress=False)
+    after = score(camera32, render_fp32(model, 32, 32))["psnr"]
+    assert after > before + 5, (before, after)
+    assert not model.training and next(model.parameters()).device.type == "cpu"
+    steps, psnrs = zip(*info["history"])
+    assert steps[0] == 0 and steps[-1] == 99
+    assert max(psnrs) == pytest.approx(after, abs=0.05)     # the best weights are the ones kept
+    assert info["train_seconds"] > 0
+    assert info["seconds_per_step"] == pytest.approx(info["train_seconds"] / 100)
+
+
+def test_fit_is_reproducible(camera32):
+    cfg = PatchINRConfig(patch=2, channels=1, hidden=8, layers=2)
+    runs = [fit(camera32, cfg, TrainSettings(steps=15, seed=seed, device="cpu"), progress=False)[0]
+            for seed in (7, 7, 8)]
+    a, b, c = (r.state_dict() for r in runs)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_fit_rejects_mismatched_image(camera32):
+    with pytest.raises(UserError, match="image has 1 channels, configuration has 3"):
+        fit(camera32, PatchINRConfig(channels=3, hidden=4, layers=1), TrainSettings(steps=1))
+    with pytest.raises(UserError, match="not divisible"):
+        fit(camera32, PatchINRConfig(channels=1, patch=3, hidden=4, layers=1), TrainSettings(steps=1))
+
+
+def test_train_image_with_quantization_aware_steps(camera32):
+    # The last qat_steps train through the integer datapath; the returned integer model is
+    # the quantization of the returned float model, and the scores are of those two.
+    cfg = PatchINRConfig(patch=2, channels=1, hidden=8, layers=2)
+    settings = TrainSettings(steps=40, device="cpu", qat_steps=10, qat_eval_every=2, qat_batch=100)
+    model, quant, results = train_image(camera32, cfg, settings, progress=False, image_name="camera")
+    assert results["qat_steps"] == 10
+    assert np.array_equal(render_int8(quant, 32, 32), render_int8(quantize(model), 32, 32))
+    assert results["psnr_int8"] == pytest.approx(score(camera32, render_int8(quant, 32, 32))["psnr"])
+    assert results["psnr_fp32"] == pytest.approx(score(camera32, render_fp32(model, 32, 32))["psnr"])
+    assert results["psnr_int8_ptq"] < results["psnr_fp32_pretrain"] + 1.0
+    assert len(results["calibration"]) == 3
+    json.dumps(results)                     # everything in it serialises
+
+
+def test_default_quantization_aware_steps_are_the_last_quarter():
+    assert TrainSettings(steps=2000, device="cpu").qat_steps == 500
+    assert TrainSettings(steps=3, device="cpu").qat_steps == 0
+
+
+# Settings ----------------------------------------------------------------------------------
+
+def test_learning_rate_schedules():
+    s = TrainSettings(steps=100, lr=1e-3, warmup=10, device="cpu")
+    lrs = [lr_at(i, s) for i in range(100)]
+    assert lrs[:10] == pytest.approx([1e-3 * (i + 1) / 10 for i in range(10)])
+    assert lrs[10] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))            # cosine: decreasing
+    assert 1e-5 <= min(lrs[10:]) < 1.1e-5                              # down to lr / 100
+    # halfway through the cosine: lr/100 + (lr - lr/100) / 2
+    assert lr_at(55, s) == pytest.approx(1e-5 + (1e-3 - 1e-5) / 2)
+    c = TrainSettings(steps=50, lr=1e-4, schedule="constant", device="cpu")
+    assert {lr_at(i, c) for i in range(50)} == {1e-4}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"steps": 0}, "steps must be a positive integer"),
+    ({"steps": -5}, "steps"),
+    ({"steps": 2.5}, "steps"),
+    ({"steps": True}, "steps"),
+    ({"lr": 0}, "learning rate"),
+    ({"lr": -1e-3}, "learning rate"),
+    ({"lr": math.nan}, "learning rate"),
+    ({"lr": math.inf}, "learning rate"),
+    ({"warmup": -1}, "warm-up"),
+    ({"qat_steps": -1}, "QAT steps"),
+    ({"steps": 30, "qat_steps": 30}, "must be fewer than steps"),
+    ({"qat_batch": 0}, "QAT batch"),
+    ({"schedule": "linear"}, "unknown learning-rate schedule 'linear'"),
+    ({"device": "tpu"}, "unknown device 'tpu'"),
+])
+def test_settings_validation(kwargs, message):
+    with pytest.raises(UserError, match=message):
+        TrainSettings(**kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_settings_cuda_without_gpu():
+    with pytest.raises(UserError, match="no CUDA GPU"):
+        TrainSettings(device="cuda")
+    assert TrainSettings(device="auto").device.type == "cpu"
+
+
+# Command line: bad input -------------------------------------------------------------------
+
+def run_main(capsys, argv):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("model.train: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+TINY = ["--hidden", "4", "--layers", "1", "--quiet", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def bad_images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("images")
+    (d / "notes.txt").write_text("this is not an image\n")
+    y, x = np.mgrid[0:32, 0:32]
+    Image.fromarray(((x * 7 + y * 5) % 256).astype(np.uint8)).save(d / "full.png")
+    blob = (d / "full.png").read_bytes()
+    (d / "cut.png").write_bytes(blob[:len(blob) // 2])
+    return d
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--image", "no_such_image"], ["unknown image 'no_such_image'"]),
+    (["--image", "camera", "--patch", "0"], ["patch size must be a positive integer, not 0"]),
+    (["--image", "camera", "--patch", "-2"], ["patch size"]),
+    (["--image", "camera", "--size", "15", "--patch", "2"], ["15x15", "not divisible", "patch size 2"]),
+    (["--image", "camera", "--size", "16x12", "--patch", "8"], ["16x12", "not divisible"]),
+    (["--image", "camera", "--steps", "0"], ["steps must be a positive integer, not 0"]),
+    (["--image", "camera", "--steps", "-10"], ["steps"]),
+    (["--image", "camera", "--hidden", "0"], ["hidden width"]),
+    (["--image", "camera", "--omega0", "-1"], ["omega0"]),
+    (["--image", "camera", "--qat-steps", "-1"], ["QAT steps"]),
+    (["--image", "camera", "--lr", "nan"], ["learning rate"]),
+])
+def test_cli_bad_arguments(capsys, args, fragments):
+    # later flags win: the case's own --size or --hidden replaces the default
+    code, out, err = run_main(capsys, ["--size", "16", *TINY, *args])
+    assert_one_line_error(code, err, *fragments)
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "cut.png"])
+def test_cli_unreadable_image(capsys, bad_images, name):
+    path = str(bad_images / name)
+    code, out, err = run_main(capsys, ["--image", path, "--size", "16"] + TINY)
+    assert_one_line_error(code, err, "cannot read image", name)
+
+
+def test_cli_image_is_directory(capsys, tmp_path):
+    code, out, err = run_main(capsys, ["--image", str(tmp_path), "--size", "16"] + TINY)
+    assert_one_line_error(code, err, "is a directory")
+
+
+@pytest.mark.parametrize("flag", ["--out", "--json"])
+def test_cli_output_is_directory(capsys, tmp_path, flag):
+    code, out, err = run_main(capsys, ["--image", "camera", "--size", "16", flag, str(tmp_path)] + TINY)
+    assert_one_line_error(code, err, "is a directory", str(tmp_path))
+
+
+def python_m_train(args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "model.train", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_subprocess_error(bad_images):
+    # end to end: the exit status and stderr of a real process, no traceback
+    proc = python_m_train(["--image", str(bad_images / "cut.png"), "--size", "16", "--quiet"],
+                          cwd=ROOT)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("model.train: error: cannot read image"), proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+# Command line: a good run ------------------------------------------------------------------
+
+def test_cli_tiny_run(capsys, tmp_path):
+    out_path, json_path = tmp_path / "m" / "model.npz", tmp_path / "r" / "results.json"
+    prefix = tmp_path / "png" / "cam"
+    code, out, err = run_main(capsys, [
+        "--image", "camera", "--size", "16", "--patch", "2", "--hidden", "8", "--layers", "2",
+        "--steps", "40", "--lr", "2e-3", "--qat-steps", "0", "--quiet", "--device", "cpu",
+        "--out", str(out_path), "--json", str(json_path), "--png", str(prefix)])
+    assert code == 0, err
+    assert "FP32" in out and "INT8" in out and "Traceback" not in err
+
+    results = json.loads(json_path.read_text())
+    for key in ("psnr_fp32", "psnr_int8", "params", "param_overhead", "steps", "train_seconds"):
+        assert key in results, key
+    # 2->8, 8->8, 8->4 (n = 2 grayscale) against 8->1 for n = 1
+    params = (2 * 8 + 8) + (8 * 8 + 8) + (8 * 4 + 4)
+    base = (2 * 8 + 8) + (8 * 8 + 8) + (8 * 1 + 1)
+    assert results["params"] == params
+    assert results["param_overhead"] == pytest.approx((params - base) / base)
+    assert results["steps"] == 40
+    assert 0 < results["train_seconds"] < 60
+    assert 10 < results["psnr_fp32"] < 60 and 10 < results["psnr_int8"] < 60
+    assert abs(results["psnr_fp32"] - results["psnr_int8"]) < 3
+    assert (results["width"], results["height"], results["patch"]) == (16, 16, 2)
+
+    mf = export.load(out_path)
+    assert mf.config == PatchINRConfig(patch=2, channels=1, hidden=8, layers=2)
+    assert mf.meta["image"] == "camera" and mf.meta["steps"] == 40
+    assert mf.meta["psnr_int8"] == pytest.approx(results["psnr_int8"])
+
+    target = load_image("camera", size=16)
+    int8_png = np.asarray(Image.open(f"{prefix}_int8.png"))
+    fp32_png = np.asarray(Image.open(f"{prefix}_fp32.png"))
+    assert int8_png.shape == fp32_png.shape == (16, 16)
+    # the files show what the model file renders, and score what the JSON says
+    assert np.array_equal(int8_png, render_int8(mf.quant, 16, 16)[:, :, 0])
+    assert np.array_equal(fp32_png, to_uint8(render_fp32(mf.torch_model(), 16, 16))[:, :, 0])
+    assert score(target, int8_png[:, :, None])["psnr"] == pytest.approx(results["psnr_int8"])
