@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 
-from model.errors import UserError, cli_entry
+from model.errors import ArgumentParser, UserError, cli_entry
 
 __all__ = ["SweepSpec", "train_points", "hardware_figures", "cpu_fps", "report", "main",
            "DEFAULT_IMAGES", "DEFAULT_PATCHES"]
@@ -418,13 +418,8 @@ def _int_list(text):
     return values
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):      # one line, exit 2
-        raise UserError(message)
-
-
 def build_parser():
-    p = _Parser(prog="python -m accel.bench", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="python -m accel.bench", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", default=",".join(DEFAULT_IMAGES),
                    help="comma-separated scikit-image names or files (default: %(default)s)")

@@ -1,9 +1,10 @@
 """Errors a user can cause, and the command-line wrapper that reports them in one line."""
 
+import argparse
 import functools
 import sys
 
-__all__ = ["UserError", "cli_entry", "EXIT_USAGE"]
+__all__ = ["UserError", "ArgumentParser", "cli_entry", "EXIT_USAGE"]
 
 #: Exit status for bad input (argparse uses the same).
 EXIT_USAGE = 2
@@ -11,6 +12,14 @@ EXIT_USAGE = 2
 
 class UserError(Exception):
     """Bad input from the user: reported as one line on stderr, exit status 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse`` whose usage errors are :class:`UserError`: one line from
+    :func:`cli_entry` instead of the usage text and a second line."""
+
+    def error(self, message):
+        raise UserError(message)
 
 
 def cli_entry(prog):

@@ -10,12 +10,11 @@ network's during float steps, the INT8 datapath's during quantization-aware step
 dashed).
 """
 
-import argparse
 import json
 import os
 import sys
 
-from .errors import UserError, cli_entry
+from .errors import ArgumentParser, UserError, cli_entry
 
 __all__ = ["plot_histories", "main"]
 
@@ -64,7 +63,7 @@ def plot_histories(results, labels, out, *, title=None):
 
 @cli_entry("model.plot")
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m model.plot", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m model.plot", description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="+", help="results JSON files from model.train --json")
     p.add_argument("--labels", nargs="+", default=None, help="one label per file (default: file names)")
     p.add_argument("--title", default=None)

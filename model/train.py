@@ -33,7 +33,7 @@ import torch
 from . import export
 from .config import PatchINRConfig
 from .data import load_image, patch_centres, patch_centres_q, patch_grid, patchify, to_signal
-from .errors import UserError, cli_entry
+from .errors import ArgumentParser, UserError, cli_entry
 from .evaluate import render_fp32, render_int8, save_png, score, shifted_psnr
 from .network import PatchINR
 from .quant import FakeQuantPatchINR, calibrate, quantize
@@ -270,7 +270,7 @@ def _parse_size(text):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--image", required=True, help="scikit-image name (camera, astronaut, ...) or image file")
     p.add_argument("--size", type=_parse_size, default=(256, 256), help="N or WxH (default 256)")
