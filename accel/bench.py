@@ -194,8 +194,9 @@ def hardware_figures(spec, out, *, synth=True, precision="int8", log=print):
             if tool is not None:
                 from .synth import estimate
                 log(f"bench: synthesising n={n}, {channels} channel(s) (cached after the first run)")
-                res = estimate(config, tool=tool,
-                               cache_dir=os.path.join(out, "synth", f"c{channels}_p{n}_{precision}"))
+                # One cache for every point: its entries are keyed by the synthesised text,
+                # so blocks that do not change with n (a PE, a lane) run once.
+                res = estimate(config, tool=tool, cache_dir=os.path.join(out, "synth"))
                 entry["resources"] = {k: res[k] for k in ("lut", "ff", "dsp", "bram36", "uram")}
                 entry["resources"]["percent"] = res["percent"]
             figures[(n, channels)] = entry
