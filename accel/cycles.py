@@ -94,7 +94,7 @@ def frame_cycles(config, width, height):
         # All its results are written once the final tile's last query reaches the last
         # lane's write; then the rows it completes stream out in order.
         last_tile_start = t - tm.period(length, last_of_layer=True)
-        committed = last_tile_start + length - 1 + tm.result_tap + config.cols
+        committed = last_tile_start + length - 1 + tm.result_tap + config.cols - 1
         for _ in range(rows_done, issued // pw):
             t_out = max(t_out, committed + out_latency) + n * width
             row_end.append(t_out)

@@ -63,7 +63,8 @@ class _Harness(Elaboratable):
 
 def render(config, *, width, height, precision="int8", images=None, model_file=None,
            stream_weights=False, queries=None, stall=0.0, gaps=0.0, seed=0,
-           reset_after=None, jobs=None, progress=None, max_cycles=50_000_000):
+           reset_after=None, jobs=None, override_size=None, progress=None,
+           max_cycles=50_000_000):
     """Simulate jobs on a core built from ``config``; return the last job's :class:`SimResult`.
 
     Parameters
@@ -87,6 +88,8 @@ def render(config, *, width, height, precision="int8", images=None, model_file=N
         Precisions of several frame jobs run one after the other without reset (a dual
         build switching by CTRL alone); the result holds the last one and ``results``
         attribute all of them.
+    override_size : (int, int), optional
+        Write these to WIDTH / HEIGHT instead (to test the core's frame-size checks).
     progress : callable, optional
         Called with the number of pixels received so far.
     """
@@ -108,9 +111,11 @@ def render(config, *, width, height, precision="int8", images=None, model_file=N
     def ctrl_word(prec):
         return CTRL_START | (CTRL_QUERY if query_mode else 0) | (CTRL_FP32 if prec == "fp32" else 0)
 
+    reg_w, reg_h = override_size or (width, height)
+
     async def start_job(ctx, prec):
-        await axil_write(ctx, core.s_axil, REGISTERS["WIDTH"].offset, width)
-        await axil_write(ctx, core.s_axil, REGISTERS["HEIGHT"].offset, height)
+        await axil_write(ctx, core.s_axil, REGISTERS["WIDTH"].offset, reg_w)
+        await axil_write(ctx, core.s_axil, REGISTERS["HEIGHT"].offset, reg_h)
         await axil_write(ctx, core.s_axil, REGISTERS["CTRL"].offset, ctrl_word(prec))
 
     async def wait_idle(ctx):

@@ -1,0 +1,189 @@
+"""AccelConfig: validation messages and derived geometry against independent arithmetic."""
+
+import math
+import re
+
+import pytest
+
+from accel.config import AccelConfig
+from model.config import PatchINRConfig
+from model.errors import UserError
+
+
+def _model(**kw):
+    args = dict(patch=2, channels=3, hidden=10, layers=3)
+    args.update(kw)
+    return PatchINRConfig(**args)
+
+
+def _raises(msg):
+    return pytest.raises(UserError, match=f"^{re.escape(msg)}$")
+
+
+# Validation ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, kw, shown", [
+    ("array rows", {"rows": 0}, "0"),
+    ("array rows", {"rows": -4}, "-4"),
+    ("array rows", {"rows": 4.0}, "4.0"),
+    ("array rows", {"rows": True}, "True"),
+    ("array columns", {"cols": 0}, "0"),
+    ("array columns", {"cols": -1}, "-1"),
+    ("batch", {"batch": 0}, "0"),
+    ("batch", {"batch": -16}, "-16"),
+    ("maximum width", {"max_width": 0}, "0"),
+    ("maximum height", {"max_height": -2}, "-2"),
+])
+def test_non_positive_parameters(name, kw, shown):
+    args = dict(model=_model(), rows=4, cols=4, batch=8)
+    args.update(kw)
+    with _raises(f"{name} must be a positive integer, not {shown}"):
+        AccelConfig(**args)
+
+
+@pytest.mark.parametrize("rows, cols", [(4, 3), (6, 4), (3, 6), (5, 2)])
+def test_cols_must_divide_rows(rows, cols):
+    with _raises(f"array {rows}x{cols}: the column count must divide the row count"):
+        AccelConfig(model=_model(channels=1), rows=rows, cols=cols)
+
+
+@pytest.mark.parametrize("rows, cols", [(2, 2), (4, 2), (1, 1), (4, 1)])
+def test_cols_at_least_channels(rows, cols):
+    with _raises(f"array {rows}x{cols}: needs at least 3 columns for 3-channel pixels"):
+        AccelConfig(model=_model(channels=3), rows=rows, cols=cols)
+    # One channel fits any column count.
+    AccelConfig(model=_model(channels=1), rows=rows, cols=cols)
+
+
+@pytest.mark.parametrize("precision", ["fp16", "INT8", "", None, "bf16"])
+def test_unknown_precision(precision):
+    with _raises(f"unknown precision {precision!r} (choose int8, fp32 or dual)"):
+        AccelConfig(model=_model(), rows=3, cols=3, precision=precision)
+
+
+@pytest.mark.parametrize("patch, w, h", [(2, 1921, 1080), (2, 1920, 1081), (3, 1920, 1081),
+                                         (4, 30, 32)])
+def test_max_frame_divisible_by_patch(patch, w, h):
+    with _raises(f"maximum frame {w}x{h} is not divisible by the patch size {patch}"):
+        AccelConfig(model=_model(patch=patch), rows=3, cols=3, max_width=w, max_height=h)
+
+
+def test_max_frame_side():
+    with _raises("maximum frame side is 32767 pixels"):
+        AccelConfig(model=_model(patch=1), rows=3, cols=3, max_width=32768, max_height=8)
+
+
+def test_model_type():
+    with pytest.raises(TypeError, match="model must be a PatchINRConfig"):
+        AccelConfig(model={"patch": 2}, rows=4, cols=4)
+
+
+def test_valid_precisions():
+    for precision, int8, fp32 in (("int8", True, False), ("fp32", False, True),
+                                  ("dual", True, True)):
+        cfg = AccelConfig(model=_model(), rows=3, cols=3, precision=precision)
+        assert (cfg.has_int8, cfg.has_fp32) == (int8, fp32)
+        assert cfg.elem_bits == (32 if fp32 else 8)
+        assert cfg.param_bits == 64 * int8 + 32 * fp32
+
+
+# Derived geometry ---------------------------------------------------------------------------
+
+CONFIGS = [
+    # (model kwargs, rows, cols, batch, max_width)
+    (dict(patch=2, channels=3, hidden=10, layers=3), 6, 3, 8, 64),
+    (dict(patch=1, channels=1, hidden=7, layers=2), 4, 2, 5, 33),
+    (dict(patch=3, channels=1, hidden=16, layers=1), 4, 4, 16, 1920),
+    (dict(patch=2, channels=3, hidden=256, layers=7), 16, 16, 64, 1920),
+    (dict(patch=4, channels=3, hidden=5, layers=4), 3, 3, 1, 12),
+]
+
+
+def _expected_geometry(widths, rows, cols):
+    """Walk every tile of every layer and count words, independently of the config."""
+    layers = []
+    wword = pword = 0
+    for i in range(len(widths) - 1):
+        k, n = widths[i], widths[i + 1]
+        kt = 0
+        while kt * rows < k:
+            kt += 1
+        nt = 0
+        while nt * cols < n:
+            nt += 1
+        layers.append(dict(index=i, k=k, n=n, kt=kt, nt=nt, weight_base=wword, param_base=pword,
+                           kind="out" if i == len(widths) - 2 else "sine"))
+        for _ in range(nt):
+            for _ in range(kt):
+                wword += rows       # one word per array row per tile
+            pword += 1              # one lane-parameter word per output tile
+    return layers, wword, pword
+
+
+@pytest.mark.parametrize("mkw, rows, cols, batch, max_width", CONFIGS)
+def test_geometry(mkw, rows, cols, batch, max_width):
+    model = PatchINRConfig(**mkw)
+    cfg = AccelConfig(model=model, rows=rows, cols=cols, batch=batch, max_width=max_width,
+                      max_height=model.patch * 4)
+    widths = [2] + [mkw["hidden"]] * mkw["layers"] + [mkw["channels"] * mkw["patch"] ** 2]
+    layers, wdepth, pdepth = _expected_geometry(widths, rows, cols)
+    assert len(cfg.layers) == len(layers)
+    for g, want in zip(cfg.layers, layers):
+        got = dict(index=g.index, k=g.k, n=g.n, kt=g.kt, nt=g.nt, weight_base=g.weight_base,
+                   param_base=g.param_base, kind=g.kind)
+        assert got == want
+        assert g.tiles == want["kt"] * want["nt"]
+        # Tiles cover the layer, and no tile is entirely padding.
+        assert (g.kt - 1) * rows < g.k <= g.kt * rows
+        assert (g.nt - 1) * cols < g.n <= g.nt * cols
+    assert cfg.weight_depth == wdepth
+    assert cfg.param_depth == pdepth
+    assert cfg.tiles_per_batch == sum(l["kt"] * l["nt"] for l in layers)
+    assert cfg.act_words == math.ceil(mkw["hidden"] / rows)
+    assert cfg.act_depth == 2 * batch * math.ceil(mkw["hidden"] / rows)
+    assert cfg.patches_per_row_max == max_width // mkw["patch"]
+    assert cfg.out_slots == max_width // mkw["patch"] + batch
+    assert cfg.out_words == math.ceil(widths[-1] / cols)
+
+
+def test_geometry_by_hand():
+    """One configuration worked out on paper: widths [2, 6, 6, 4], array 4x2."""
+    cfg = AccelConfig(model=PatchINRConfig(patch=2, channels=1, hidden=6, layers=2),
+                      rows=4, cols=2, batch=5, max_width=8, max_height=8)
+    assert [(g.kt, g.nt) for g in cfg.layers] == [(1, 3), (2, 3), (2, 2)]
+    assert [g.weight_base for g in cfg.layers] == [0, 12, 36]
+    assert [g.param_base for g in cfg.layers] == [0, 3, 6]
+    assert cfg.weight_depth == 52           # (3 + 6 + 4) tiles x 4 rows
+    assert cfg.param_depth == 8
+    assert cfg.act_words == 2
+    assert cfg.out_slots == 4 + 5
+    assert [g.kind for g in cfg.layers] == ["sine", "sine", "out"]
+
+
+# check_frame --------------------------------------------------------------------------------
+
+@pytest.fixture
+def frame_cfg():
+    return AccelConfig(model=_model(patch=2), rows=3, cols=3, max_width=64, max_height=32)
+
+
+@pytest.mark.parametrize("w, h, msg", [
+    (0, 8, "frame width must be a positive integer, not 0"),
+    (-2, 8, "frame width must be a positive integer, not -2"),
+    (8.0, 8, "frame width must be a positive integer, not 8.0"),
+    (True, 8, "frame width must be a positive integer, not True"),
+    (8, 0, "frame height must be a positive integer, not 0"),
+    (8, "8", "frame height must be a positive integer, not '8'"),
+    (66, 8, "frame width 66 exceeds the build's maximum 64"),
+    (8, 34, "frame height 34 exceeds the build's maximum 32"),
+    (7, 8, "frame size 7x8 is not divisible by the model's patch size 2"),
+    (8, 9, "frame size 8x9 is not divisible by the model's patch size 2"),
+])
+def test_check_frame_errors(frame_cfg, w, h, msg):
+    with _raises(msg):
+        frame_cfg.check_frame(w, h)
+
+
+@pytest.mark.parametrize("w, h", [(2, 2), (64, 32), (10, 30)])
+def test_check_frame_accepts(frame_cfg, w, h):
+    assert frame_cfg.check_frame(w, h) is None

@@ -1,0 +1,63 @@
+"""``python -m accel.sim``: a small frame end to end, and bad input as one line, exit 2."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from accel.sim import main, parse_array, parse_size
+from model.errors import UserError
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "camera24_p2.npz"
+
+
+def test_small_frame_matches(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    rc = main(["--weights", str(FIXTURE), "--array", "4x4", "--size", "8x4", "--quiet",
+               "--json", str(out)])
+    assert rc == 0
+    r = json.loads(out.read_text())
+    assert r["mismatches"] == 0 and r["mismatches_torch"] == 0
+    assert r["cycles"] == r["cycles_model"]
+    assert "0 mismatching pixels of 32" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--weights", "{tmp}/missing.npz"], "does not exist"),
+    (["--weights", "{tmp}/corrupt.npz"], "not a PatchINR model file"),
+    (["--weights", "{tmp}"], "is a directory"),
+    (["--array", "0x4"], "array shape must be positive"),
+    (["--array=-4x4"], "array shape must be positive"),
+    (["--array", "4"], "ROWSxCOLS"),
+    (["--array", "4x4x4"], "ROWSxCOLS"),
+    (["--array", "ax4"], "ROWSxCOLS"),
+    (["--array", "4x3"], "column count must divide the row count"),
+    (["--size", "25x24"], "not divisible by the model's patch size 2"),
+    (["--size", "0x24"], "two positive integers"),
+    (["--size", "big"], "WIDTHxHEIGHT"),
+    (["--precision", "fp16"], "unknown precision 'fp16'"),
+    (["--precision", "dual"], "unknown precision 'dual'"),
+    (["--batch", "0"], "batch must be a positive integer"),
+    (["--stall", "1.5"], "--stall"),
+    (["--bogus"], "unrecognized arguments"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    (tmp_path / "corrupt.npz").write_bytes(b"not a zip file")
+    args = [a.format(tmp=tmp_path) for a in args]
+    if not any(a.startswith("--weights") for a in args):
+        args = ["--weights", str(FIXTURE), "--size", "8x4"] + args
+    rc = main(args + ["--quiet"])
+    captured = capsys.readouterr()
+    assert rc == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("accel.sim: error: "), captured.err
+    assert message in lines[0]
+    assert captured.out == ""
+
+
+def test_parsers():
+    assert parse_array("4x2") == (4, 2) and parse_array("8X8") == (8, 8)
+    assert parse_size("24x16") == (24, 16) and parse_size("24") == (24, 24)
+    for bad in ("", "x", "4x", "-1x4", "0x0"):
+        with pytest.raises(UserError):
+            parse_array(bad)
