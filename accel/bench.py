@@ -290,8 +290,31 @@ def report(spec, out, results_dir, *, synth=True, log=print):
     with open(os.path.join(results_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     _write_csv(os.path.join(results_dir, "results.csv"), points)
+    with open(os.path.join(results_dir, "results.md"), "w") as f:
+        f.write(markdown_table(points))
     _plots(spec, out, results_dir, points)
     return results
+
+
+def markdown_table(points):
+    """The README's results table: one row per point."""
+    lines = ["| image | n | FP32 PSNR | INT8 PSNR | SSIM FP32 / INT8 | params | overhead "
+             "| cycles / frame | fps @ 200 MHz | latency vs n = 1 | PE util. | torch CPU fps "
+             "| speed-up | LUT | DSP | BRAM36 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in points:
+        res = p["resources"]
+        red = p["latency_reduction_vs_n1"]
+        lines.append(
+            f"| {p['image']} | {p['patch']} | {p['psnr_fp32']:.2f} | {p['psnr_int8']:.2f} "
+            f"| {p['ssim_fp32']:.3f} / {p['ssim_int8']:.3f} | {p['params']:,} "
+            f"| {100 * p['param_overhead']:+.2f} % | {p['cycles_per_frame']:,} "
+            f"| {p['fps_at_200mhz']:.1f} | {'' if red is None else ('0' if red == 0 else f'{-100 * red:.1f} %')} "
+            f"| {100 * p['pe_utilization']:.1f} % | {p['cpu_fps']:.2f} | {p['speedup_vs_cpu']:.0f}x "
+            + ("| - | - | - |" if res is None else
+               f"| {res['lut']:,} ({res['percent']['lut']:.1f} %) | {res['dsp']:,} "
+               f"| {res['bram36']:g} |"))
+    return "\n".join(lines) + "\n"
 
 
 def _write_csv(path, points):

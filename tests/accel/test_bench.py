@@ -51,6 +51,7 @@ def test_reduced_sweep_writes_readable_tables_and_plots(sweep):
     rows = (results / "results.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + len(data["points"])
     assert rows[0].startswith("image,size,channels,patch")
+    assert (results / "results.md").read_text().count("\n| camera |") == len(data["points"])
     for name in ("psnr_vs_patch.png", "latency_vs_patch.png", "resources_vs_patch.png",
                  "strip.png"):
         with Image.open(results / name) as im:
