@@ -51,15 +51,21 @@ def normalize(m, value, *, name):
     width = len(value)
     stages = ceil_log2(width)
     count = Signal(stages, name=f"{name}_lz")
+    # Each stage's decision is its own signal: were they bits of `count`, every later stage
+    # would read `count` to compute another bit of it, a false combinational loop at the
+    # vector level that makes Verilator re-evaluate it iteratively (UNOPTFLAT).
+    decisions = [None] * stages
     current = value
     for i in reversed(range(stages)):
         step = 1 << i
+        decisions[i] = Signal(name=f"{name}_z{step}")
         shifted = Signal(width, name=f"{name}_n{step}")
         m.d.comb += [
-            count[i].eq(current[width - step:] == 0),
-            shifted.eq(Mux(count[i], current << step, current)),
+            decisions[i].eq(current[width - step:] == 0),
+            shifted.eq(Mux(decisions[i], current << step, current)),
         ]
         current = shifted
+    m.d.comb += count.eq(Cat(*decisions))
     return current, count
 
 

@@ -4,6 +4,7 @@ Command line::
 
     python -m accel.sim --weights runs/camera24_p2.npz --precision int8 --array 4x4 \\
         --size 24x24 --out frame.png --json result.json
+    python -m accel.sim --backend verilator --weights model.npz --size 256x256 --json out.json
 
 The frame is compared pixel for pixel with the reference of the datapath (INT8: the
 integer reference and the fake-quantized torch model, which are equal; FP32: the float32
@@ -11,7 +12,6 @@ reference of the hardware's operation order). Exit status 0 when every pixel mat
 any mismatch, 2 on bad input.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -19,9 +19,16 @@ import time
 
 import numpy as np
 
-from model.errors import UserError, cli_entry
+from model.errors import ArgumentParser, UserError, cli_entry
 
-__all__ = ["main", "run", "parse_array", "parse_size"]
+__all__ = ["main", "run", "parse_array", "parse_size", "DEFAULT_ARRAY"]
+
+#: ``--array`` per backend. Amaranth simulates a 4x4 array at thousands of cycles a second,
+#: enough for small frames only. Verilator's time per frame hardly depends on the array (a
+#: larger one runs fewer, costlier cycles) but its compile time grows with it: 16x16
+#: renders a 256x256 frame of a 7-layer, 256-wide model in about four minutes after a
+#: compile of under three, where 4x4 would need 400 million cycles.
+DEFAULT_ARRAY = {"amaranth": "4x4", "verilator": "16x16"}
 
 
 def parse_array(text):
@@ -81,9 +88,17 @@ def torch_frames(model_file, width, height):
 
 
 def run(*, weights, precision="int8", array=(4, 4), batch=None, size=None, image=None,
-        stream_weights=False, stall=0.0, seed=0, backend="amaranth", progress=True):
+        stream_weights=False, stall=0.0, seed=0, backend="amaranth", progress=True,
+        verilator_opt="-O2"):
     """Simulate one frame and compare it; returns the result dictionary (see the module
-    docstring and the README for the keys)."""
+    docstring and the README for the keys).
+
+    The Verilator backend always streams the weights in over ``s_axis_wgt`` (one compiled
+    model serves every model file) and honours ``stall``; ``verilator_opt`` is the C++
+    optimisation level of its model. Its result adds ``compile_seconds`` (export and
+    compile, or the cache lookup) and ``verilator_cached``; ``wall_seconds`` is the
+    frame alone.
+    """
     from model import export
     from model.evaluate import score
     from .config import AccelConfig
@@ -111,6 +126,7 @@ def run(*, weights, precision="int8", array=(4, 4), batch=None, size=None, image
 
     expected = reference_frame(mf, config, width, height, precision)
     model = frame_cycles(config, width, height)
+    extra = {}
     t0 = time.perf_counter()
     if backend == "amaranth":
         from .simulation import render
@@ -129,9 +145,13 @@ def run(*, weights, precision="int8", array=(4, 4), batch=None, size=None, image
             bar.close()
         frame, cycles = res.frame, res.cycles
     else:
-        from .verilator import render_verilator
-        frame, cycles = render_verilator(config, mf, width=width, height=height,
-                                         precision=precision, progress=progress)
+        from .verilator import build_model
+        built = build_model(config, opt=verilator_opt, progress=progress)
+        extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
+                 "verilator_opt": verilator_opt}
+        t0 = time.perf_counter()
+        frame, cycles = built.run(mf, width=width, height=height, precision=precision,
+                                  stall=stall, seed=seed, progress=progress)
     wall = time.perf_counter() - t0
 
     result = {
@@ -145,6 +165,7 @@ def run(*, weights, precision="int8", array=(4, 4), batch=None, size=None, image
         "pe_utilization": pe_utilization(config, width, height, cycles),
         "fps_at_200mhz": 200e6 / cycles,
         "wall_seconds": wall,
+        **extra,
     }
     if precision == "int8":
         fq, _ = torch_frames(mf, width, height)
@@ -169,10 +190,12 @@ def _target_image(mf, image, width, height):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m accel.sim", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m accel.sim", description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", required=True, help="model file (from python -m model.train)")
     p.add_argument("--precision", default="int8", help="int8 or fp32")
-    p.add_argument("--array", default="4x4", help="systolic array ROWSxCOLS (default 4x4)")
+    p.add_argument("--array", default=None,
+                   help="systolic array ROWSxCOLS (default 4x4 in Amaranth, 16x16 in "
+                        "Verilator, where a full-size frame takes minutes)")
     p.add_argument("--batch", type=int, default=None, help="queries in flight (default max(2*rows, 8))")
     p.add_argument("--size", default=None, help="frame WIDTHxHEIGHT (default: the model file's)")
     p.add_argument("--image", default=None, help="image the model was fitted to, for PSNR "
@@ -181,7 +204,13 @@ def build_parser():
                    help="load the weights over s_axis_wgt instead of at elaboration")
     p.add_argument("--stall", type=float, default=0.0, help="probability of tready low per output beat")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", default="amaranth", choices=["amaranth", "verilator"])
+    p.add_argument("--backend", default="amaranth", choices=["amaranth", "verilator"],
+                   help="Amaranth's simulator, or the exported Verilog compiled by Verilator "
+                        "(needs `apt-get install verilator`; compiled models are cached in "
+                        "build/verilator or $PATCHINR_VERILATOR_DIR)")
+    p.add_argument("--verilator-opt", default="-O2", choices=["-O0", "-O1", "-O2", "-O3"],
+                   help="C++ optimisation of the Verilator model (default %(default)s; -O0 "
+                        "compiles faster, runs slower)")
     p.add_argument("--out", default=None, help="write the rendered frame as PNG")
     p.add_argument("--json", default=None, help="write the results as JSON")
     p.add_argument("--quiet", action="store_true")
@@ -191,7 +220,7 @@ def build_parser():
 @cli_entry("accel.sim")
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    array = parse_array(args.array)
+    array = parse_array(args.array or DEFAULT_ARRAY[args.backend])
     size = parse_size(args.size) if args.size else None
     if not 0.0 <= args.stall < 1.0:
         raise UserError(f"--stall must be in [0, 1), not {args.stall}")
@@ -200,7 +229,8 @@ def main(argv=None):
             raise UserError(f"output {path!r} is a directory")
     result = run(weights=args.weights, precision=args.precision, array=array, batch=args.batch,
                  size=size, image=args.image, stream_weights=args.stream_weights,
-                 stall=args.stall, seed=args.seed, backend=args.backend, progress=not args.quiet)
+                 stall=args.stall, seed=args.seed, backend=args.backend, progress=not args.quiet,
+                 verilator_opt=args.verilator_opt)
     frame = result.pop("_frame")
     if args.out:
         from model.evaluate import save_png
@@ -214,7 +244,10 @@ def main(argv=None):
           f"array {result['array']}: {result['mismatches']} mismatching pixels of {result['pixels']}, "
           f"{result['cycles']} cycles (model {result['cycles_model']}), "
           f"PE utilization {100 * result['pe_utilization']:.1f} %"
-          + (f", PSNR {result['psnr']:.2f} dB" if "psnr" in result else ""))
+          + (f", PSNR {result['psnr']:.2f} dB" if "psnr" in result else "")
+          + (f"; Verilator model {'cached' if result['verilator_cached'] else 'compiled'} in "
+             f"{result['compile_seconds']:.0f} s, frame in {result['wall_seconds']:.0f} s"
+             if "compile_seconds" in result else ""))
     return 1 if result["mismatches"] else 0
 
 
