@@ -160,7 +160,8 @@ def train_points(spec, out, *, fresh=False, device="auto", progress=True, log=pr
 def hardware_figures(spec, out, *, synth=True, precision="int8", log=print):
     """Cycle-model and resource figures per ``(patch, channels)`` on the default array.
 
-    Returns ``{(patch, channels): {...}}``. Resources are ``None`` without Yosys or with
+    Returns ``{(patch, channels): {...}}``. Resources are estimated for the build with the
+    most channels of the sweep only, and are ``None`` for the others, without Yosys or with
     ``synth=False``; Yosys runs are cached under ``OUT/synth``.
     """
     from model.config import PatchINRConfig
@@ -191,7 +192,10 @@ def hardware_figures(spec, out, *, synth=True, precision="int8", log=print):
                      "pe_utilization": pe_utilization(config, spec.size, spec.size,
                                                       cycles["total"]),
                      "resources": None}
-            if tool is not None:
+            # Resources for the widest build only (RGB when any image is): they differ from
+            # the gray build's by the last layer's few weights, and each Yosys run of a new
+            # configuration takes minutes on a small machine.
+            if tool is not None and channels == max(spec.channels.values()):
                 from .synth import estimate
                 log(f"bench: synthesising n={n}, {channels} channel(s) (cached after the first run)")
                 # One cache for every point: its entries are keyed by the synthesised text,
