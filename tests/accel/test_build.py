@@ -9,6 +9,7 @@ the tests replace the elaboration with a function that fails the test if it is r
 import json
 import os
 import re
+import shutil
 
 import pytest
 
@@ -96,6 +97,30 @@ def test_report_fields(small_build):
     assert c["weights"] == CAMERA
     summary = build_mod.summary(report, "out")
     assert "cycles" in summary and "fps at 200 MHz" in summary
+
+
+def test_build_without_weights_leaves_zero_memories_uninitialised(tmp_path):
+    # Every memory is zero without --weights: no initial blocks (block RAM starts at zero,
+    # UltraRAM cannot be initialised), so Yosys and Vivado read the core quickly.
+    build_mod.build(array=(4, 4), batch=8, size=(24, 24), out=tmp_path, synth=False,
+                    progress=lambda line: None)
+    core = (tmp_path / "patchinr_core.v").read_text()
+    assert "initial" not in core
+    assert "module patchinr_core_pe(" in core
+    assert len(re.findall(r"^\s*patchinr_core_pe \S+ \(", core, re.M)) == 16
+
+
+@pytest.mark.skipif(shutil.which("verilator") is None or build_mod.find_yosys() is None,
+                    reason="needs Verilator and Yosys: apt-get install verilator yosys")
+def test_check_lints_and_elaborates_the_written_core(tmp_path, capsys):
+    # The default model without weights (Yosys 0.23 reads initial blocks slowly).
+    rc = build_mod.main(["--array", "4x4", "--batch", "8", "--size", "24x24",
+                         "--out", str(tmp_path), "--no-synth", "--check"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["checks"] == {"verilator_lint": "clean", "yosys": "clean"}
+    assert "check      verilator_lint: clean" in out
 
 
 # Bad input ---------------------------------------------------------------------------------

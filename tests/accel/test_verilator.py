@@ -49,8 +49,12 @@ def config(model_file):
 
 
 @pytest.fixture(scope="module")
-def build_dir(request):
-    return str(request.config.cache.mkdir("verilator"))
+def build_dir(request, tmp_path_factory):
+    # pytest's cache keeps the compiled model between sessions; without it (-p
+    # no:cacheprovider) a session compiles into its own temporary directory.
+    cache = getattr(request.config, "cache", None)
+    return str(cache.mkdir("verilator") if cache is not None
+               else tmp_path_factory.mktemp("verilator"))
 
 
 @pytest.fixture(scope="module")
