@@ -182,9 +182,8 @@ def hardware_figures(spec, out, *, synth=True, precision="int8", log=print):
         for n in spec.patches:
             model = PatchINRConfig(patch=n, channels=channels, hidden=spec.hidden,
                                    layers=spec.layers)
-            config = AccelConfig(model=model, rows=rows, cols=cols, batch=DEFAULT_BATCH,
-                                 precision=precision, max_width=MAX_FRAME[0] - MAX_FRAME[0] % n,
-                                 max_height=MAX_FRAME[1] - MAX_FRAME[1] % n)
+            config = AccelConfig.fitting(model=model, max_frame=MAX_FRAME, rows=rows, cols=cols,
+                                         batch=DEFAULT_BATCH, precision=precision)
             cycles = frame_cycles(config, spec.size, spec.size)
             entry = {"array": f"{rows}x{cols}", "batch": DEFAULT_BATCH, "precision": precision,
                      "cycles_per_frame": cycles["total"],

@@ -290,10 +290,8 @@ def build(*, patch=None, precision="int8", weights=None, array=DEFAULT_ARRAY,
     _positive("batch", batch)
     _check_fit(precision, rows, cols)
     model_cfg, mf = _model(patch=patch, weights=weights)
-    n = model_cfg.patch
-    config = AccelConfig(model=model_cfg, rows=rows, cols=cols, batch=batch, precision=precision,
-                         max_width=MAX_FRAME[0] - MAX_FRAME[0] % n,
-                         max_height=MAX_FRAME[1] - MAX_FRAME[1] % n)
+    config = AccelConfig.fitting(model=model_cfg, max_frame=MAX_FRAME, rows=rows, cols=cols,
+                                 batch=batch, precision=precision)
     width, height = size
     config.check_frame(width, height)
     _prepare_out(out)
@@ -306,7 +304,7 @@ def build(*, patch=None, precision="int8", weights=None, array=DEFAULT_ARRAY,
     def say(line):
         progress(f"[{time.perf_counter() - t0:5.0f} s] {line}")
 
-    say(f"{rows}x{cols} {precision} core, patch {n}, batch {batch}: elaborating")
+    say(f"{rows}x{cols} {precision} core, patch {model_cfg.patch}, batch {batch}: elaborating")
     images = memory_images(config, mf) if mf is not None else None
     top, fragment = elaborate_core(config, images=images, width=width, height=height)
 
@@ -350,7 +348,7 @@ def build(*, patch=None, precision="int8", weights=None, array=DEFAULT_ARRAY,
             "board": board,
             "part": XCVU9P["part"],
             "precision": precision,
-            "patch": n,
+            "patch": model_cfg.patch,
             "array": f"{rows}x{cols}",
             "rows": rows,
             "cols": cols,

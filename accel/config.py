@@ -100,6 +100,14 @@ class AccelConfig:
         self.precision = precision
         self.max_width, self.max_height = max_width, max_height
 
+    @classmethod
+    def fitting(cls, *, model, max_frame=(1920, 1080), **kwargs):
+        """The configuration whose largest frame is ``max_frame`` rounded down to whole
+        patches (1920x1080 becomes 1920x1072 at n = 16); other keywords as the constructor."""
+        w, h = max_frame
+        return cls(model=model, max_width=w - w % model.patch, max_height=h - h % model.patch,
+                   **kwargs)
+
     def __repr__(self):
         return (f"AccelConfig(rows={self.rows}, cols={self.cols}, batch={self.batch}, "
                 f"precision={self.precision!r}, patch={self.model.patch}, "

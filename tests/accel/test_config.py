@@ -187,3 +187,11 @@ def test_check_frame_errors(frame_cfg, w, h, msg):
 @pytest.mark.parametrize("w, h", [(2, 2), (64, 32), (10, 30)])
 def test_check_frame_accepts(frame_cfg, w, h):
     assert frame_cfg.check_frame(w, h) is None
+
+
+@pytest.mark.parametrize("patch, expected", [(1, (1920, 1080)), (2, (1920, 1080)),
+                                             (7, (1918, 1078)), (16, (1920, 1072))])
+def test_fitting_rounds_the_largest_frame_down_to_whole_patches(patch, expected):
+    c = AccelConfig.fitting(model=_model(patch=patch), rows=4, cols=4, batch=8)
+    assert (c.max_width, c.max_height) == expected
+    assert c.rows == 4 and c.batch == 8

@@ -22,6 +22,21 @@ def test_small_frame_matches(tmp_path, capsys):
     assert "0 mismatching pixels of 32" in capsys.readouterr().out
 
 
+def test_fp32_frame_psnr_matches_torch(tmp_path):
+    """The FP32 frame of a trained model: bit-exact against the float32 reference, and its
+    PSNR within 0.01 dB of the torch model's frame in the same 8-bit pixel format."""
+    out = tmp_path / "r.json"
+    rc = main(["--weights", str(FIXTURE), "--precision", "fp32", "--array", "4x4",
+               "--size", "24x24", "--quiet", "--json", str(out)])
+    assert rc == 0
+    r = json.loads(out.read_text())
+    assert r["mismatches"] == 0 and r["cycles"] == r["cycles_model"]
+    assert r["image"] == "camera" and 20 < r["psnr"] < 40
+    assert abs(r["psnr"] - r["psnr_torch"]) <= 0.01
+    # The unrounded float frame is reported too; rounding to pixels costs this model a little.
+    assert abs(r["psnr_torch_float"] - r["psnr_torch"]) < 0.1
+
+
 @pytest.mark.parametrize("args, message", [
     (["--weights", "{tmp}/missing.npz"], "does not exist"),
     (["--weights", "{tmp}/corrupt.npz"], "not a PatchINR model file"),
