@@ -82,6 +82,26 @@ def test_train_image_with_quantization_aware_steps(camera32):
     json.dumps(results)                     # everything in it serialises
 
 
+def test_consistency_weight_pulls_the_two_datapaths_together(camera32):
+    # Same seed and steps; only the weight of the FP32/INT8 disagreement differs. Without it
+    # the float model outruns the INT8 one by several dB (the 8-bit activations' noise
+    # floor); with it the kept model's two frames agree within 1 dB.
+    cfg = PatchINRConfig(patch=2, channels=1, hidden=64, layers=2)
+
+    def run(weight):
+        settings = TrainSettings(steps=300, lr=1e-3, device="cpu", qat_steps=150,
+                                 qat_eval_every=5, qat_consistency=weight)
+        model, quant, r = train_image(camera32, cfg, settings, progress=False)
+        assert r["qat_consistency"] == weight
+        f = np.rint(render_fp32(model, 32, 32) * 255)
+        return r["psnr_fp32"] - r["psnr_int8"], np.mean((f - render_int8(quant, 32, 32)) ** 2)
+
+    gap_off, dis_off = run(0.0)
+    gap_on, dis_on = run(1000.0)
+    assert gap_off > 2.0 and abs(gap_on) <= 1.0
+    assert dis_on < 0.8 * dis_off
+
+
 def test_default_quantization_aware_steps_are_the_last_quarter():
     assert TrainSettings(steps=2000, device="cpu").qat_steps == 500
     assert TrainSettings(steps=3, device="cpu").qat_steps == 0
@@ -115,6 +135,8 @@ def test_learning_rate_schedules():
     ({"qat_steps": -1}, "QAT steps"),
     ({"steps": 30, "qat_steps": 30}, "must be fewer than steps"),
     ({"qat_batch": 0}, "QAT batch"),
+    ({"qat_consistency": -1.0}, "QAT consistency weight"),
+    ({"qat_consistency": math.nan}, "QAT consistency weight"),
     ({"schedule": "linear"}, "unknown learning-rate schedule 'linear'"),
     ({"device": "tpu"}, "unknown device 'tpu'"),
 ])
@@ -173,6 +195,7 @@ def bad_images(tmp_path_factory):
     (["--image", "camera", "--hidden", "0"], ["hidden width"]),
     (["--image", "camera", "--omega0", "-1"], ["omega0"]),
     (["--image", "camera", "--qat-steps", "-1"], ["QAT steps"]),
+    (["--image", "camera", "--qat-consistency", "-1"], ["QAT consistency weight"]),
     (["--image", "camera", "--lr", "nan"], ["learning rate"]),
 ])
 def test_cli_bad_arguments(capsys, args, fragments):
