@@ -36,7 +36,7 @@ CFG = PatchINRConfig(patch=2, channels=1, hidden=32, layers=2)
 # Fitting -----------------------------------------------------------------------------------
 
 def test_short_fit_raises_psnr(camera32):
-    settings = TrainSettings(steps=100, seed=3, device="cpu", qat_steps=0)
+    settings = TrainSettings(steps=100, lr=1e-3, seed=3, device="cpu", qat_steps=0)
     torch.manual_seed(3)                                  # the initial weights fit() starts from
     before = score(camera32, render_fp32(PatchINR(CFG).eval(), 32, 32))["psnr"]
     model, _, info = fit(camera32, CFG, settings, progress=False)
