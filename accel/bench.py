@@ -165,7 +165,7 @@ def hardware_figures(spec, out, *, synth=True, precision="int8", log=print):
     ``synth=False``; Yosys runs are cached under ``OUT/synth``.
     """
     from model.config import PatchINRConfig
-    from .build import DEFAULT_ARRAY, DEFAULT_BATCH, MAX_FRAME
+    from .build import DEFAULT_ARRAY, DEFAULT_BATCH
     from .config import AccelConfig
     from .cycles import frame_cycles, pe_utilization
 
@@ -182,8 +182,8 @@ def hardware_figures(spec, out, *, synth=True, precision="int8", log=print):
         for n in spec.patches:
             model = PatchINRConfig(patch=n, channels=channels, hidden=spec.hidden,
                                    layers=spec.layers)
-            config = AccelConfig.fitting(model=model, max_frame=MAX_FRAME, rows=rows, cols=cols,
-                                         batch=DEFAULT_BATCH, precision=precision)
+            config = AccelConfig.fitting(model=model, rows=rows, cols=cols, batch=DEFAULT_BATCH,
+                                         precision=precision)
             cycles = frame_cycles(config, spec.size, spec.size)
             entry = {"array": f"{rows}x{cols}", "batch": DEFAULT_BATCH, "precision": precision,
                      "cycles_per_frame": cycles["total"],

@@ -60,7 +60,7 @@ from amaranth.lib import wiring
 from model.config import PatchINRConfig
 from model.errors import ArgumentParser, UserError, cli_entry
 
-from .config import PRECISIONS, XCVU9P, AccelConfig
+from .config import MAX_FRAME, PRECISIONS, XCVU9P, AccelConfig
 from .sim import parse_array, parse_size
 from .synth import (DSP_CONTROL, DSP_PER_LANE, DSP_PER_PE, RESOURCES, SynthesisError,
                     dsp_count, estimate, find_yosys)
@@ -80,9 +80,6 @@ DEFAULT_BATCH = 256
 
 #: The frame that the report's cycle figures are for, and the WIDTH/HEIGHT reset values.
 DEFAULT_SIZE = (256, 256)
-
-#: Largest frame a build accepts (rounded down to whole patches).
-MAX_FRAME = (1920, 1080)
 
 #: Boards with the pins :class:`boards.top.BoardTop` uses (``generic`` has none).
 BOARD_TOPS = ("vcu118",)
@@ -290,8 +287,8 @@ def build(*, patch=None, precision="int8", weights=None, array=DEFAULT_ARRAY,
     _positive("batch", batch)
     _check_fit(precision, rows, cols)
     model_cfg, mf = _model(patch=patch, weights=weights)
-    config = AccelConfig.fitting(model=model_cfg, max_frame=MAX_FRAME, rows=rows, cols=cols,
-                                 batch=batch, precision=precision)
+    config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
+                                 precision=precision)
     width, height = size
     config.check_frame(width, height)
     _prepare_out(out)

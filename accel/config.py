@@ -23,10 +23,14 @@ from functools import cached_property
 from model.config import PatchINRConfig
 from model.errors import UserError
 
-__all__ = ["AccelConfig", "LayerGeometry", "PRECISIONS", "XCVU9P"]
+__all__ = ["AccelConfig", "LayerGeometry", "MAX_FRAME", "PRECISIONS", "XCVU9P"]
 
 #: What ``--precision`` accepts: one datapath, or both selected at run time.
 PRECISIONS = ("int8", "fp32", "dual")
+
+#: Largest frame a build accepts by default (rounded down to whole patches by
+#: :meth:`AccelConfig.fitting`).
+MAX_FRAME = (1920, 1080)
 
 #: Device facts of the VCU118's XCVU9P (-2L), for fit checks and utilisation percentages.
 XCVU9P = {"part": "xcvu9p-flga2104-2L-e", "lut": 1_182_240, "ff": 2_364_480, "dsp": 6_840,
@@ -76,7 +80,7 @@ class AccelConfig:
     """
 
     def __init__(self, *, model, rows=4, cols=4, batch=16, precision="int8",
-                 max_width=1920, max_height=1080):
+                 max_width=MAX_FRAME[0], max_height=MAX_FRAME[1]):
         if not isinstance(model, PatchINRConfig):
             raise TypeError(f"model must be a PatchINRConfig, not {model!r}")
         for name, v in (("array rows", rows), ("array columns", cols), ("batch", batch),
@@ -101,7 +105,7 @@ class AccelConfig:
         self.max_width, self.max_height = max_width, max_height
 
     @classmethod
-    def fitting(cls, *, model, max_frame=(1920, 1080), **kwargs):
+    def fitting(cls, *, model, max_frame=MAX_FRAME, **kwargs):
         """The configuration whose largest frame is ``max_frame`` rounded down to whole
         patches (1920x1080 becomes 1920x1072 at n = 16); other keywords as the constructor."""
         w, h = max_frame

@@ -16,9 +16,10 @@ Adam at a constant 1e-4, is ``--lr 1e-4 --schedule constant``; the README compar
 The last quarter of the steps (``--qat-steps``) is quantization-aware: the same optimiser
 and schedule continue through the exact INT8 datapath (straight-through gradients),
 minimising the INT8 error, the float error and, weighted by ``--qat-consistency``, the two
-datapaths' disagreement; the best state whose FP32 and INT8 frames agree within 1 dB is kept. Post-training quantization alone does not
-hold up: a float-only fit reaches 75-80 dB on camera and its weights then rely on precision
-that 8-bit activations do not have (the README has the numbers). The model file holds the
+datapaths' disagreement; the best state whose FP32 and INT8 frames agree within 1 dB is
+kept. Post-training quantization alone does not hold up: a float-only fit reaches
+75-80 dB on camera and its weights then rely on precision that 8-bit activations do not
+have (the README has the numbers). The model file holds the
 final float weights and their quantization, so its FP32 and INT8 datapaths render the same
 model; ``psnr_fp32_pretrain`` and ``psnr_int8_ptq`` record the float phase's end.
 """
@@ -42,7 +43,13 @@ from .evaluate import render_fp32, render_int8, save_png, score, shifted_psnr
 from .network import PatchINR
 from .quant import FakeQuantPatchINR, calibrate, quantize
 
-__all__ = ["TrainSettings", "fit", "train_image", "lr_at", "main"]
+__all__ = ["TrainSettings", "fit", "train_image", "lr_at", "main", "DEFAULT_LR",
+           "DEFAULT_QAT_CONSISTENCY"]
+
+#: Peak learning rate of the cosine schedule (see the module docstring for why not 5e-4).
+DEFAULT_LR = 3e-4
+#: Weight of the FP32/INT8 disagreement in the quantization-aware loss.
+DEFAULT_QAT_CONSISTENCY = 100.0
 
 
 class TrainSettings:
@@ -54,9 +61,9 @@ class TrainSettings:
     :func:`_train_int8`).
     """
 
-    def __init__(self, *, steps=2000, lr=3e-4, schedule="cosine", warmup=0, seed=0,
+    def __init__(self, *, steps=2000, lr=DEFAULT_LR, schedule="cosine", warmup=0, seed=0,
                  device="auto", qat_steps=None, qat_batch=16384, qat_eval_every=20,
-                 qat_consistency=100.0):
+                 qat_consistency=DEFAULT_QAT_CONSISTENCY):
         if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
             raise UserError(f"steps must be a positive integer, not {steps!r}")
         if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
@@ -125,8 +132,9 @@ def fit(image, config, settings, *, progress=True):
     same optimiser and schedule through the exact INT8 datapath
     (:class:`~model.quant.FakeQuantPatchINR`, straight-through gradients) on random batches
     of up to ``qat_batch`` patch centres, minimising the INT8 and the float error and
-    ``qat_consistency`` times their disagreement; every ``qat_eval_every`` steps the whole frame is rendered both ways and the best state
-    whose two frames agree within 1 dB is kept (see :func:`_train_int8`).
+    ``qat_consistency`` times their disagreement; every ``qat_eval_every`` steps the whole
+    frame is rendered both ways and the best state whose two frames agree within 1 dB is
+    kept (see :func:`_train_int8`).
 
     Returns ``(model, pretrain, info)``: the final float model, the float model as the
     float phase left it, and ``info`` with ``train_seconds``, ``seconds_per_step`` (both
@@ -302,15 +310,17 @@ def build_parser():
     p.add_argument("--layers", type=int, default=PatchINRConfig().layers, help="number of sine layers")
     p.add_argument("--omega0", type=float, default=30.0)
     p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--lr", type=float, default=3e-4, help="(peak) learning rate (default 3e-4)")
+    p.add_argument("--lr", type=float, default=DEFAULT_LR,
+                   help=f"(peak) learning rate (default {DEFAULT_LR:g})")
     p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
                    help="learning-rate schedule (SIREN's recipe: --lr 1e-4 --schedule constant)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--qat-steps", type=int, default=None,
                    help="of --steps, the last ones trained through the INT8 datapath "
                         "(default: a quarter; 0: float only, then post-training quantization)")
-    p.add_argument("--qat-consistency", type=float, default=100.0,
-                   help="weight of the FP32/INT8 disagreement in the QAT loss (default 100)")
+    p.add_argument("--qat-consistency", type=float, default=DEFAULT_QAT_CONSISTENCY,
+                   help=f"weight of the FP32/INT8 disagreement in the QAT loss "
+                        f"(default {DEFAULT_QAT_CONSISTENCY:g})")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--out", default=None, help="model file to write (.npz)")
     p.add_argument("--json", default=None, help="results JSON to write")
