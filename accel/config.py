@@ -1,8 +1,11 @@
 """Accelerator configuration: the model's geometry plus the hardware's parameters.
 
 :class:`AccelConfig` is the one object every block elaborates from. It derives the layer
-schedule (tiles), the memory geometries and the pipeline latencies, and rejects
-combinations the hardware cannot build with a message that says why.
+schedule (tiles, :attr:`AccelConfig.layers`), the memory geometries
+(:attr:`AccelConfig.memory_geometry`) and the pipeline latencies (:class:`Timing`, as
+:attr:`AccelConfig.timing`) without constructing a block, and rejects combinations the
+hardware cannot build with a message that says why. The blocks read their latencies from
+here; the cycle model (:mod:`accel.cycles`) does too.
 
 Terms used throughout ``accel/``:
 
@@ -22,23 +25,78 @@ from functools import cached_property
 
 from model.config import PatchINRConfig
 from model.errors import UserError
+from model.validate import one_of, positive_int
 
-__all__ = ["AccelConfig", "LayerGeometry", "MAX_FRAME", "PRECISIONS", "XCVU9P"]
+__all__ = ["AccelConfig", "LayerGeometry", "Timing", "Preset", "BUILD", "SIMULATION",
+           "MEMORIES", "PRECISIONS", "MAX_FRAME"]
 
 #: What ``--precision`` accepts: one datapath, or both selected at run time.
 PRECISIONS = ("int8", "fp32", "dual")
 
-#: Largest frame a build accepts by default (rounded down to whole patches by
-#: :meth:`AccelConfig.fitting`).
-MAX_FRAME = (1920, 1080)
-
-#: Device facts of the VCU118's XCVU9P (-2L), for fit checks and utilisation percentages.
-XCVU9P = {"part": "xcvu9p-flga2104-2L-e", "lut": 1_182_240, "ff": 2_364_480, "dsp": 6_840,
-          "bram36": 2_160, "uram": 960}
+#: Weight-stream memory ids (the header beat's ``[31:28]``, :mod:`accel.gateware.weight_loader`).
+MEMORIES = {"weights_int8": 0, "params": 1, "sine_lut": 2, "weights_fp32": 3, "weights_first": 4}
 
 
 def _ceil_div(a, b):
     return -(-a // b)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preset:
+    """A named choice of array, batch and frames: where a job's defaults come from.
+
+    Attributes
+    ----------
+    name : str
+    rows, cols : int
+        Systolic array shape.
+    batch : int or None
+        Queries in flight; ``None``: :meth:`batch_for` the array.
+    frame : (int, int) or None
+        ``(width, height)`` of the frame the job renders or reports; ``None``: the model
+        file's.
+    max_frame : (int, int) or None
+        Largest frame of the build, rounded down to whole patches by
+        :meth:`AccelConfig.fitting`; ``None``: the job's frame itself.
+    """
+
+    name: str
+    rows: int
+    cols: int
+    batch: int | None = None
+    frame: tuple | None = None
+    max_frame: tuple | None = None
+
+    @property
+    def array(self):
+        return self.rows, self.cols
+
+    def batch_for(self, rows):
+        """The preset's batch, or for ``batch=None`` the simulation rule: twice the rows,
+        at least 8 (enough queries that a tile's weight reload hides behind them)."""
+        return self.batch if self.batch is not None else max(2 * rows, 8)
+
+
+#: The build ``accel.build`` makes and ``accel.bench`` reports: 1,024 PEs. Every 256-wide
+#: layer tiles it exactly (8 x 8 tiles); an INT8 build uses 1,092 of the XCVU9P's 6,840
+#: DSP48E2s (FP32 2,212, dual 3,300; :func:`accel.device.dsp_count`), so all three
+#: precisions fit with DSPs to spare for a host design. 256 queries in flight hide a tile's
+#: 32 weight-reload cycles. The largest frame is 1080p.
+BUILD = Preset(name="build", rows=32, cols=32, batch=256, frame=(256, 256),
+               max_frame=(1920, 1080))
+
+#: ``accel.sim`` per backend. Amaranth simulates a 4x4 array at thousands of cycles a
+#: second, enough for small frames only. Verilator's time per frame hardly depends on the
+#: array (a larger one runs fewer, costlier cycles) but its compile time grows with it;
+#: 16x16 renders a full-size frame of the default model in minutes (README). The build's
+#: largest frame is the simulated frame.
+SIMULATION = {
+    "amaranth": Preset(name="amaranth", rows=4, cols=4),
+    "verilator": Preset(name="verilator", rows=16, cols=16),
+}
+
+#: Largest frame a build accepts by default (:data:`BUILD`'s).
+MAX_FRAME = BUILD.max_frame
 
 
 @dataclass(frozen=True)
@@ -85,15 +143,13 @@ class AccelConfig:
             raise TypeError(f"model must be a PatchINRConfig, not {model!r}")
         for name, v in (("array rows", rows), ("array columns", cols), ("batch", batch),
                         ("maximum width", max_width), ("maximum height", max_height)):
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise UserError(f"{name} must be a positive integer, not {v!r}")
+            positive_int(name, v)
         if rows % cols:
             raise UserError(f"array {rows}x{cols}: the column count must divide the row count")
         if cols < model.channels:
             raise UserError(f"array {rows}x{cols}: needs at least {model.channels} columns "
                             f"for {model.channels}-channel pixels")
-        if precision not in PRECISIONS:
-            raise UserError(f"unknown precision {precision!r} (choose int8, fp32 or dual)")
+        one_of("precision", precision, PRECISIONS)
         if max_width % model.patch or max_height % model.patch:
             raise UserError(f"maximum frame {max_width}x{max_height} is not divisible by the "
                             f"patch size {model.patch}")
@@ -140,11 +196,11 @@ class AccelConfig:
 
     @property
     def arith(self):
-        """The processing element's :class:`~accel.arith.Arithmetic`."""
-        from .arith import Int8Arithmetic
+        """The processing element's :class:`~accel.formats.int8.Arithmetic`."""
+        from .formats.int8 import Int8Arithmetic
         if self.precision == "int8":
             return Int8Arithmetic()
-        from .fp32_arith import DualArithmetic, Fp32Arithmetic
+        from .formats.fp32 import DualArithmetic, Fp32Arithmetic
         return Fp32Arithmetic() if self.precision == "fp32" else DualArithmetic()
 
     # Geometry ------------------------------------------------------------------------------
@@ -204,20 +260,108 @@ class AccelConfig:
         """Words per query per output bank (``ceil(out_features / cols)``)."""
         return _ceil_div(self.model.out_features, self.cols)
 
+    @cached_property
+    def memory_geometry(self):
+        """``{name: (depth, word_bits)}`` of the weight-buffer memories this build carries
+        (names as :data:`MEMORIES`)."""
+        geo = {"params": (self.param_depth, self.cols * self.param_bits)}
+        if self.has_int8:
+            first = self.first_words
+            geo["weights_first"] = (first, self.cols * 16)
+            geo["weights_int8"] = (self.weight_depth - first, self.cols * 8)
+            geo["sine_lut"] = (1 << self.model.quant.phase_bits, 8)
+        if self.has_fp32:
+            geo["weights_fp32"] = (self.weight_depth, self.cols * 32)
+        return geo
+
+    @property
+    def first_words(self):
+        """Weight words of the first layer (the start of the weight address space)."""
+        return self.layers[1].weight_base
+
     @property
     def weight_bits(self):
-        """Bits held by every weight buffer (weights, lane parameters, sine tables)."""
-        from .weight_buffer import buffer_bits
-        return buffer_bits(self)
+        """Bits held by every weight buffer (weights, lane parameters and every lane's sine
+        table)."""
+        return sum(depth * bits * (self.cols if name == "sine_lut" else 1)
+                   for name, (depth, bits) in self.memory_geometry.items())
+
+    @cached_property
+    def timing(self):
+        """The build's pipeline latencies and schedule constants (:class:`Timing`)."""
+        return Timing(self)
 
     def check_frame(self, width, height):
         """Raise :class:`UserError` unless a ``width x height`` frame can be rendered."""
         n = self.model.patch
         for name, v, vmax in (("width", width, self.max_width), ("height", height, self.max_height)):
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise UserError(f"frame {name} must be a positive integer, not {v!r}")
+            positive_int(f"frame {name}", v)
             if v > vmax:
                 raise UserError(f"frame {name} {v} exceeds the build's maximum {vmax}")
         if width % n or height % n:
             raise UserError(f"frame size {width}x{height} is not divisible by the model's "
                             f"patch size {n}")
+
+
+class Timing:
+    """Pipeline latencies and schedule constants of a build, in cycles.
+
+    Derived from the configuration alone: the blocks read theirs from here
+    (:attr:`AccelConfig.timing`), and so does the cycle model, so no number has to be asked
+    of an elaborated block. See :mod:`accel.gateware.sequencer` for the schedule they set.
+    """
+
+    #: Issue to array input: act-bank read (1) + feed register (1).
+    FEED = 2
+
+    #: INT8 post-processing of a lane (:class:`~accel.gateware.postproc.PostLane`): requantization
+    #: product (1), round, shift and clamp (1), sine-table read (1).
+    INT8_POST = 3
+
+    #: The output unit (:class:`~accel.gateware.scatter.PatchScatter`): ``committed``
+    #: register, memory read, output register.
+    SCATTER = 3
+
+    #: Width of the coordinate generator's per-frame divisions (frame sides and the
+    #: coordinate scale fit 16 bits).
+    COORD_DIV_WIDTH = 16
+
+    def __init__(self, config):
+        from .formats.float32.post import Fp32Post
+        from .gateware.divider import SequentialDivider
+        self.config = config
+        R, C = config.rows, config.cols
+        #: PE (multiply-accumulate) latency.
+        self.pe = config.arith.latency
+        self.array = R * self.pe
+        #: Lane post-processing latency, the same in every mode of a dual build.
+        self.post = max(([self.INT8_POST] if config.has_int8 else [])
+                        + ([Fp32Post.LATENCY] if config.has_fp32 else []))
+        # The reload of the next tile's weights starts after this tile's last swap (row
+        # rows-1) and takes `rows` cycles inside this tile's period; the partial sums of one
+        # input tile must be written before the next input tile reads them.
+        self.tile_min = max(self.FEED + (R - 1) * self.pe - 1 + R, R * self.pe + 2)
+        self.wload_start = self.FEED + (R - 1) * self.pe - 1
+        #: Last issue of a layer to the first issue of the next.
+        self.drain = self.FEED + (C - 1) + self.array + self.post
+        #: Issue to the write of lane ``c``'s result: ``result_tap + c``.
+        self.result_tap = self.FEED + self.array + self.post
+        self.depth = self.result_tap + C
+        #: Coordinate generator: one cycle to issue a division, then the divider.
+        self.division = 1 + SequentialDivider.latency_for(self.COORD_DIV_WIDTH)
+        n = config.model.patch
+        #: ``log2(n)`` when the patch size is a power of two (patch counts are then a
+        #: shift), else ``None`` (they take a division per axis).
+        self.patch_shift = n.bit_length() - 1 if n & (n - 1) == 0 else None
+        #: ``start`` to the patch counts (``info_valid``).
+        self.coord_info = 1 if self.patch_shift is not None else 1 + 2 * self.division
+        #: ``start`` to the first query: a division per axis, and one per axis for the
+        #: patch counts unless ``n`` is a power of two.
+        self.coord_setup = 1 + (2 if self.patch_shift is not None else 4) * self.division
+        #: ``committed`` covering a readable row or query to its first pixel.
+        self.scatter = self.SCATTER
+
+    def period(self, length, *, last_of_layer):
+        """Cycles from a tile's first issue to the next tile's."""
+        p = max(length, self.tile_min)
+        return max(p, length + self.drain) if last_of_layer else p

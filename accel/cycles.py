@@ -9,7 +9,7 @@ runs in milliseconds for frames far too large to simulate:
    (or the frame's last). A half of the coordinate buffer is refilled only after layer 0
    of the batch that used it has drained.
 2. The sequencer preloads tile 0's weights (``tile_min`` cycles), then runs each batch as
-   its tiles, each ``period(len)`` long (:class:`~accel.sequencer.Timing`), with one
+   its tiles, each ``period(len)`` long (:class:`~accel.config.Timing`), with one
    cycle between batches to take the next.
 3. A batch's outputs are all written ``result_tap + cols - 1`` cycles after its last query
    issues; the output unit can then read out every patch row the batch completed, one
@@ -21,15 +21,8 @@ of MAC slots doing a useful multiply (true layer shapes, no padding).
 """
 
 from .config import AccelConfig
-from .sequencer import Timing
 
 __all__ = ["frame_cycles", "useful_macs", "pe_utilization"]
-
-
-def _silenced(elaboratable):
-    # Built only to ask for a latency; never elaborated.
-    elaboratable._MustUse__silence = True
-    return elaboratable
 
 
 def useful_macs(config, queries):
@@ -44,18 +37,15 @@ def frame_cycles(config, width, height):
     ``batches``, ``queries``, ``tail`` (cycles after the last batch's results are written)
     and ``fps_at_200mhz``.
     """
-    from .coord_gen import CoordinateGenerator
-    from .scatter import PatchScatter
-
     if not isinstance(config, AccelConfig):
         raise TypeError(f"config must be an AccelConfig, not {config!r}")
     config.check_frame(width, height)
-    tm = Timing(config)
+    tm = config.timing
     n, B = config.model.patch, config.batch
     pw, ph = width // n, height // n
     Q = pw * ph
-    setup = _silenced(CoordinateGenerator(config=config)).setup_latency
-    out_latency = _silenced(PatchScatter(config=config)).latency
+    setup = tm.coord_setup
+    out_latency = tm.scatter
     layers = config.layers
 
     lengths = [min(B, Q - b) for b in range(0, Q, B)]

@@ -6,9 +6,9 @@ the domain's reset is held until the MMCM reports lock. In simulation the MMCM i
 testbench drives the domain's clock itself.
 """
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
-import math
 
 from amaranth.hdl import C, ClockSignal, Instance, Module, Signal
 from amaranth.lib import wiring

@@ -5,7 +5,8 @@ from amaranth.lib import io, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from accel.axi import AXI4LiteSignature, AXIStreamSignature
+from accel.host.axi import AXI4LiteSignature, AXIStreamSignature
+from model.validate import positive_int
 
 from .clocking import ACCEL_FREQ, AcceleratorClock
 from .uart import PixelSerializer, UARTTransmitter, baud_divider
@@ -115,12 +116,9 @@ class BoardTop(wiring.Component):
 
     def __init__(self, *, core, channels, baud=115200, debounce_cycles=DEBOUNCE_CYCLES,
                  heartbeat_cycles=HEARTBEAT_CYCLES):
-        if not isinstance(channels, int) or isinstance(channels, bool) or channels <= 0:
-            raise ValueError(f"channels must be a positive integer, not {channels!r}")
-        for name, v in (("debounce cycles", debounce_cycles),
+        for name, v in (("channels", channels), ("debounce cycles", debounce_cycles),
                         ("heartbeat cycles", heartbeat_cycles)):
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer, not {v!r}")
+            positive_int(name, v)
         _check_core(core, channels)
         self._core = core
         self._channels = channels

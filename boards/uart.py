@@ -18,7 +18,8 @@ from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accel.axi import AXIStreamSignature
+from accel.host.axi import AXIStreamSignature
+from model.validate import positive_int
 
 __all__ = ["FRAME_HEADER", "baud_divider", "UARTTransmitter", "PixelSerializer"]
 
@@ -154,8 +155,7 @@ class PixelSerializer(wiring.Component):
     """
 
     def __init__(self, *, channels):
-        if not isinstance(channels, int) or isinstance(channels, bool) or channels <= 0:
-            raise ValueError(f"channels must be a positive integer, not {channels!r}")
+        positive_int("channels", channels)
         self._channels = channels
         super().__init__({
             "s_axis": In(AXIStreamSignature(8 * channels, user_width=1)),

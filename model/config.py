@@ -8,6 +8,8 @@ elaboration) reads its layer widths, patch size and number formats from a
 import math
 from dataclasses import asdict, dataclass, field
 
+from .validate import positive_int
+
 __all__ = ["PatchINRConfig", "QuantSpec", "COORD_SCALE"]
 
 
@@ -15,12 +17,6 @@ __all__ = ["PatchINRConfig", "QuantSpec", "COORD_SCALE"]
 #: 16 bits keep every patch centre of a 1920x1080 frame at n = 1 distinct (the grid step is
 #: 2 * 32767 / 1920 = 34 codes); int8 coordinates could address only 255 positions per axis.
 COORD_SCALE = 32767
-
-
-def _positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    return value
 
 
 def _is_int(value):
@@ -47,10 +43,9 @@ class QuantSpec:
         Signed bits of the first layer's weights. The first layer turns coordinates into
         phases ``omega0 * (w . x + b)``, so an int8 weight's rounding error (up to
         ``max|w| / 254``) becomes a phase error of up to 0.06 rad at ``omega0 = 30``: by far the
-        largest INT8 error (camera, n = 2: 41.7 dB with only this layer quantized, against
-        54.7 dB in float). 12 bits remove it (45.2 dB with the whole datapath quantized,
-        the same as 16 bits) and keep the int16 x int12 products and the bias inside int32;
-        the multiplier is one DSP48E2 (27 x 18) either way.
+        largest INT8 error when this layer is int8. 12 bits remove it (the whole datapath
+        quantized then does as well as with 16) and keep the int16 x int12 products and the
+        bias inside int32; the multiplier is one DSP48E2 (27 x 18) either way.
     """
 
     phase_bits: int = 12
@@ -103,11 +98,11 @@ class PatchINRConfig:
     quant: QuantSpec = field(default_factory=QuantSpec)
 
     def __post_init__(self):
-        _positive_int("patch size", self.patch)
+        positive_int("patch size", self.patch)
         if not _is_int(self.channels) or self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, not {self.channels!r}")
-        _positive_int("hidden width", self.hidden)
-        _positive_int("number of sine layers", self.layers)
+        positive_int("hidden width", self.hidden)
+        positive_int("number of sine layers", self.layers)
         if (not isinstance(self.omega0, (int, float)) or isinstance(self.omega0, bool)
                 or not (self.omega0 > 0 and math.isfinite(self.omega0))):
             raise ValueError(f"omega0 must be a positive finite number, not {self.omega0!r}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from .config import COORD_SCALE
 from .errors import UserError
+from .validate import positive_int
 
 __all__ = [
     "load_image", "bundled_images", "BUNDLED_IMAGES", "patchify", "unpatchify", "patch_grid",
@@ -124,8 +125,7 @@ def load_image(source, *, size=None, channels=None):
     if size is not None:
         w, h = (size, size) if isinstance(size, int) else size
         for v in (w, h):
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise UserError(f"image size must be a positive integer, not {v!r}")
+            positive_int("image size", v)
         if (h, w) != img.shape[:2]:
             img = resize(img, (h, w, img.shape[2]), anti_aliasing=True, preserve_range=True)
     return np.clip(img, 0.0, 1.0).astype(np.float32)
@@ -138,8 +138,7 @@ def patch_grid(width, height, patch):
     would not tile the frame and a silent crop would misalign every patch.
     """
     for name, v in (("patch size", patch), ("width", width), ("height", height)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0:
-            raise UserError(f"{name} must be a positive integer, not {v!r}")
+        positive_int(name, v)
     if width % patch or height % patch:
         raise UserError(f"frame size {width}x{height} is not divisible by the patch size {patch}")
     return width // patch, height // patch

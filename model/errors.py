@@ -10,8 +10,11 @@ __all__ = ["UserError", "ArgumentParser", "cli_entry", "EXIT_USAGE"]
 EXIT_USAGE = 2
 
 
-class UserError(Exception):
-    """Bad input from the user: reported as one line on stderr, exit status 2."""
+class UserError(ValueError):
+    """Bad input from the user: reported as one line on stderr, exit status 2.
+
+    A ``ValueError``, so that library callers that validate with ``except ValueError``
+    see it too."""
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -59,7 +59,9 @@ def shifted_psnr(model, target, offset=(0.5, 0.5)):
 def save_png(path, img):
     """Write a [0, 1] float or uint8 ``[H, W, C]`` image as PNG."""
     import os
+
     from PIL import Image
+
     from .data import to_uint8
     img = np.asarray(img)
     if img.dtype != np.uint8:

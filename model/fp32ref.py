@@ -1,7 +1,7 @@
 """Float32 reference of the FP32 datapath: the hardware's arithmetic and operation order.
 
 Every function here computes, bit for bit, what the accelerator's FP32 blocks compute
-(:mod:`accel.fp_mul`, :mod:`accel.fp_add`, :mod:`accel.fp_sine`, :mod:`accel.fp_to_pixel`),
+(:mod:`accel.formats.float32.mul`, :mod:`accel.formats.float32.add`, :mod:`accel.formats.float32.sine`, :mod:`accel.formats.float32.to_pixel`),
 and :func:`fp32_forward` chains them in the order the systolic array does.
 
 Values are numpy ``float32`` arrays (anything else raises ``TypeError``: a silent cast from
@@ -59,6 +59,7 @@ from functools import lru_cache
 import numpy as np
 
 from .config import COORD_SCALE
+from .validate import positive_int
 
 __all__ = [
     "CANONICAL_NAN", "to_bits", "from_bits", "fmul", "fadd", "fsin", "f2pixel",
@@ -274,8 +275,7 @@ def fp32_forward(folded, coords_q, *, k_pad):
     weights to a multiple of ``k_pad`` (the array's rows), which matters: ``-0 + +0 = +0``.
     Sine layers then apply :func:`fsin`, the output layer :func:`f2pixel`.
     """
-    if not isinstance(k_pad, int) or isinstance(k_pad, bool) or k_pad <= 0:
-        raise ValueError(f"k_pad must be a positive integer, not {k_pad!r}")
+    positive_int("k_pad", k_pad)
     coords = np.asarray(coords_q)
     if coords.ndim != 2 or not np.issubdtype(coords.dtype, np.integer):
         raise ValueError(f"coordinates must be an integer array [Q, K], not {coords.dtype} "

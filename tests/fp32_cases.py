@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 from hypothesis import strategies as st
 
-from accel.check_fp32 import SPECIALS
+from accel.flows.fp32_check import SPECIALS
 
 __all__ = ["float_bits", "oracle_mul", "oracle_add", "ftz_boundary_pairs", "carry_pairs"]
 

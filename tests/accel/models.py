@@ -19,7 +19,7 @@ def _input_max(cfg, index):
 def _overflowing_rows(net, cfg):
     """``{layer: rows}`` whose int32 accumulator could overflow for some input.
 
-    The datapath keeps 32-bit partial sums (:class:`accel.arith.Int8Mac`); a trained model
+    The datapath keeps 32-bit partial sums (:class:`accel.formats.int8.Int8Mac`); a trained model
     is checked by :func:`model.quant.calibrate`. The bound here covers every input, so it
     also holds for arbitrary query coordinates: ``|b_q| + K * w_max * max|input|``, with
     the bias quantized as :mod:`model.quant` does (``b / (s_w * s_in)``, ``s_w`` the row's

@@ -1,11 +1,11 @@
 """The interface page stays the register map the core implements."""
 
-from pathlib import Path
 
-from accel.csr import register_map_markdown
-from accel.errors import ErrorCode
+from accel.host.csr import register_map_markdown
+from accel.host.errors import ErrorCode
+from tests.paths import ROOT
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "interface.md"
+DOC = ROOT / "docs" / "interface.md"
 
 
 def test_interface_page_has_the_current_register_map():

@@ -10,7 +10,6 @@ from boards.vcu118 import VCU118Platform
 
 from .test_uart import ticks
 
-
 # Divider arithmetic --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("f_in, d, mult, o, f_vco", [

@@ -8,12 +8,10 @@ from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 from model.config import COORD_SCALE
-from model.data import (
-    BUNDLED_IMAGES, bundled_images, from_signal, load_image, patch_centres, patch_centres_q,
-    patch_grid, patchify, quantize_coords, to_signal, to_uint8, unpatchify,
-)
+from model.data import (BUNDLED_IMAGES, bundled_images, from_signal, load_image, patch_centres,
+                        patch_centres_q, patch_grid, patchify, quantize_coords, to_signal, to_uint8,
+                        unpatchify)
 from model.errors import UserError
-
 
 # patchify / unpatchify ---------------------------------------------------------------------
 

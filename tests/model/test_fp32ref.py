@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from accel.check_fp32 import SPECIALS, random_floats
+from accel.flows.fp32_check import SPECIALS, random_floats
 from model import fp32ref as ref
 from tests.fp32_cases import carry_pairs, float_bits, ftz_boundary_pairs, oracle_add, oracle_mul
 

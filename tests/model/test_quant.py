@@ -12,11 +12,8 @@ from hypothesis import assume, given, settings, strategies as st
 from model.config import COORD_SCALE, PatchINRConfig, QuantSpec
 from model.data import patch_centres, patch_centres_q
 from model.network import PatchINR
-from model.quant import (
-    MAX_SHIFT, FakeQuantPatchINR, QuantLayer, QuantModel, calibrate, int_forward, quantize,
-    requant_params, sine_lut, weight_max,
-)
-
+from model.quant import (MAX_SHIFT, FakeQuantPatchINR, QuantLayer, QuantModel, calibrate,
+                         int_forward, quantize, requant_params, sine_lut, weight_max)
 
 # Helpers -----------------------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ from model.errors import UserError
 from model.evaluate import render_fp32, render_int8, score
 from model.network import PatchINR
 from model.quant import quantize
-from model.train import TrainSettings, fit, lr_at, main, train_image
+from model.train import main
+from model.training import TrainSettings, fit, lr_at, train_image
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,75 @@
+"""The benchmark sweep: reconstruction quality, latency and cost against patch size.
+
+Command line::
+
+    python -m accel.bench                      # the full sweep: 4 images x n in {1,2,4,8,16}
+    python -m accel.bench --images camera --size 64 --patches 1,2 --steps 50 --no-synth
+    python -m accel.bench --stage train        # training only (say, on a GPU machine)
+    python -m accel.bench --stage report       # tables and plots from the finished points
+
+What each stage does and writes is described in :mod:`accel.flows.bench`.
+"""
+
+import argparse
+import os
+import sys
+
+from model.errors import ArgumentParser, UserError, cli_entry
+from model.validate import int_list
+
+from ..flows.bench import DEFAULT_IMAGES, DEFAULT_PATCHES, SweepSpec, report, train_points
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser():
+    p = ArgumentParser(prog="python -m accel.bench", description=__doc__.split("\n\n")[0],
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", default=",".join(DEFAULT_IMAGES),
+                   help="comma-separated scikit-image names or files (default: %(default)s)")
+    p.add_argument("--patches", type=int_list, default=list(DEFAULT_PATCHES),
+                   help="comma-separated patch sizes (default 1,2,4,8,16)")
+    p.add_argument("--size", type=int, default=256, help="square frame size (default 256)")
+    p.add_argument("--steps", type=int, default=2000, help="training steps per point (default 2000)")
+    p.add_argument("--hidden", type=int, default=None, help="width of the sine layers (default model)")
+    p.add_argument("--layers", type=int, default=None, help="sine layers (default model)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--qat-steps", type=int, default=None,
+                   help="of --steps, the last ones trained through the INT8 datapath (default a quarter)")
+    p.add_argument("--stage", choices=["all", "train", "report"], default="all")
+    p.add_argument("--out", default="runs/bench", help="working folder: points, models, caches")
+    p.add_argument("--results", default="docs/results",
+                   help="where results.json, results.csv and the plots go (default %(default)s)")
+    p.add_argument("--device", default="auto", help="training device: auto, cpu or cuda")
+    p.add_argument("--fresh", action="store_true", help="retrain finished points")
+    p.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimates")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+@cli_entry("accel.bench")
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    images = [s.strip() for s in args.images.split(",") if s.strip()]
+    spec = SweepSpec(images=images, patches=args.patches, size=args.size, steps=args.steps,
+                     hidden=args.hidden, layers=args.layers, seed=args.seed,
+                     qat_steps=args.qat_steps)
+    def log(line):
+        print(line, file=sys.stderr, flush=True)
+    for d in (args.out, args.results):
+        try:
+            os.makedirs(d, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create {d!r}: {exc.strerror}") from None
+    if args.stage in ("all", "train"):
+        train_points(spec, args.out, fresh=args.fresh, device=args.device,
+                     progress=not args.quiet, log=log)
+    if args.stage in ("all", "report"):
+        results = report(spec, args.out, args.results, synth=not args.no_synth, log=log)
+        for p in results["points"]:
+            print(f"{p['image']:>10} n={p['patch']:<2} FP32 {p['psnr_fp32']:6.2f} dB  "
+                  f"INT8 {p['psnr_int8']:6.2f} dB  {p['params']:>7,} params "
+                  f"({100 * p['param_overhead']:+.2f} %)  {p['cycles_per_frame']:>9,} cycles "
+                  f"{p['fps_at_200mhz']:8.1f} fps  x{p['speedup_vs_cpu']:.0f} vs CPU")
+        print(f"wrote {os.path.join(args.results, 'results.json')}, results.csv and plots")
+    return 0

@@ -1,0 +1,72 @@
+"""Build the accelerator for a board: Verilog, constraints, build script and a report.
+
+Command line::
+
+    python -m accel.build --patch 2 --precision int8 [--weights FILE] [--array 32x32] \\
+        [--batch 256] [--size 256x256] [--board vcu118] [--out build] [--no-synth] [--check]
+
+What it writes is described in :mod:`accel.flows.build`. Progress lines, with the seconds
+elapsed, go to stderr while the core is converted and Yosys runs beside it; the summary
+goes to stdout.
+
+Exit status 0 on success, 1 if synthesis fails or a ``--check`` is not clean, 2 on bad
+input (an unknown board or precision, a patch size that is not a positive integer, an
+array without enough DSP48E2s, an output directory that cannot be written, a model file
+that disagrees with the flags), which is reported in one line before anything is
+elaborated or written.
+"""
+
+import sys
+
+from model.errors import ArgumentParser, cli_entry
+from model.validate import parse_array, parse_size
+
+from ..config import BUILD
+from ..flows.build import build, summary
+
+__all__ = ["build_parser", "main"]
+
+
+def _progress(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def build_parser():
+    p = ArgumentParser(prog="python -m accel.build", description=__doc__.split("\n\n")[0])
+    p.add_argument("--patch", type=int, default=None,
+                   help="patch size n (default 2, or the model file's)")
+    p.add_argument("--precision", default="int8", help="int8, fp32 or dual (default int8)")
+    p.add_argument("--weights", default=None, help="model file (from python -m model.train)")
+    p.add_argument("--array", default="x".join(map(str, BUILD.array)),
+                   help="systolic array ROWSxCOLS (default %(default)s)")
+    p.add_argument("--batch", type=int, default=BUILD.batch,
+                   help="queries in flight (default %(default)s)")
+    p.add_argument("--size", default="x".join(map(str, BUILD.frame)),
+                   help="frame WIDTHxHEIGHT for the report and the reset registers "
+                        "(default %(default)s)")
+    p.add_argument("--board", default="vcu118", help="board (default %(default)s)")
+    p.add_argument("--out", default="build", help="output directory (default %(default)s)")
+    p.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimate")
+    p.add_argument("--check", action="store_true",
+                   help="lint the core with Verilator (-Wall, waivers in accel/flows/lint.py) "
+                        "and elaborate it in Yosys; exit 1 unless both are clean")
+    return p
+
+
+@cli_entry("accel.build")
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    report = build(patch=args.patch, precision=args.precision, weights=args.weights,
+                   array=parse_array(args.array), batch=args.batch, size=parse_size(args.size),
+                   board=args.board, out=args.out, synth=not args.no_synth, check=args.check,
+                   progress=_progress)
+    print(summary(report, args.out))
+    if "synthesis_error" in report:
+        print(f"accel.build: error: {report['synthesis_error']}", file=sys.stderr)
+        return 1
+    failed = [name for name, result in report.get("checks", {}).items() if result != "clean"]
+    if failed:
+        print(f"accel.build: error: {' and '.join(failed)} not clean (see report.json)",
+              file=sys.stderr)
+        return 1
+    return 0

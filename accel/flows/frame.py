@@ -1,0 +1,160 @@
+"""One frame through the accelerator's RTL, against the frame it must produce.
+
+:func:`reference_frame` is that frame, bit for bit (INT8: the integer reference, equal to
+the fake-quantized torch model; FP32: the float32 reference of the hardware's operation
+order); :func:`simulate_frame` renders a frame in Amaranth's simulator or the Verilator
+model and compares every pixel. ``python -m accel.sim`` and the tests call them.
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+
+from model.errors import UserError
+from model.validate import one_of
+
+from ..config import SIMULATION, AccelConfig
+
+__all__ = ["reference_frame", "torch_frames", "simulate_frame"]
+
+
+def reference_frame(model_file, config, width, height, precision):
+    """The frame the RTL must produce, bit for bit, as uint8 ``[H, W, C]``."""
+    from model.data import patch_centres_q, patch_grid, unpatchify
+    cfg = model_file.config
+    pw, ph = patch_grid(width, height, cfg.patch)
+    coords = patch_centres_q(pw, ph)
+    if precision == "int8":
+        from model.quant import int_forward
+        pix = int_forward(model_file.quant, coords)
+    else:
+        from model.fp32ref import fold_weights, fp32_forward
+        pix = fp32_forward(fold_weights(model_file.fp32, cfg.omega0), coords, k_pad=config.rows)
+    return unpatchify(pix, width, height, cfg.patch, cfg.channels)
+
+
+def torch_frames(model_file, width, height):
+    """``(fake_quant_uint8, fp32_float)`` frames of the torch models."""
+    import torch
+
+    from model.data import patch_centres_q, patch_grid, unpatchify
+    from model.evaluate import render_fp32
+    from model.quant import FakeQuantPatchINR
+    cfg = model_file.config
+    net = model_file.torch_model()
+    pw, ph = patch_grid(width, height, cfg.patch)
+    with torch.no_grad():
+        fq = FakeQuantPatchINR(net)(torch.as_tensor(patch_centres_q(pw, ph).astype(np.int64)))
+    fq = unpatchify(fq.numpy().astype(np.uint8), width, height, cfg.patch, cfg.channels)
+    return fq, render_fp32(net, width, height)
+
+
+def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=None, image=None,
+        stream_weights=False, stall=0.0, seed=0, backend="amaranth", progress=True,
+        verilator_opt="-O2"):
+    """Simulate one frame and compare it; returns the result dictionary (see the module
+    docstring and the README for the keys).
+
+    The Verilator backend always streams the weights in over ``s_axis_wgt`` (one compiled
+    model serves every model file) and honours ``stall``; ``verilator_opt`` is the C++
+    optimisation level of its model. Its result adds ``compile_seconds`` (export and
+    compile, or the cache lookup) and ``verilator_cached``; ``wall_seconds`` is the
+    frame alone.
+    """
+    from model import export
+    from model.evaluate import score
+
+    from ..cycles import frame_cycles, pe_utilization
+    from ..gateware.weight_buffer import memory_images
+
+    one_of("backend", backend, tuple(SIMULATION))
+    if array is None:
+        array = SIMULATION[backend].array
+
+    mf = export.load(weights)
+    cfg_m = mf.config
+    if precision not in ("int8", "fp32"):
+        raise UserError(f"unknown precision {precision!r} (choose int8 or fp32)")
+    if size is None:
+        size = (mf.meta.get("width"), mf.meta.get("height"))
+        if not all(isinstance(v, int) and v > 0 for v in size):
+            raise UserError("the model file records no frame size: give --size WxH")
+    width, height = size
+    if width % cfg_m.patch or height % cfg_m.patch:
+        raise UserError(f"frame size {width}x{height} is not divisible by the model's patch "
+                        f"size {cfg_m.patch}")
+    rows, cols = array
+    if batch is None:
+        batch = SIMULATION[backend].batch_for(rows)
+    config = AccelConfig(model=cfg_m, rows=rows, cols=cols, batch=batch, precision=precision,
+                         max_width=width, max_height=height)
+    images = None if stream_weights else memory_images(config, mf)
+
+    expected = reference_frame(mf, config, width, height, precision)
+    model = frame_cycles(config, width, height)
+    extra = {}
+    t0 = time.perf_counter()
+    if backend == "amaranth":
+        from .simulation import render
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=width * height, desc="rtl sim", unit="px", file=sys.stderr,
+                       leave=False, dynamic_ncols=True)
+        def tick(received):
+            if bar is not None:
+                bar.update(received - bar.n)
+        res = render(config, width=width, height=height, precision=precision, images=images,
+                     model_file=mf, stream_weights=stream_weights, stall=stall, seed=seed,
+                     progress=tick)
+        if bar is not None:
+            bar.close()
+        frame, cycles = res.frame, res.cycles
+    else:
+        from .verilator import build_model
+        built = build_model(config, opt=verilator_opt, progress=progress)
+        extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
+                 "verilator_opt": verilator_opt}
+        t0 = time.perf_counter()
+        frame, cycles = built.run(mf, width=width, height=height, precision=precision,
+                                  stall=stall, seed=seed, progress=progress)
+    wall = time.perf_counter() - t0
+
+    result = {
+        "weights": os.fspath(weights), "precision": precision, "backend": backend,
+        "array": f"{rows}x{cols}", "batch": batch, "width": width, "height": height,
+        "patch": cfg_m.patch, "channels": cfg_m.channels, "widths": cfg_m.widths,
+        "pixels": int(width * height),
+        "mismatches": int(np.count_nonzero(np.any(frame != expected, axis=2))),
+        "cycles": int(cycles), "cycles_model": int(model["total"]),
+        "cycles_model_error": (model["total"] - cycles) / cycles,
+        "pe_utilization": pe_utilization(config, width, height, cycles),
+        "fps_at_200mhz": 200e6 / cycles,
+        "wall_seconds": wall,
+        **extra,
+    }
+    if precision == "int8":
+        fq, _ = torch_frames(mf, width, height)
+        result["mismatches_torch"] = int(np.count_nonzero(np.any(frame != fq, axis=2)))
+    target = _target_image(mf, image, width, height)
+    if target is not None:
+        _, fp = torch_frames(mf, width, height)
+        result["image"] = image or mf.meta.get("image")
+        result["psnr"] = score(target, frame)["psnr"]
+        # Like with like: the core emits 8-bit pixels, so the torch frame it is compared
+        # with is rounded the same way (half to even); the unrounded frame's PSNR is kept
+        # beside it, since that rounding alone moves a good model's PSNR (README).
+        result["psnr_torch"] = score(target, np.rint(fp * 255).astype(np.uint8))["psnr"]
+        result["psnr_torch_float"] = score(target, fp)["psnr"]
+    result["_frame"] = frame
+    return result
+
+
+def _target_image(mf, image, width, height):
+    from model.data import load_image
+    source = image or mf.meta.get("image")
+    if not source:
+        return None
+    return load_image(source, size=(width, height), channels=mf.config.channels)

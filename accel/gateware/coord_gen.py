@@ -1,0 +1,201 @@
+"""Coordinate generator: a frame's patch-centre queries from one start command.
+
+Per axis with ``P`` patches and ``S = 32767`` (:data:`model.config.COORD_SCALE`), patch ``i``
+sits at ``q(i) = floor(((2i + 1 - P) * 2S + P) / 2P)``, the round-half-up of
+``(2i + 1 - P) * S / P`` (:func:`model.data.patch_centres_q`). A divider per query would
+be large or slow; instead each axis runs a DDA. Offsetting the numerator by ``S * 2P``
+makes it positive, ``N(i) = (2i + 1) * 2S + P``, ``q(i) = floor(N(i) / 2P) - S``, and
+``N(i + 1) = N(i) + 4S``; with ``4S = 2P * k + m`` the quotient advances by ``k`` plus a
+carry when the remainder (kept in ``[0, 2P)``) wraps.
+
+All per-frame constants follow from one division per axis, ``S = a * P + b``:
+``2b = P * c + t`` (``c`` in {0, 1}, ``t`` in ``[0, P)``) gives ``k = 2a + c``,
+``m = 2t``, and ``N(0) = 2S + P = 2P * (a + c) + (t if c else t + P)``.
+"""
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from model.config import COORD_SCALE
+
+from ..config import AccelConfig, Timing
+from .divider import SequentialDivider
+
+__all__ = ["CoordinateGenerator", "COORD_LAYOUT"]
+
+
+#: One query: the patch centre in int16 coordinates (x, y), and ``last`` on the frame's
+#: final query.
+COORD_LAYOUT = data.StructLayout({"x": signed(16), "y": signed(16), "last": 1})
+
+
+class _Axis:
+    """DDA registers of one axis: the current centre ``q``, the remainder ``r`` of its
+    offset numerator by ``2P``, and the per-frame step ``k``, ``m``."""
+
+    def __init__(self, name, patches_max):
+        self.index = Signal(range(patches_max), name=f"{name}_index")
+        self.q = Signal(signed(16), name=f"{name}_q")
+        self.r = Signal(16, name=f"{name}_r")
+        self.k = Signal(16, name=f"{name}_k")
+        self.m = Signal(16, name=f"{name}_m")
+
+    @staticmethod
+    def setup(patches, quotient, remainder):
+        """``(k, m, q0, r0)`` from ``divmod(S, patches) = (quotient, remainder)``."""
+        twice_b = remainder << 1
+        c = twice_b >= patches
+        t = Mux(c, twice_b - patches, twice_b)
+        # q0 is taken modulo 2**16 by the signed 16-bit register: two's complement.
+        return (quotient << 1) + c, t << 1, quotient + c - COORD_SCALE, Mux(c, t, t + patches)
+
+    def init(self, k, m, q0, r0):
+        """Statements that load the step and the first centre."""
+        return [self.index.eq(0), self.k.eq(k), self.m.eq(m), self.q.eq(q0), self.r.eq(r0)]
+
+    def step(self, patches):
+        """Statements that advance to the next centre."""
+        # r + m < 4P, so one conditional subtraction of 2P restores r < 2P.
+        wrapped = self.r + self.m
+        carry = wrapped >= (patches << 1)
+        return [
+            self.index.eq(self.index + 1),
+            self.q.eq(self.q + self.k + carry),
+            self.r.eq(Mux(carry, wrapped - (patches << 1), wrapped)),
+        ]
+
+
+class CoordinateGenerator(wiring.Component):
+    """Patch-centre coordinates of a whole frame in raster patch order (x fastest).
+
+    Parameters
+    ----------
+    config : AccelConfig
+        Supplies the patch size ``n`` (a build constant) and the largest frame, which size
+        the patch counters.
+
+    Ports
+    -----
+    start : In(1)
+        One-cycle pulse; samples ``width`` and ``height``. Ignored while ``busy`` (a frame
+        in flight finishes; its stream is never cut short).
+    width, height : In(16)
+        Frame size in pixels, sampled with ``start``. The caller guarantees positive
+        multiples of ``n`` within ``config.max_width`` / ``config.max_height``.
+    pw, ph : Out(16)
+        Patches per row and per column. Valid while ``info_valid``.
+    info_valid : Out(1)
+        Low from ``start`` until ``pw``/``ph`` are known (:attr:`info_latency` cycles
+        after ``start``), then high until the next ``start``.
+    coords : Out(stream.Signature(COORD_LAYOUT))
+        ``pw * ph`` queries equal to :func:`model.data.patch_centres_q` ``(pw, ph)``,
+        ``last`` on the final one. The first is valid :attr:`setup_latency` cycles after
+        ``start``; then one query per cycle while ``ready`` is high.
+    busy : Out(1)
+        High from the cycle after ``start`` until the final query transfers.
+    """
+
+    def __init__(self, *, config):
+        if not isinstance(config, AccelConfig):
+            raise TypeError(f"config must be an AccelConfig, not {config!r}")
+        self._config = config
+        super().__init__({
+            "start":      In(1),
+            "width":      In(16),
+            "height":     In(16),
+            "pw":         Out(16),
+            "ph":         Out(16),
+            "info_valid": Out(1),
+            "coords":     Out(stream.Signature(COORD_LAYOUT)),
+            "busy":       Out(1),
+        })
+
+    @property
+    def info_latency(self):
+        """Cycles from ``start`` until ``info_valid`` is high
+        (:attr:`accel.config.Timing.coord_info`)."""
+        return self._config.timing.coord_info
+
+    @property
+    def setup_latency(self):
+        """Cycles from ``start`` until the first query is valid
+        (:attr:`accel.config.Timing.coord_setup`)."""
+        return self._config.timing.coord_setup
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        n = cfg.model.patch
+
+        m.submodules.divider = div = SequentialDivider(width=Timing.COORD_DIV_WIDTH)
+
+        x = _Axis("x", cfg.patches_per_row_max)
+        y = _Axis("y", cfg.max_height // n)
+        # x restarts every row, so its first centre and remainder are kept.
+        x_q0 = Signal(signed(16))
+        x_r0 = Signal(16)
+
+        pw, ph = self.pw, self.ph
+
+        # Set-up program: each step divides and captures (quotient, remainder). Without a
+        # power-of-two patch size, pw and ph first hold the raw width and height and are
+        # divided in place.
+        def capture_pw(q, r):
+            return [pw.eq(q)]
+
+        def capture_ph(q, r):
+            return [ph.eq(q), self.info_valid.eq(1)]
+
+        def capture_x(q, r):
+            k, step_m, q0, r0 = _Axis.setup(pw, q, r)
+            return [*x.init(k, step_m, q0, r0), x_q0.eq(q0), x_r0.eq(r0)]
+
+        def capture_y(q, r):
+            return [*y.init(*_Axis.setup(ph, q, r)), self.coords.valid.eq(1)]
+
+        steps = []
+        if cfg.timing.patch_shift is None:
+            steps += [(pw, n, capture_pw), (ph, n, capture_ph)]
+        steps += [(COORD_SCALE, pw, capture_x), (COORD_SCALE, ph, capture_y)]
+
+        m.d.comb += [
+            self.coords.payload.x.eq(x.q),
+            self.coords.payload.y.eq(y.q),
+            self.coords.payload.last.eq((x.index == pw - 1) & (y.index == ph - 1)),
+        ]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [self.busy.eq(1), self.info_valid.eq(0)]
+                    if cfg.timing.patch_shift is None:
+                        m.d.sync += [pw.eq(self.width), ph.eq(self.height)]
+                    else:
+                        m.d.sync += [pw.eq(self.width >> cfg.timing.patch_shift),
+                                     ph.eq(self.height >> cfg.timing.patch_shift),
+                                     self.info_valid.eq(1)]
+                    m.next = "ISSUE-0"
+
+            for i, (dividend, divisor, capture) in enumerate(steps):
+                with m.State(f"ISSUE-{i}"):
+                    m.d.comb += [div.start.eq(1), div.dividend.eq(dividend),
+                                 div.divisor.eq(divisor)]
+                    m.next = f"WAIT-{i}"
+                with m.State(f"WAIT-{i}"):
+                    with m.If(div.done):
+                        m.d.sync += capture(div.quotient, div.remainder)
+                        m.next = f"ISSUE-{i + 1}" if i + 1 < len(steps) else "RUN"
+
+            with m.State("RUN"):
+                with m.If(self.coords.valid & self.coords.ready):
+                    with m.If(x.index == pw - 1):
+                        m.d.sync += [x.index.eq(0), x.q.eq(x_q0), x.r.eq(x_r0)]
+                        with m.If(y.index == ph - 1):
+                            m.d.sync += [self.coords.valid.eq(0), self.busy.eq(0)]
+                            m.next = "IDLE"
+                        with m.Else():
+                            m.d.sync += y.step(ph)
+                    with m.Else():
+                        m.d.sync += x.step(pw)
+        return m

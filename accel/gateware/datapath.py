@@ -1,0 +1,239 @@
+"""The datapath: buffers, feeds, systolic array and post-processing around one issue stream.
+
+Every query the :class:`~accel.gateware.sequencer.Sequencer` issues carries a record that says
+everything about it (which layer, tile, query, buffer halves, output slot). The record
+enters a delay line; each stage reads the record at its own fixed delay (a "tap"), so
+control needs no handshakes and every column sees its queries exactly when the skewed
+data arrives. With ``F = Timing.FEED``, ``L`` the PE latency, ``P`` the post-processing
+latency, a query issued at cycle ``t``:
+
+==================================  ===================================================
+cycle                               what happens
+==================================  ===================================================
+``t + r*L``                         row ``r`` reads its activation bank (or coordinates)
+``t + r*L + 1``                     row ``r``'s feed register selects, converts, masks
+``t + F + r*L + c``                 PE ``(r, c)`` multiplies (activations move right)
+``t + F + c - 1``                   column ``c`` reads its bias / previous partial sum
+``t + F + c``                       ... which enters the top of column ``c``
+``t + F + c + rows*L``              the sum leaves column ``c``: partial sum memory, or
+                                    the post-processing lane when the tile ends ``K``
+``t + F + c + rows*L + P``          lane ``c`` writes the activation bank of element
+                                    ``nt*cols + c`` (or the output unit's bank ``c``)
+==================================  ===================================================
+
+Activations live in ``rows`` banks: element ``k`` of query ``q`` in half ``h`` is bank
+``k % rows``, word ``h*batch*W + q*W + k // rows`` (``W = act_words``). Partial sums live
+in one memory per column (``batch`` words). Coordinates of two batches (double buffered)
+live in one memory read by rows 0 and 1.
+"""
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import AccelConfig
+from .mac_array import MacArray
+from .postproc import PostLane
+from .sequencer import issue_layout
+from .weight_buffer import WeightBuffer
+
+__all__ = ["Datapath"]
+
+
+class Datapath(wiring.Component):
+    """Array, buffers and post-processing, driven by the sequencer's issue stream.
+
+    Ports
+    -----
+    issue : In(issue_layout)
+        The sequencer's record of this cycle.
+    w_addr : In(16), w_load : In(1)
+        Shadow-weight reload: read ``w_addr`` and shift it into the columns.
+    mode : In(1)
+        0 INT8, 1 FP32 (dual builds; constant during a job).
+    coord_wr : In(StructLayout(en, addr, x, y))
+        Coordinate buffer write (``addr`` = half * batch + query).
+    wr, lut : In
+        Weight-buffer and sine-table writes from the weight loader.
+    out_wr : Out(ArrayLayout(StructLayout(valid, slot, word, data), cols))
+        Output writes toward :class:`~accel.gateware.scatter.PatchScatter`.
+    commit : Out(1), commit_count : Out(range(batch + 1))
+        Pulse when a batch's every output has been written, with its query count.
+    """
+
+    def __init__(self, *, config, images=None):
+        if not isinstance(config, AccelConfig):
+            raise TypeError(f"config must be an AccelConfig, not {config!r}")
+        self._config = config
+        self._images = images or {}
+        self.timing = config.timing
+        self._buffer = WeightBuffer(config=config, images=self._images)
+        k = config.model.quant.phase_bits
+        lane = data.StructLayout({"valid": 1, "slot": range(config.out_slots),
+                                  "word": range(config.out_words), "data": 8})
+        super().__init__({
+            "issue":        In(issue_layout(config)),
+            "w_addr":       In(16),
+            "w_load":       In(1),
+            "mode":         In(1),
+            "coord_wr":     In(data.StructLayout({"en": 1, "addr": range(2 * config.batch),
+                                                  "x": 16, "y": 16})),
+            "wr":           In(self._buffer.wr.shape()),
+            "lut":          In(data.StructLayout({"en": 1, "addr": k, "data": 8})),
+            "out_wr":       Out(data.ArrayLayout(lane, config.cols)),
+            "commit":       Out(1),
+            "commit_count": Out(range(config.batch + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, tm = self._config, self.timing
+        R, C, B = cfg.rows, cfg.cols, cfg.batch
+        AW = cfg.act_words
+        arith = cfg.arith
+        Lp = tm.pe
+
+        m.submodules.buffer = buf = self._buffer
+        m.d.comb += buf.wr.eq(self.wr)
+        m.submodules.array = arr = MacArray(rows=R, cols=C, arith=arith)
+        m.d.comb += arr.mode.eq(self.mode)
+
+        # The delay line: line[d] is the record issued d cycles ago.
+        layout = issue_layout(cfg)
+        line = [self.issue]
+        for d in range(1, tm.depth + 1):
+            rec = Signal(layout, name=f"line{d}")
+            m.d.sync += rec.eq(line[-1])
+            line.append(rec)
+
+        # Weight feed: one word per reload cycle, column c delayed c cycles (the array skew).
+        wv = Signal()
+        m.d.sync += wv.eq(self.w_load)
+        if cfg.precision == "int8":
+            words = [buf.w_int[c] for c in range(C)]
+        elif cfg.precision == "fp32":
+            words = [buf.w_fp32[c] for c in range(C)]
+        else:
+            words = [Mux(self.mode, buf.w_fp32[c], buf.w_int[c]) for c in range(C)]
+        m.d.comb += buf.w_addr.eq(self.w_addr)
+        for c in range(C):
+            w, v = words[c], wv
+            for i in range(c):
+                w2 = Signal(arith.weight_width, name=f"wskew{c}_{i}")
+                v2 = Signal(name=f"wvskew{c}_{i}")
+                m.d.sync += [w2.eq(w), v2.eq(v)]
+                w, v = w2, v2
+            m.d.comb += [arr.w[c].eq(w), arr.w_shift[c].eq(v)]
+
+        # Coordinates: two batches, read by rows 0 and 1 (row 0 alone when rows == 1).
+        m.submodules.coords = cmem = memory.Memory(shape=32, depth=2 * B, init=[])
+        cw = cmem.write_port()
+        m.d.comb += [cw.en.eq(self.coord_wr.en), cw.addr.eq(self.coord_wr.addr),
+                     cw.data.eq(self.coord_wr.x | (self.coord_wr.y << 16))]
+
+        # Columns: partial sums, bias, post-processing.
+        results = []
+        for c in range(C):
+            t_rd, t_top = line[tm.FEED + c - 1], line[tm.FEED + c]
+            t_bot = line[tm.FEED + c + tm.array]
+            t_prm = line[tm.FEED + c + tm.array - 1]
+            t_res = line[tm.result_tap + c]
+
+            m.submodules[f"psum{c}"] = pmem = memory.Memory(shape=32, depth=B, init=[])
+            prp, pwp = pmem.read_port(), pmem.write_port()
+            m.d.comb += [
+                prp.addr.eq(t_rd.q),
+                buf.bias_addr[c].eq(t_rd.param_addr),
+                arr.psum_top[c].eq(Mux(t_top.first_kt, self._bias(buf.bias[c]), prp.data)),
+                pwp.en.eq(t_bot.valid & ~t_bot.last_kt),
+                pwp.addr.eq(t_bot.q),
+                pwp.data.eq(arr.psum_bottom[c]),
+            ]
+
+            post = PostLane(config=cfg, lut_init=self._images.get("sine_lut"))
+            m.submodules[f"post{c}"] = post
+            m.d.comb += [
+                buf.post_addr[c].eq(t_prm.param_addr),
+                post.acc.eq(arr.psum_bottom[c]),
+                post.out_layer.eq(t_bot.out_layer),
+                post.mode.eq(self.mode),
+                post.lut_we.eq(self.lut.en),
+                post.lut_addr.eq(self.lut.addr),
+                post.lut_data.eq(self.lut.data),
+            ]
+            if cfg.has_int8:
+                m.d.comb += [post.m.eq(buf.post[c][32:48]), post.s.eq(buf.post[c][48:54])]
+            results.append(post.result)
+            o = self.out_wr[c]
+            m.d.comb += [
+                o.valid.eq(t_res.valid & t_res.last_kt & t_res.out_layer & (c < t_res.cols_valid)),
+                o.slot.eq(t_res.slot),
+                o.word.eq(t_res.out_word),
+                o.data.eq(post.result[:8]),
+            ]
+
+        # Activation banks and row feeds.
+        for r in range(R):
+            m.submodules[f"act{r}"] = bank = memory.Memory(shape=cfg.elem_bits,
+                                                           depth=cfg.act_depth, init=[])
+            rp = bank.read_port()
+            t_read, t_feed = line[r * Lp], line[r * Lp + 1]
+            m.d.comb += rp.addr.eq(t_read.read_half * (B * AW) + t_read.q * AW + t_read.kt)
+            coord = None
+            if r < 2:
+                crp = cmem.read_port()
+                m.d.comb += crp.addr.eq(t_read.coord_half * B + t_read.q)
+                comp = t_feed.kt[0] if R == 1 else r        # coordinate component of this row
+                coord = Signal(16, name=f"coord{r}")
+                m.d.comb += coord.eq(Mux(comp, crp.data[16:], crp.data[:16]))
+            act = self._feed_value(m, r, rp.data, coord, t_feed)
+            live = t_feed.valid & (r < t_feed.rows_valid)
+            m.d.sync += [arr.a[r].eq(Mux(live, act, 0)),
+                         arr.swap[r].eq(t_feed.valid & t_feed.swap)]
+
+            # Bank r holds elements k with k % rows == r, written by lane r % cols when the
+            # tile's outputs (elements nt*cols .. nt*cols + cols-1) fall in this bank.
+            c = r % C
+            t_res = line[tm.result_tap + c]
+            wp = bank.write_port()
+            m.d.comb += [
+                wp.en.eq(t_res.valid & t_res.last_kt & ~t_res.out_layer
+                         & (c < t_res.cols_valid) & (t_res.wbank == r // C)),
+                wp.addr.eq(t_res.write_half * (B * AW) + t_res.q * AW + t_res.wword),
+                wp.data.eq(results[c]),
+            ]
+
+        t_commit = line[tm.result_tap + C - 1]
+        m.d.comb += [self.commit.eq(t_commit.valid & t_commit.commit),
+                     self.commit_count.eq(t_commit.q + 1)]
+        return m
+
+    def _bias(self, word):
+        """The column-top bias of this build / mode from a lane-parameter word."""
+        cfg = self._config
+        if cfg.precision == "int8":
+            return word[:32]
+        if cfg.precision == "fp32":
+            return word[:32]
+        return Mux(self.mode, word[64:96], word[:32])
+
+    def _feed_value(self, m, r, bank_data, coord, rec):
+        """Row ``r``'s operand: the coordinate (layer 0) or the stored activation, in the
+        number format of the build / mode."""
+        cfg = self._config
+        int8_act = bank_data[:8].as_signed()        # sign-extends into the operand
+        if cfg.precision == "int8":
+            stored, first = int8_act, (coord.as_signed() if coord is not None else 0)
+        else:
+            from ..formats.float32.from_int import IntToFp32
+            fp_coord = 0
+            if coord is not None:
+                m.submodules[f"i2f{r}"] = i2f = IntToFp32()
+                m.d.comb += i2f.x.eq(coord)
+                fp_coord = i2f.y
+            if cfg.precision == "fp32":
+                stored, first = bank_data, fp_coord
+            else:
+                stored = Mux(self.mode, bank_data, int8_act)
+                first = Mux(self.mode, fp_coord, coord.as_signed()) if coord is not None else 0
+        return Mux(rec.first, first, stored)

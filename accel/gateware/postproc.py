@@ -1,0 +1,131 @@
+"""Post-processing of one array column: requantization, sine, output clamp."""
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import AccelConfig, Timing
+
+__all__ = ["PostLane"]
+
+
+class PostLane(wiring.Component):
+    """Turns one column's finished sums into the next layer's activations or pixels.
+
+    The bias is already in the sum (it seeds the column's partial sum), so this lane does
+    what follows it in :mod:`model.quant`:
+
+    * INT8 sine layer: ``p = (acc * m + 2**(s-1)) >> s``; activation ``LUT[p mod 2**k]``.
+    * INT8 output layer: pixel ``clamp(p, 0, 255)``.
+    * FP32 sine layer: ``sin(acc)``; FP32 output layer: ``clamp(round_half_even(acc), 0, 255)``
+      (``omega0`` and the pixel scale are folded into the FP32 weights).
+
+    Ports
+    -----
+    acc : In(32)
+        The finished sum: int32, or FP32 bits.
+    valid : In(1)
+        ``acc`` carries data (only gates nothing here, it travels with the result).
+    out_layer : In(1)
+        1 for the output layer (pixel), 0 for a sine layer.
+    m : In(16), s : In(6)
+        INT8 requantization multiplier and shift of this output neuron.
+    mode : In(1)
+        0 INT8, 1 FP32 (only read when the build carries both).
+    result : Out(config.elem_bits)
+        ``latency`` cycles after ``acc``: the activation (int8 sign-extended, or FP32 bits)
+        or the pixel in bits [7:0].
+    lut_we : In(1), lut_addr : In(phase_bits), lut_data : In(8)
+        Write port of this lane's copy of the sine table (loaded over the weight stream).
+    """
+
+    def __init__(self, *, config, lut_init=None):
+        if not isinstance(config, AccelConfig):
+            raise TypeError(f"config must be an AccelConfig, not {config!r}")
+        self._config = config
+        self._phase_bits = config.model.quant.phase_bits
+        # Entries may come as int8 values or their byte patterns (the weight-stream image).
+        self._lut_init = ([0] * (1 << self._phase_bits) if lut_init is None else
+                          [((int(v) + 128) & 0xFF) - 128 for v in lut_init])
+        if len(self._lut_init) != 1 << self._phase_bits:
+            raise ValueError(f"sine table needs {1 << self._phase_bits} entries, "
+                             f"not {len(self._lut_init)}")
+        super().__init__({
+            "acc":       In(32),
+            "out_layer": In(1),
+            "m":         In(16),
+            "s":         In(6),
+            "mode":      In(1),
+            "result":    Out(config.elem_bits),
+            "lut_we":    In(1),
+            "lut_addr":  In(self._phase_bits),
+            "lut_data":  In(8),
+        })
+
+    @property
+    def latency(self):
+        """Cycles from ``acc`` to ``result``, the same in every mode of a dual build
+        (:attr:`accel.config.Timing.post`)."""
+        return self._config.timing.post
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        results = {}
+        if cfg.has_int8:
+            results["int8"] = self._elaborate_int8(m)
+        if cfg.has_fp32:
+            from ..formats.float32.post import Fp32Post
+            m.submodules.fp32 = fp = Fp32Post()
+            m.d.comb += [fp.acc.eq(self.acc), fp.out_layer.eq(self.out_layer)]
+            results["fp32"] = (fp.result, Fp32Post.LATENCY)
+        # Every datapath is padded to the lane's latency so a mode switch never reorders data.
+        for name, (sig, lat) in list(results.items()):
+            for i in range(self.latency - lat):
+                d = Signal.like(sig, name=f"{name}_pad{i}")
+                m.d.sync += d.eq(sig)
+                sig = d
+            results[name] = sig
+        if cfg.has_int8 and cfg.has_fp32:
+            m.d.comb += self.result.eq(Mux(self.mode, results["fp32"], results["int8"]))
+        else:
+            m.d.comb += self.result.eq(next(iter(results.values())))
+        return m
+
+    def _elaborate_int8(self, m):
+        k = self._phase_bits
+        m.submodules.lut = lut = memory.Memory(shape=signed(8), depth=1 << k, init=self._lut_init)
+        wr = lut.write_port()
+        rd = lut.read_port()
+        m.d.comb += [wr.en.eq(self.lut_we), wr.addr.eq(self.lut_addr), wr.data.eq(self.lut_data)]
+
+        # Stage 1: the 32 x 16 product (a DSP48E2: 27x18 covers it with the pre-adder unused,
+        # the full product is 48 bits).
+        prod = Signal(signed(48))
+        s1 = Signal(6)
+        out1 = Signal()
+        m.d.sync += [prod.eq(self.acc.as_signed() * self.m), s1.eq(self.s), out1.eq(self.out_layer)]
+
+        # Stage 2: round half up and shift, as floor((floor(x / 2**(s-1)) + 1) / 2), which needs
+        # one variable shift instead of a variable rounding constant and a shift.
+        half = Signal(signed(48))
+        m.d.comb += half.eq(prod >> (s1 - 1)[:6])
+        p = Signal(signed(48))
+        m.d.comb += p.eq((half + 1) >> 1)
+        pixel = Signal(8)
+        phase = Signal(k)
+        out2 = Signal()
+        m.d.sync += [
+            pixel.eq(Mux(p < 0, 0, Mux(p > 255, 255, p[:8]))),
+            phase.eq(p[:k]),            # p mod 2**k: the phase wrapped into one period
+            out2.eq(out1),
+        ]
+
+        # Stage 3: table lookup (synchronous read) beside the registered pixel.
+        m.d.comb += rd.addr.eq(phase)
+        pixel3 = Signal(8)
+        out3 = Signal()
+        m.d.sync += [pixel3.eq(pixel), out3.eq(out2)]
+        result = Signal(self._config.elem_bits)
+        m.d.comb += result.eq(Mux(out3, pixel3, rd.data.as_signed()))
+        return result, Timing.INT8_POST

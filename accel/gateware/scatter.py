@@ -1,0 +1,324 @@
+"""Patch scatter: per-query results from the array's output lanes to a raster pixel stream.
+
+The array's ``C`` output lanes finish a query's ``n*n*channels`` values lane-wise (lane
+``c`` holds neurons ``o = word*C + c``) and in any order, but a display or a DMA engine
+wants pixels in raster order. The unit keeps a ring of query slots and reads a patch row
+back line by line once all its queries are done.
+
+Storage: ``C`` banks, bank ``c`` holding neuron ``o = word*C + c`` of the query in slot
+``s`` at address ``s*out_words + word``. A pixel's ``channels`` values are consecutive
+neurons, so they sit in distinct banks (``channels <= C``) and one cycle reads a pixel.
+The walker tracks ``(bank, word) = divmod(o, C)`` of the pixel's first value incrementally
+(adding the constant ``divmod`` of a step wraps at most once), so no divider or multiplier
+sits on the read path.
+"""
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import AccelConfig
+from ..host.axi import AXIStreamSignature
+
+__all__ = ["PatchScatter", "MODE_FRAME", "MODE_QUERY"]
+
+#: ``mode`` values.
+MODE_FRAME = 0
+MODE_QUERY = 1
+
+
+class PatchScatter(wiring.Component):
+    """Ring of query slots, read back as raster-order pixels.
+
+    Parameters
+    ----------
+    config : AccelConfig
+        ``C = config.cols`` lanes and banks, ``config.out_slots`` slots of
+        ``config.out_words`` words, patch size ``n = config.model.patch`` and
+        ``config.model.channels`` values per pixel.
+
+    Ports
+    -----
+    start : In(1)
+        One-cycle pulse starting a job: query and pixel counts and the ring pointers go
+        to zero (query ``q`` of the job lives in slot ``q % out_slots``); samples ``mode``,
+        ``pw`` and ``ph``. Ignored while ``busy``.
+    mode : In(1)
+        0 (:data:`MODE_FRAME`): raster frame. 1 (:data:`MODE_QUERY`): each query's patch
+        on its own, in query order.
+    pw, ph : In(16)
+        Patch grid of the frame (frame mode; ``1 <= pw <= config.patches_per_row_max``,
+        ``1 <= ph <= config.max_height / n``).
+    wr : In(ArrayLayout(lane, C))
+        ``lane = StructLayout({valid: 1, slot: range(out_slots), word: range(out_words),
+        data: 8})``. Lane ``c`` writes ``data`` into bank ``c`` when ``valid``: neuron
+        ``word*C + c`` of the query in ``slot``. Written on the clock edge; a query may be
+        counted in ``committed`` in the same cycle as its last write. Writes of padding
+        neurons (``o >= n*n*channels``) are harmless.
+    committed : In(32)
+        Queries (from the job start) whose outputs are all written; monotonic. The writer
+        never writes a query ``q >= freed + out_slots``. The unit registers it, so a
+        readable patch row or query reaches ``m_axis_pix`` :attr:`latency` cycles after
+        ``committed`` covers it.
+    total, total_valid : In(32), In(1)
+        Query mode: the job's query count, once known (``total_valid`` low from ``start``
+        until then; it may rise before or after the last query is sent). Unused in frame
+        mode, where the job is ``pw * ph`` queries.
+    freed : Out(32)
+        Queries whose pixels have all been transferred: frame mode, up by ``pw`` on the
+        transfer of a patch row's last pixel; query mode, up by 1 on each query's last.
+    m_axis_pix : Out(AXIStreamSignature(8*channels, user_width=1))
+        Pixels, channel ``ch`` in ``tdata[8ch+7:8ch]``. Frame mode: the ``pw*n x ph*n``
+        frame in raster order, ``tuser`` on its first pixel, ``tlast`` on each line's last
+        (AXI4-Stream video, UG934). Query mode: each query's ``n*n`` pixels in ``(dy, dx)``
+        raster order, ``tlast`` on its last, ``tuser`` on the job's first beat. One pixel
+        per cycle while ``tready`` is high; ``tvalid`` and ``tdata`` come from registers.
+    done : Out(1)
+        High for the one cycle after the job's last pixel transfers (query mode: after
+        ``freed`` reaches ``total`` with ``total_valid``, whichever comes last).
+    busy : Out(1)
+        High from the cycle after ``start`` until ``done``.
+    pixels : Out(32)
+        Pixels transferred in this job.
+    """
+
+    def __init__(self, *, config):
+        if not isinstance(config, AccelConfig):
+            raise TypeError(f"config must be an AccelConfig, not {config!r}")
+        self._config = config
+        lane = data.StructLayout({
+            "valid": 1,
+            "slot":  range(config.out_slots),
+            "word":  range(config.out_words),
+            "data":  8,
+        })
+        super().__init__({
+            "start":       In(1),
+            "mode":        In(1),
+            "pw":          In(16),
+            "ph":          In(16),
+            "wr":          In(data.ArrayLayout(lane, config.cols)),
+            "committed":   In(32),
+            "total":       In(32),
+            "total_valid": In(1),
+            "freed":       Out(32),
+            "m_axis_pix":  Out(AXIStreamSignature(8 * config.model.channels, user_width=1)),
+            "done":        Out(1),
+            "busy":        Out(1),
+            "pixels":      Out(32),
+        })
+
+    @property
+    def latency(self):
+        """Cycles from ``committed`` covering a readable row or query to its first pixel on
+        ``m_axis_pix`` (with the stream idle): ``committed`` register, memory read, output
+        register (:attr:`accel.config.Timing.scatter`)."""
+        return self._config.timing.scatter
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        n, channels, lanes = cfg.model.patch, cfg.model.channels, cfg.cols
+        slots, words = cfg.out_slots, cfg.out_words
+        depth = slots * words
+        axis = self.m_axis_pix
+
+        read_ports = []
+        for c in range(lanes):
+            m.submodules[f"bank{c}"] = bank = memory.Memory(shape=8, depth=depth, init=[])
+            wp = bank.write_port()
+            m.d.comb += [
+                wp.addr.eq(self.wr[c].slot * words + self.wr[c].word),
+                wp.data.eq(self.wr[c].data),
+                wp.en.eq(self.wr[c].valid),
+            ]
+            # Never transparent: a slot being read holds a committed query, which the
+            # writer no longer touches (see `committed`).
+            read_ports.append(bank.read_port())
+
+        # Job parameters and the registered `committed`. Registering it puts every write
+        # of a query (written on the edge of the cycle `committed` counts it) before the
+        # first read of that query.
+        mode = Signal()
+        pw = Signal(16)
+        ph = Signal(16)
+        committed = Signal(32)
+        m.d.sync += committed.eq(self.committed)
+
+        # Walker (stage 0): the pixel whose memory read issues next.
+        dx = Signal(range(n))
+        dy = Signal(range(n))
+        px = Signal(range(cfg.patches_per_row_max))
+        py = Signal(range(cfg.max_height // n))
+        query = Signal(32)                      # query mode: query being read
+        row_end = Signal(32)                    # frame mode: (py + 1) * pw
+        walking = Signal()                      # frame mode: pixels left to read
+        first = Signal()                        # next beat is the job's first (tuser)
+        bank = Signal(range(lanes))             # divmod(o, C) of the pixel's first value
+        word = Signal(range(words))
+        line_bank = Signal(range(lanes))        # ... of the first value of patch line dy
+        line_word = Signal(range(words))
+        slot_addr = Signal(range(depth))        # slot * out_words of the pixel's query
+        row_slot_addr = Signal(range(depth))    # ... of the patch row's first query
+
+        def advance(b, w, step):
+            # (b, w) + divmod(step, C): b + r < 2C, so one wrap at most.
+            k, r = divmod(step, lanes)
+            total = b + r
+            wrap = total >= lanes
+            return Mux(wrap, total - lanes, total), w + k + wrap
+
+        def next_slot(addr):
+            return Mux(addr == depth - words, 0, addr + words)
+
+        end_dx = dx == n - 1
+        end_dy = dy == n - 1
+        end_px = px == pw - 1
+        end_patch_line = end_dx & end_px
+        end_row = end_patch_line & end_dy
+
+        s0_valid = Signal()
+        s0_last = Signal()
+        s0_release = Signal()                   # completes a patch row or query: advances freed
+        s0_final = Signal()                     # frame mode: the frame's last pixel
+        with m.If(mode == MODE_FRAME):
+            m.d.comb += [
+                s0_valid.eq(self.busy & walking & (committed >= row_end)),
+                s0_last.eq(end_patch_line),
+                s0_release.eq(end_row),
+                s0_final.eq(end_row & (py == ph - 1)),
+            ]
+        with m.Else():
+            m.d.comb += [
+                s0_valid.eq(self.busy & (query < committed)),
+                s0_last.eq(end_dx & end_dy),
+                s0_release.eq(end_dx & end_dy),
+            ]
+
+        # Stage 1 is the memories' read registers (plus the beat's flags); stage 2 the
+        # output register. Each advances when the next has room, so the read port's enable
+        # holds a stalled read's data and nothing is dropped or duplicated.
+        s1_valid = Signal()
+        s1_last = Signal()
+        s1_first = Signal()
+        s1_release = Signal()
+        s1_final = Signal()
+        s1_bank = Signal(range(lanes))
+        out_release = Signal()
+        out_final = Signal()
+
+        out_free = ~axis.tvalid | axis.tready
+        s1_free = ~s1_valid | out_free
+        s0_fire = s0_valid & s1_free
+        transfer = axis.tvalid & axis.tready
+
+        # Bank b holds the pixel's value o = (bank, word) + j for one j < channels: when
+        # b < bank the walk wrapped past the last bank into the next word.
+        for b, rp in enumerate(read_ports):
+            m.d.comb += [
+                rp.addr.eq(slot_addr + word + (b < bank)),
+                rp.en.eq(s1_free),
+            ]
+
+        with m.If(s1_free):
+            m.d.sync += [
+                s1_valid.eq(s0_fire),
+                s1_last.eq(s0_last),
+                s1_first.eq(first),
+                s1_release.eq(s0_release),
+                s1_final.eq(s0_final),
+                s1_bank.eq(bank),
+            ]
+
+        with m.If(out_free):
+            m.d.sync += [
+                axis.tvalid.eq(s1_valid),
+                axis.tlast.eq(s1_last),
+                axis.tuser.eq(s1_first),
+                out_release.eq(s1_release),
+                out_final.eq(s1_final),
+            ]
+            # Channel ch of the pixel is in bank (s1_bank + ch) % C.
+            with m.Switch(s1_bank):
+                for b0 in range(lanes):
+                    with m.Case(b0):
+                        m.d.sync += [axis.tdata.word_select(ch, 8).eq(
+                                         read_ports[(b0 + ch) % lanes].data)
+                                     for ch in range(channels)]
+
+        # Job bookkeeping on the output side.
+        freed_next = Signal(32)
+        m.d.comb += freed_next.eq(
+            self.freed + Mux(transfer & out_release, Mux(mode == MODE_FRAME, pw, 1), 0))
+        m.d.sync += [
+            self.done.eq(0),
+            self.freed.eq(freed_next),
+        ]
+        with m.If(transfer):
+            m.d.sync += self.pixels.eq(self.pixels + 1)
+        with m.If(self.busy & Mux(mode == MODE_FRAME,
+                                  transfer & out_final,
+                                  self.total_valid & (freed_next == self.total))):
+            m.d.sync += [self.done.eq(1), self.busy.eq(0)]
+
+        # Walker.
+        with m.If(~self.busy & self.start):
+            m.d.sync += [
+                self.busy.eq(1),
+                mode.eq(self.mode),
+                pw.eq(self.pw),
+                ph.eq(self.ph),
+                self.freed.eq(0),
+                self.pixels.eq(0),
+                dx.eq(0), dy.eq(0), px.eq(0), py.eq(0),
+                query.eq(0),
+                row_end.eq(self.pw),
+                walking.eq(1),
+                first.eq(1),
+                bank.eq(0), word.eq(0), line_bank.eq(0), line_word.eq(0),
+                slot_addr.eq(0), row_slot_addr.eq(0),
+            ]
+        with m.Elif(s0_fire):
+            m.d.sync += first.eq(0)
+            pixel_bank, pixel_word = advance(bank, word, channels)
+            with m.If(~end_dx):
+                m.d.sync += [dx.eq(dx + 1), bank.eq(pixel_bank), word.eq(pixel_word)]
+            with m.Elif(mode == MODE_QUERY):
+                # The query's values are contiguous in (dy, dx) order: the walk goes on
+                # through them and starts over at the next slot.
+                m.d.sync += dx.eq(0)
+                with m.If(~end_dy):
+                    m.d.sync += [dy.eq(dy + 1), bank.eq(pixel_bank), word.eq(pixel_word)]
+                with m.Else():
+                    m.d.sync += [
+                        dy.eq(0), bank.eq(0), word.eq(0),
+                        slot_addr.eq(next_slot(slot_addr)),
+                        query.eq(query + 1),
+                    ]
+            with m.Elif(~end_px):
+                # Same line of the next patch: its first value of line dy.
+                m.d.sync += [
+                    dx.eq(0), px.eq(px + 1),
+                    bank.eq(line_bank), word.eq(line_word),
+                    slot_addr.eq(next_slot(slot_addr)),
+                ]
+            with m.Elif(~end_dy):
+                # Next line of the same patch row: back to its first query, one patch line
+                # (n * channels values) further in.
+                next_bank, next_word = advance(line_bank, line_word, n * channels)
+                m.d.sync += [
+                    dx.eq(0), px.eq(0), dy.eq(dy + 1), slot_addr.eq(row_slot_addr),
+                    line_bank.eq(next_bank), line_word.eq(next_word),
+                    bank.eq(next_bank), word.eq(next_word),
+                ]
+            with m.Else():
+                m.d.sync += [
+                    dx.eq(0), px.eq(0), dy.eq(0), py.eq(py + 1),
+                    bank.eq(0), word.eq(0), line_bank.eq(0), line_word.eq(0),
+                    slot_addr.eq(next_slot(slot_addr)),
+                    row_slot_addr.eq(next_slot(slot_addr)),
+                    row_end.eq(row_end + pw),
+                ]
+                with m.If(py == ph - 1):
+                    m.d.sync += walking.eq(0)
+        return m

@@ -1,0 +1,89 @@
+"""The benchmark sweep (accel/bench.py): a reduced sweep end to end, resume, bad input."""
+
+import json
+import os
+
+import pytest
+from PIL import Image
+
+from accel.cli.bench import main as bench_main
+from accel.flows import bench
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    out, results = root / "work", root / "results"
+    argv = ["--images", "camera", "--size", "64", "--patches", "1,2", "--steps", "15",
+            "--no-synth", "--quiet", "--device", "cpu", "--out", str(out), "--results", str(results)]
+    assert bench_main(argv) == 0
+    with open(results / "results.json") as f:
+        return out, results, argv, json.load(f)
+
+
+def test_reduced_sweep_results(sweep):
+    _, results, _, data = sweep
+    points = {p["patch"]: p for p in data["points"]}
+    assert sorted(points) == [1, 2]
+    for p in points.values():
+        assert set(bench.POINT_KEYS) <= set(p)
+        assert p["image"] == "camera" and p["size"] == 64 and p["channels"] == 1
+        # 15 steps fit the coarse structure only: well above noise, far below a fit.
+        assert 12.0 < p["psnr_fp32"] < 40.0
+        assert abs(p["psnr_int8"] - p["psnr_fp32"]) < 1.0
+        assert 0.0 < p["ssim_fp32"] <= 1.0
+        assert p["seconds_per_step"] > 0 and p["cpu_fps"] > 0
+        assert 0.0 < p["pe_utilization"] <= 1.0
+        assert p["fps_at_200mhz"] == pytest.approx(200e6 / p["cycles_per_frame"])
+        assert p["speedup_vs_cpu"] == pytest.approx(p["fps_at_200mhz"] / p["cpu_fps"])
+        assert p["resources"] is None                  # --no-synth
+    assert points[1]["param_overhead"] == 0.0
+    # n = 2 adds 3 outputs to the last layer: 3 * (hidden + 1) parameters.
+    hidden = data["sweep"]["hidden"]
+    assert points[2]["params"] - points[1]["params"] == 3 * (hidden + 1)
+    assert points[1]["latency_reduction_vs_n1"] == 0.0
+    # A quarter of the queries, a slightly wider last layer: most of the ideal 75 % remains.
+    assert 0.5 < points[2]["latency_reduction_vs_n1"] < 0.75
+    assert data["machine"]["cores"] >= 1
+
+
+def test_reduced_sweep_writes_readable_tables_and_plots(sweep):
+    _, results, _, data = sweep
+    rows = (results / "results.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + len(data["points"])
+    assert rows[0].startswith("image,size,channels,patch")
+    assert (results / "results.md").read_text().count("\n| camera |") == len(data["points"])
+    for name in ("psnr_vs_patch.png", "latency_vs_patch.png", "resources_vs_patch.png",
+                 "strip.png"):
+        with Image.open(results / name) as im:
+            im.verify()
+            assert im.size[0] > 200 and im.size[1] > 200
+
+
+def test_resume_skips_finished_points(sweep):
+    out, results, argv, _ = sweep
+    point = out / "points" / "camera_64_p1.json"
+    before = os.stat(point).st_mtime_ns
+    assert bench_main(argv[:argv.index("--no-synth")] + ["--stage", "train", "--quiet",
+                                                         "--device", "cpu", "--out", str(out)]) == 0
+    assert os.stat(point).st_mtime_ns == before
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--images", "no_such_image"], "unknown image"),
+    (["--patches", "0"], "positive"),
+    (["--patches", "two"], "comma-separated integers"),
+    (["--size", "30", "--patches", "4"], "not a multiple"),
+    (["--steps", "0"], "steps must be a positive"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
+    assert bench_main(argv + ["--out", str(tmp_path), "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_report_before_training_says_what_is_missing(tmp_path, capsys):
+    argv = ["--images", "camera", "--size", "32", "--patches", "2", "--steps", "5", "--stage",
+            "report", "--no-synth", "--out", str(tmp_path), "--results", str(tmp_path)]
+    assert bench_main(argv) == 2
+    assert "not trained yet: camera_32_p2" in capsys.readouterr().err

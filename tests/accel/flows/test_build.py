@@ -1,0 +1,190 @@
+"""``python -m accel.build``: what a build writes, and how bad input fails.
+
+The successful build is a small one (the 24x24 regression model on a 4x4 array, no Yosys)
+so the test stays fast; ``test_synth.py`` covers the resource estimate. Every bad input
+must end in one line on stderr and exit status 2 before anything is elaborated or written:
+the tests replace the elaboration with a function that fails the test if it is reached.
+"""
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+
+from accel.cli.build import main as build_main
+from accel.device import XCVU9P
+from accel.flows import build as build_mod
+from accel.flows.synth import find_yosys
+from tests import paths
+
+FIXTURES = os.fspath(paths.FIXTURES)
+CAMERA = os.path.join(FIXTURES, "camera24_p2.npz")            # patch 2, 1 channel
+ASTRONAUT = os.path.join(FIXTURES, "astronaut24_p3_rgb.npz")   # patch 3, 3 channels
+
+
+@pytest.fixture(scope="module")
+def small_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build")
+    lines = []
+    report = build_mod.build(weights=CAMERA, array=(4, 4), batch=8, size=(24, 24), out=out,
+                             synth=False, progress=lines.append)
+    return out, report, lines
+
+
+def test_writes_core_board_constraints_script_memories_and_report(small_build):
+    out, report, lines = small_build
+    names = set(os.listdir(out))
+    assert {"patchinr_core.v", "top.v", "top.xdc", "top.tcl", "build_top.sh",
+            "report.json"} <= names
+    mems = {f"{name}.mem" for name in _config(report).memory_geometry}
+    assert mems and mems <= names
+    assert sorted(report["files"]) == sorted(names)
+    assert json.loads((out / "report.json").read_text()) == report
+    assert lines and all(re.match(r"\[\s*\d+ s\] ", line) for line in lines)
+
+
+def _config(report):
+    from accel.config import AccelConfig
+    from model.config import PatchINRConfig
+    c = report["configuration"]
+    return AccelConfig(model=PatchINRConfig.from_dict(c["model"]), rows=c["rows"],
+                       cols=c["cols"], batch=c["batch"], precision=c["precision"])
+
+
+def test_xdc_constrains_the_accelerator_clock_to_5ns(small_build):
+    out, _, _ = small_build
+    xdc = (out / "top.xdc").read_text()
+    assert re.search(r"^create_clock -name accel_clk -period 5\.000 \[get_nets \S+\]$", xdc,
+                     re.M)
+    # The oscillator's period with the 3 decimals Vivado keeps, not Python's float repr.
+    assert "-period 3.333 " in xdc
+    assert not re.search(r"-period \d+\.\d{4,}", xdc)
+
+
+def test_board_top_instantiates_the_core_and_tcl_reads_both(small_build):
+    out, _, _ = small_build
+    top = (out / "top.v").read_text()
+    assert re.search(r"^\s*patchinr_core \S+ \(", top, re.M)
+    assert "module patchinr_core" not in top          # converted once, in its own file
+    tcl = (out / "top.tcl").read_text()
+    assert 'add_files "patchinr_core.v"' in tcl and "read_xdc top.xdc" in tcl
+    assert "create_project -force -name top -part xcvu9p-flga2104-2L-e" in tcl
+
+
+def test_memory_files_hold_the_weights(small_build):
+    from accel.gateware.weight_buffer import memory_images
+    from model import export
+    out, report, _ = small_build
+    config = _config(report)
+    images = memory_images(config, export.load(CAMERA))
+    for name, (depth, bits) in config.memory_geometry.items():
+        words = (out / f"{name}.mem").read_text().split()
+        assert len(words) == depth and all(len(w) == -(-bits // 4) for w in words)
+        assert [int(w, 16) for w in words] == images[name]
+
+
+def test_report_fields(small_build):
+    _, report, _ = small_build
+    assert report["params"] == 2 * 16 + 16 + 2 * (16 * 16 + 16) + 16 * 4 + 4
+    assert report["weight_buffer_bits"] > 0
+    assert report["cycles_per_frame"] > 0
+    assert report["fps_at_200mhz"] == pytest.approx(200e6 / report["cycles_per_frame"])
+    assert 0 < report["pe_utilization"] <= 1
+    assert report["resources"] is None and "--no-synth" in report["note"]
+    c = report["configuration"]
+    assert c["part"] == XCVU9P["part"] and c["board"] == "vcu118"
+    assert (c["patch"], c["precision"], c["array"], c["batch"]) == (2, "int8", "4x4", 8)
+    assert c["weights"] == CAMERA
+    summary = build_mod.summary(report, "out")
+    assert "cycles" in summary and "fps at 200 MHz" in summary
+
+
+def test_build_without_weights_leaves_zero_memories_uninitialised(tmp_path):
+    # Every memory is zero without --weights: no initial blocks (block RAM starts at zero,
+    # UltraRAM cannot be initialised), so Yosys and Vivado read the core quickly.
+    build_mod.build(array=(4, 4), batch=8, size=(24, 24), out=tmp_path, synth=False,
+                    progress=lambda line: None)
+    core = (tmp_path / "patchinr_core.v").read_text()
+    assert "initial" not in core
+    assert "module patchinr_core_pe(" in core
+    assert len(re.findall(r"^\s*patchinr_core_pe \S+ \(", core, re.M)) == 16
+
+
+@pytest.mark.skipif(shutil.which("verilator") is None or find_yosys() is None,
+                    reason="needs Verilator and Yosys: apt-get install verilator yosys")
+def test_check_lints_and_elaborates_the_written_core(tmp_path, capsys):
+    # The default model without weights (Yosys 0.23 reads initial blocks slowly).
+    rc = build_main(["--array", "4x4", "--batch", "8", "--size", "24x24",
+                         "--out", str(tmp_path), "--no-synth", "--check"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["checks"] == {"verilator_lint": "clean", "yosys": "clean"}
+    assert "check      verilator_lint: clean" in out
+
+
+# Bad input ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_elaboration(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("elaborated despite bad input")
+    monkeypatch.setattr("accel.flows.export.elaborate_core", fail)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--board", "zedboard"], r"unknown board 'zedboard' \(choose vcu118\)"),
+    (["--board", "generic"], r"board 'generic' has no buttons"),
+    (["--precision", "int4"], r"unknown precision 'int4' \(choose int8, fp32 or dual\)"),
+    (["--patch", "0"], r"patch size must be a positive integer, not 0"),
+    (["--patch", "-2"], r"patch size must be a positive integer, not -2"),
+    (["--patch", "two"], r"argument --patch: invalid int value: 'two'"),
+    (["--patch", "2.5"], r"argument --patch: invalid int value: '2.5'"),
+    (["--array", "100x100"], r"array 100x100 does not fit the XCVU9P: .* 6,840"),
+    (["--array", "64x64", "--precision", "fp32"], r"array 64x64 does not fit the XCVU9P"),
+    (["--array", "4by4"], r"array shape must be ROWSxCOLS"),
+    (["--array", "4x8"], r"the column count must divide the row count"),
+    (["--weights", CAMERA, "--patch", "4"], r"--patch 4 disagrees with the model file .*"
+                                            r"patch size 2"),
+    (["--weights", ASTRONAUT, "--array", "2x2"], r"needs at least 3 columns"),
+    (["--weights", CAMERA, "--size", "25x24"], r"not divisible by the model's patch size 2"),
+    (["--weights", "no-such-model.npz"], r"does not exist"),
+    (["--size", "4000x4000"], r"exceeds the build's maximum"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys, no_elaboration):
+    out = tmp_path / "out"
+    rc = build_main([*argv, "--out", str(out), "--no-synth"])
+    captured = capsys.readouterr()
+    assert rc == 2
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("accel.build: error: "), captured.err
+    assert re.search(message, lines[0]), lines[0]
+    assert not out.exists()        # nothing written for bad input
+
+
+def test_unwritable_output_directory(tmp_path, capsys, no_elaboration):
+    # A path under a regular file cannot be created, whoever runs the test (root included).
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for out in (blocker, blocker / "sub"):
+        rc = build_main(["--out", str(out), "--no-synth"])
+        err = capsys.readouterr().err
+        assert rc == 2 and len(err.splitlines()) == 1
+        assert err.startswith(f"accel.build: error: cannot write to the output directory "
+                              f"{str(out)!r}")
+
+
+def test_command_line_runs_as_a_module(tmp_path):
+    # The real entry point: no traceback for bad input, exit status 2.
+    import subprocess
+    import sys
+    root = os.fspath(paths.ROOT)
+    proc = subprocess.run([sys.executable, "-m", "accel.build", "--board", "nope",
+                           "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=root, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.path.abspath(root)})
+    assert proc.returncode == 2
+    assert proc.stderr == "accel.build: error: unknown board 'nope' (choose vcu118)\n"

@@ -1,0 +1,79 @@
+"""``python -m accel.sim``: a small frame end to end, and bad input as one line, exit 2."""
+
+import json
+
+import pytest
+
+from accel.cli.sim import main
+from model.errors import UserError
+from model.validate import parse_array, parse_size
+from tests.paths import FIXTURES
+
+FIXTURE = FIXTURES / "camera24_p2.npz"
+
+
+def test_small_frame_matches(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    rc = main(["--weights", str(FIXTURE), "--array", "4x4", "--size", "8x4", "--quiet",
+               "--json", str(out)])
+    assert rc == 0
+    r = json.loads(out.read_text())
+    assert r["mismatches"] == 0 and r["mismatches_torch"] == 0
+    assert r["cycles"] == r["cycles_model"]
+    assert "0 mismatching pixels of 32" in capsys.readouterr().out
+
+
+def test_fp32_frame_psnr_matches_torch(tmp_path):
+    """The FP32 frame of a trained model: bit-exact against the float32 reference, and its
+    PSNR within 0.01 dB of the torch model's frame in the same 8-bit pixel format."""
+    out = tmp_path / "r.json"
+    rc = main(["--weights", str(FIXTURE), "--precision", "fp32", "--array", "4x4",
+               "--size", "24x24", "--quiet", "--json", str(out)])
+    assert rc == 0
+    r = json.loads(out.read_text())
+    assert r["mismatches"] == 0 and r["cycles"] == r["cycles_model"]
+    assert r["image"] == "camera" and 20 < r["psnr"] < 40
+    assert abs(r["psnr"] - r["psnr_torch"]) <= 0.01
+    # The unrounded float frame is reported too; rounding to pixels costs this model a little.
+    assert abs(r["psnr_torch_float"] - r["psnr_torch"]) < 0.1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--weights", "{tmp}/missing.npz"], "does not exist"),
+    (["--weights", "{tmp}/corrupt.npz"], "not a PatchINR model file"),
+    (["--weights", "{tmp}"], "is a directory"),
+    (["--array", "0x4"], "array shape must be two positive integers"),
+    (["--array=-4x4"], "array shape must be two positive integers"),
+    (["--array", "4"], "ROWSxCOLS"),
+    (["--array", "4x4x4"], "ROWSxCOLS"),
+    (["--array", "ax4"], "ROWSxCOLS"),
+    (["--array", "4x3"], "column count must divide the row count"),
+    (["--size", "25x24"], "not divisible by the model's patch size 2"),
+    (["--size", "0x24"], "two positive integers"),
+    (["--size", "big"], "WIDTHxHEIGHT"),
+    (["--precision", "fp16"], "unknown precision 'fp16'"),
+    (["--precision", "dual"], "unknown precision 'dual'"),
+    (["--batch", "0"], "batch must be a positive integer"),
+    (["--stall", "1.5"], "--stall"),
+    (["--bogus"], "unrecognized arguments"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    (tmp_path / "corrupt.npz").write_bytes(b"not a zip file")
+    args = [a.format(tmp=tmp_path) for a in args]
+    if not any(a.startswith("--weights") for a in args):
+        args = ["--weights", str(FIXTURE), "--size", "8x4"] + args
+    rc = main(args + ["--quiet"])
+    captured = capsys.readouterr()
+    assert rc == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("accel.sim: error: "), captured.err
+    assert message in lines[0]
+    assert captured.out == ""
+
+
+def test_parsers():
+    assert parse_array("4x2") == (4, 2) and parse_array("8X8") == (8, 8)
+    assert parse_size("24x16") == (24, 16) and parse_size("24") == (24, 24)
+    for bad in ("", "x", "4x", "-1x4", "0x0"):
+        with pytest.raises(UserError):
+            parse_array(bad)

@@ -1,0 +1,138 @@
+"""Co-simulation of the exported Verilog in Verilator against the integer reference.
+
+One build, a trained regression model (``tests/fixtures/camera24_p2.npz``) on a 4x4 INT8
+array with a 24x24 maximum frame, is compiled once per session at ``-O0`` (these frames are
+a few thousand cycles, where compile time is everything) into pytest's cache directory, so
+a rerun with unchanged gateware compiles nothing. Every test then reuses it: frames must
+equal the integer reference pixel for pixel, and CYCLES the cycle model (which
+``tests/accel/test_core.py`` holds to the Amaranth simulation).
+
+The FP32 datapath's Verilog is linted in ``test_verilog.py`` and simulated bit-exactly in
+Amaranth; its Verilator co-simulation compiles a second, larger model, so it runs only with
+``PATCHINR_SLOW_TESTS=1``.
+"""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from accel.config import AccelConfig
+from accel.cycles import frame_cycles
+from accel.flows.frame import reference_frame
+from accel.flows.verilator import build_model, render_verilator
+from model import export
+from model.errors import UserError
+from tests.accel.models import random_model
+from tests.paths import FIXTURES
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("verilator") is None or shutil.which("make") is None,
+    reason="needs Verilator and make: apt-get install verilator")
+
+FIXTURE = os.fspath(FIXTURES / "camera24_p2.npz")
+WIDTH, HEIGHT = 24, 24
+#: As ``python -m accel.sim --array 4x4 --size 24x24`` configures it (batch max(2*rows, 8)).
+ROWS, COLS, BATCH = 4, 4, 8
+
+
+@pytest.fixture(scope="module")
+def model_file():
+    return export.load(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def config(model_file):
+    return AccelConfig(model=model_file.config, rows=ROWS, cols=COLS, batch=BATCH,
+                       precision="int8", max_width=WIDTH, max_height=HEIGHT)
+
+
+@pytest.fixture(scope="module")
+def build_dir(request, tmp_path_factory):
+    # pytest's cache keeps the compiled model between sessions; without it (-p
+    # no:cacheprovider) a session compiles into its own temporary directory.
+    cache = getattr(request.config, "cache", None)
+    return str(cache.mkdir("verilator") if cache is not None
+               else tmp_path_factory.mktemp("verilator"))
+
+
+@pytest.fixture(scope="module")
+def built(config, build_dir):
+    return build_model(config, build_dir=build_dir, opt="-O0", progress=False)
+
+
+def assert_frames_equal(frame, expected):
+    assert frame.shape == expected.shape and frame.dtype == np.uint8
+    bad = np.argwhere(np.any(frame != expected, axis=2))
+    assert len(bad) == 0, f"{len(bad)} pixels differ, first at {bad[:3].tolist()}"
+
+
+def test_frame_matches_integer_reference_and_cycle_model(built, model_file, config):
+    frame, cycles = built.run(model_file, width=WIDTH, height=HEIGHT, precision="int8")
+    assert_frames_equal(frame, reference_frame(model_file, config, WIDTH, HEIGHT, "int8"))
+    assert cycles == frame_cycles(config, WIDTH, HEIGHT)["total"]
+
+
+def test_back_pressure_and_smaller_frame(built, model_file, config):
+    # A frame below the build's maximum, the sink stalling a third of the time.
+    frame, cycles = built.run(model_file, width=12, height=8, precision="int8", stall=0.3,
+                              seed=5)
+    assert_frames_equal(frame, reference_frame(model_file, config, 12, 8, "int8"))
+    assert cycles > frame_cycles(config, 12, 8)["total"]
+
+
+def test_render_verilator_reports_progress(built, model_file, config, build_dir):
+    calls = []
+    frame, _ = render_verilator(config, model_file, width=WIDTH, height=HEIGHT,
+                                precision="int8", build_dir=build_dir, opt="-O0",
+                                progress=lambda *a: calls.append(a))
+    assert_frames_equal(frame, reference_frame(model_file, config, WIDTH, HEIGHT, "int8"))
+    assert calls[-1] == ("render", WIDTH * HEIGHT, WIDTH * HEIGHT)
+
+
+def test_sim_command_line(built, build_dir, tmp_path, monkeypatch, capsys):
+    # The same configuration through `python -m accel.sim --backend verilator`: the model
+    # comes from the cache that PATCHINR_VERILATOR_DIR names (exported again and hashed, not
+    # compiled again).
+    from accel.cli import sim
+    monkeypatch.setenv("PATCHINR_VERILATOR_DIR", build_dir)
+    out = tmp_path / "result.json"
+    rc = sim.main(["--backend", "verilator", "--verilator-opt=-O0", "--weights", FIXTURE,
+                   "--array", f"{ROWS}x{COLS}", "--size", f"{WIDTH}x{HEIGHT}",
+                   "--json", str(out), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    result = json.loads(out.read_text())
+    assert result["backend"] == "verilator"
+    assert result["mismatches"] == 0 and result["mismatches_torch"] == 0
+    assert result["cycles"] == result["cycles_model"]
+    assert result["compile_seconds"] >= 0 and result["verilator_cached"] is True
+
+
+def test_user_errors(built, model_file):
+    with pytest.raises(UserError, match="exceeds the build's maximum"):
+        built.run(model_file, width=WIDTH + 2, height=HEIGHT, precision="int8")
+    with pytest.raises(UserError, match="no fp32 datapath"):
+        built.run(model_file, width=WIDTH, height=HEIGHT, precision="fp32")
+    with pytest.raises(UserError, match="network differs"):
+        built.run(random_model(patch=2, hidden=6, layers=2), width=WIDTH, height=HEIGHT,
+                  precision="int8")
+
+
+@pytest.mark.skipif(not os.environ.get("PATCHINR_SLOW_TESTS"),
+                    reason="slow (a second Verilator model): set PATCHINR_SLOW_TESTS=1")
+def test_fp32_frame_matches_float32_reference(model_file, build_dir):
+    config = AccelConfig(model=model_file.config, rows=ROWS, cols=COLS, batch=BATCH,
+                         precision="fp32", max_width=WIDTH, max_height=HEIGHT)
+    frame, cycles = render_verilator(config, model_file, width=WIDTH, height=HEIGHT,
+                                     precision="fp32", build_dir=build_dir, opt="-O0",
+                                     progress=False, stall=0.2, seed=1)
+    assert_frames_equal(frame, reference_frame(model_file, config, WIDTH, HEIGHT, "fp32"))
+    assert cycles >= frame_cycles(config, WIDTH, HEIGHT)["total"]
+
+
+def test_missing_compiler_names_the_install_step(monkeypatch, config):
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    with pytest.raises(UserError, match="apt-get install g\\+\\+"):
+        build_model(config, progress=False)
