@@ -28,13 +28,21 @@ from model.errors import UserError
 from model.validate import one_of, positive_int
 
 __all__ = ["AccelConfig", "LayerGeometry", "Timing", "Preset", "BUILD", "SIMULATION",
-           "MEMORIES", "PRECISIONS", "MAX_FRAME"]
+           "MEMORIES", "WEIGHT_ADDRESS_BITS", "PRECISIONS", "MAX_FRAME", "address_bits"]
 
 #: What ``--precision`` accepts: one datapath, or both selected at run time.
 PRECISIONS = ("int8", "fp32", "dual")
 
 #: Weight-stream memory ids (the header beat's ``[31:28]``, :mod:`accel.gateware.weight_loader`).
 MEMORIES = {"weights_int8": 0, "params": 1, "sine_lut": 2, "weights_fp32": 3, "weights_first": 4}
+
+#: Bits of a weight packet header's first-word address (``[27:0]``).
+WEIGHT_ADDRESS_BITS = 28
+
+
+def address_bits(depth):
+    """Bits of an address into ``depth`` words (at least 1)."""
+    return max(1, (depth - 1).bit_length())
 
 
 def _ceil_div(a, b):
@@ -159,6 +167,21 @@ class AccelConfig:
         self.rows, self.cols, self.batch = rows, cols, batch
         self.precision = precision
         self.max_width, self.max_height = max_width, max_height
+        self._check_widths()
+
+    def _check_widths(self):
+        # What the host sees of a build must fit the fields that report it, and every memory
+        # must be addressable by a weight packet's header: refuse here, with the limit,
+        # rather than elaborate a core that reports or loads the wrong thing.
+        from .host.registers import check_fits
+        check_fits(HWINFO_ROWS=self.rows, HWINFO_COLS=self.cols,
+                   HWINFO_CHANNELS=self.model.channels, LAYERS_SINE_LAYERS=self.model.layers,
+                   LAYERS_HIDDEN=self.model.hidden)
+        for name, (depth, _) in self.memory_geometry.items():
+            if depth > 1 << WEIGHT_ADDRESS_BITS:
+                raise UserError(f"memory {name} would hold {depth:,} words, more than a weight "
+                                f"packet's {WEIGHT_ADDRESS_BITS}-bit address reaches "
+                                f"({1 << WEIGHT_ADDRESS_BITS:,}): use a larger array")
 
     @classmethod
     def fitting(cls, *, model, max_frame=MAX_FRAME, **kwargs):
@@ -273,6 +296,22 @@ class AccelConfig:
         if self.has_fp32:
             geo["weights_fp32"] = (self.weight_depth, self.cols * 32)
         return geo
+
+    @property
+    def weight_addr_bits(self):
+        """Bits of an address into the weight address space (``weight_depth`` words, the
+        first layer's first): the sequencer's reload pointer and the buffers' read port."""
+        return address_bits(self.weight_depth)
+
+    @property
+    def buffer_addr_bits(self):
+        """Bits of a weight-buffer write address: the deepest memory of the build."""
+        return address_bits(max(depth for depth, _ in self.memory_geometry.values()))
+
+    @property
+    def param_addr_bits(self):
+        """Bits of a lane-parameter address (``param_depth`` words)."""
+        return address_bits(self.param_depth)
 
     @property
     def first_words(self):

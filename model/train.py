@@ -10,14 +10,13 @@ The recipe (schedule, quantization-aware steps, what is kept) is described in
 """
 
 import argparse
-import os
 import sys
 
 from . import export
 from .config import PatchINRConfig
 from .data import load_image, patch_grid
 from .errors import ArgumentParser, UserError, cli_entry
-from .files import write_json
+from .files import check_output, write_json
 from .evaluate import render_fp32, render_int8, save_png
 from .training import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY, TrainSettings, train_image
 from .validate import parse_size
@@ -59,8 +58,8 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     for path in (args.out, args.json):
-        if path and os.path.isdir(path):
-            raise UserError(f"output {path!r} is a directory")
+        if path:
+            check_output(path, inputs=(args.image,))
     try:
         probe = load_image(args.image, size=None, channels=1 if args.gray else None)
         config = PatchINRConfig(patch=args.patch, channels=probe.shape[2], hidden=args.hidden,

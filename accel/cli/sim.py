@@ -12,10 +12,9 @@ reference of the hardware's operation order). Exit status 0 when every pixel mat
 any mismatch, 2 on bad input.
 """
 
-import os
 
 from model.errors import ArgumentParser, UserError, cli_entry
-from model.files import write_json
+from model.files import check_output, write_json
 from model.validate import parse_array, parse_size
 
 from ..config import SIMULATION
@@ -63,8 +62,8 @@ def main(argv=None):
     if not 0.0 <= args.stall < 1.0:
         raise UserError(f"--stall must be in [0, 1), not {args.stall}")
     for path in (args.out, args.json):
-        if path and os.path.isdir(path):
-            raise UserError(f"output {path!r} is a directory")
+        if path:
+            check_output(path, inputs=(args.weights, args.image))
     result = simulate_frame(weights=args.weights, precision=args.precision, array=array,
                             batch=args.batch, size=size, image=args.image,
                             stream_weights=args.stream_weights, stall=args.stall,

@@ -14,7 +14,7 @@ from amaranth.sim import Simulator
 
 from ..gateware.core import PatchINRCore
 from ..gateware.weight_loader import weight_stream
-from ..host.csr import REGISTERS
+from ..host.registers import REGISTERS
 from .testbench import axil_read, axil_write, axis_put
 
 __all__ = ["SimResult", "render", "CTRL_START", "CTRL_QUERY", "CTRL_FP32", "CTRL_CLEAR"]

@@ -29,7 +29,7 @@ from model.validate import positive_int
 
 from ..config import AccelConfig
 from ..gateware.weight_loader import weight_stream
-from ..host.csr import REGISTERS
+from ..host.registers import REGISTERS
 from .export import PE_NAME, TOP_NAME, export_core
 from .lint import find_verilator, waiver_config
 

@@ -142,6 +142,10 @@ class PatchINRCore(wiring.Component):
             ]
         with m.If(csr.clear):
             m.d.sync += [self.done.eq(0), self.error.eq(0), error_code.eq(ErrorCode.NONE)]
+            # The counters of a finished job; a running job's keep counting (QUERIES is
+            # the output unit's progress, not only a report).
+            with m.If(~self.busy):
+                m.d.sync += [cycles.eq(0), committed.eq(0)]
         with m.If(ld.error):
             m.d.sync += [self.error.eq(1), error_code.eq(ld.error_code)]
         with m.If(self.busy):
@@ -159,17 +163,21 @@ class PatchINRCore(wiring.Component):
         m.d.comb += scatter_go.eq(self.busy & ~sc_started & (mode | cgen.info_valid))
         with m.If(scatter_go):
             m.d.sync += sc_started.eq(1)
-        m.d.comb += [sc.start.eq(scatter_go), sc.mode.eq(mode), sc.pw.eq(cgen.pw), sc.ph.eq(cgen.ph)]
+        m.d.comb += [sc.start.eq(scatter_go), sc.mode.eq(mode), sc.pw.eq(cgen.pw), sc.ph.eq(cgen.ph),
+                     sc.clear.eq(csr.clear)]
 
         # Coordinates: from the generator or the input stream.
         coord_in = self.s_axis_coord
+        # tready is assigned outside any If: a conditional assignment becomes an `always @*`
+        # process in Verilog, which SystemVerilog simulators do not evaluate at time zero
+        # when it reads only initialised registers, leaving the port X while idle.
+        m.d.comb += coord_in.tready.eq(mode & bat.coords.ready & self.busy)
         with m.If(mode):
             m.d.comb += [
                 bat.coords.valid.eq(coord_in.tvalid & self.busy),
                 bat.coords.payload.x.eq(coord_in.tdata[:16]),
                 bat.coords.payload.y.eq(coord_in.tdata[16:]),
                 bat.coords.payload.last.eq(coord_in.tlast),
-                coord_in.tready.eq(bat.coords.ready & self.busy),
             ]
             with m.If(coord_in.tvalid & coord_in.tready & coord_in.tlast):
                 m.d.sync += [total.eq(bat.count + 1), total_valid.eq(1)]

@@ -47,7 +47,7 @@ class Datapath(wiring.Component):
     -----
     issue : In(issue_layout)
         The sequencer's record of this cycle.
-    w_addr : In(16), w_load : In(1)
+    w_addr : In(weight_addr_bits), w_load : In(1)
         Shadow-weight reload: read ``w_addr`` and shift it into the columns.
     mode : In(1)
         0 INT8, 1 FP32 (dual builds; constant during a job).
@@ -73,7 +73,7 @@ class Datapath(wiring.Component):
                                   "word": range(config.out_words), "data": 8})
         super().__init__({
             "issue":        In(issue_layout(config)),
-            "w_addr":       In(16),
+            "w_addr":       In(config.weight_addr_bits),
             "w_load":       In(1),
             "mode":         In(1),
             "coord_wr":     In(data.StructLayout({"en": 1, "addr": range(2 * config.batch),

@@ -62,8 +62,9 @@ class PatchScatter(wiring.Component):
         ``committed`` covers it.
     total, total_valid : In(32), In(1)
         Query mode: the job's query count, once known (``total_valid`` low from ``start``
-        until then; it may rise before or after the last query is sent). Unused in frame
-        mode, where the job is ``pw * ph`` queries.
+        until then). It must be valid before the last query's pixels are read out, which
+        the core guarantees: the last query's coordinate is the stream's ``tlast`` beat that
+        sets it. Unused in frame mode, where the job is ``pw * ph`` queries.
     freed : Out(32)
         Queries whose pixels have all been transferred: frame mode, up by ``pw`` on the
         transfer of a patch row's last pixel; query mode, up by 1 on each query's last.
@@ -71,7 +72,8 @@ class PatchScatter(wiring.Component):
         Pixels, channel ``ch`` in ``tdata[8ch+7:8ch]``. Frame mode: the ``pw*n x ph*n``
         frame in raster order, ``tuser`` on its first pixel, ``tlast`` on each line's last
         (AXI4-Stream video, UG934). Query mode: each query's ``n*n`` pixels in ``(dy, dx)``
-        raster order, ``tlast`` on its last, ``tuser`` on the job's first beat. One pixel
+        raster order, ``tlast`` on the job's last pixel only, ``tuser`` on the job's first
+        beat. One pixel
         per cycle while ``tready`` is high; ``tvalid`` and ``tdata`` come from registers.
     done : Out(1)
         High for the one cycle after the job's last pixel transfers (query mode: after
@@ -79,7 +81,10 @@ class PatchScatter(wiring.Component):
     busy : Out(1)
         High from the cycle after ``start`` until ``done``.
     pixels : Out(32)
-        Pixels transferred in this job.
+        Pixels transferred in this job; ``clear`` zeroes it between jobs.
+    clear : In(1)
+        Pulse: zero ``pixels`` (ignored while ``busy``: the count of a running job stays
+        whole).
     """
 
     def __init__(self, *, config):
@@ -106,6 +111,7 @@ class PatchScatter(wiring.Component):
             "done":        Out(1),
             "busy":        Out(1),
             "pixels":      Out(32),
+            "clear":       In(1),
         })
 
     @property
@@ -191,7 +197,9 @@ class PatchScatter(wiring.Component):
         with m.Else():
             m.d.comb += [
                 s0_valid.eq(self.busy & (query < committed)),
-                s0_last.eq(end_dx & end_dy),
+                # One packet per job: only the job's last pixel ends it (an AXI DMA ends a
+                # transfer on tlast, so per-query tlast would split a batch of queries).
+                s0_last.eq(end_dx & end_dy & self.total_valid & (query == self.total - 1)),
                 s0_release.eq(end_dx & end_dy),
             ]
 
@@ -238,8 +246,10 @@ class PatchScatter(wiring.Component):
                 out_release.eq(s1_release),
                 out_final.eq(s1_final),
             ]
-            # Channel ch of the pixel is in bank (s1_bank + ch) % C.
-            with m.Switch(s1_bank):
+            # Channel ch of the pixel is in bank (s1_bank + ch) % C. tdata changes only with
+            # a beat: between beats it holds the last pixel (0 after reset), never the read
+            # data of a slot nothing has written yet.
+            with m.If(s1_valid), m.Switch(s1_bank):
                 for b0 in range(lanes):
                     with m.Case(b0):
                         m.d.sync += [axis.tdata.word_select(ch, 8).eq(
@@ -256,6 +266,8 @@ class PatchScatter(wiring.Component):
         ]
         with m.If(transfer):
             m.d.sync += self.pixels.eq(self.pixels + 1)
+        with m.If(~self.busy & self.clear):
+            m.d.sync += self.pixels.eq(0)
         with m.If(self.busy & Mux(mode == MODE_FRAME,
                                   transfer & out_final,
                                   self.total_valid & (freed_next == self.total))):

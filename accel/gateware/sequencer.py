@@ -74,7 +74,7 @@ class Sequencer(wiring.Component):
         queries fit in the output ring (``queries issued + len <= freed + out_slots``).
     issue : Out(issue_layout)
         One record per cycle (``valid`` low in idle cycles).
-    w_addr : Out(16), w_load : Out(1)
+    w_addr : Out(weight_addr_bits), w_load : Out(1)
         Weight-memory read for the shadow reload; the word arrives one cycle later.
     done : Out(1)
         Pulse after the last batch's final tile period.
@@ -96,7 +96,7 @@ class Sequencer(wiring.Component):
             "coord_half":  Out(1),
             "freed":       In(32),
             "issue":       Out(issue_layout(config)),
-            "w_addr":      Out(16),
+            "w_addr":      Out(config.weight_addr_bits),
             "w_load":      Out(1),
             "done":        Out(1),
             "busy":        Out(1),

@@ -34,7 +34,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import MEMORIES, AccelConfig
 
-__all__ = ["memory_images", "WeightBuffer"]
+__all__ = ["memory_images", "write_layout", "WeightBuffer"]
 
 def _tile_words(config, weights, elem_bits):
     """Weight-memory words (lists of per-lane element bit patterns) for ``weights`` =
@@ -94,18 +94,26 @@ def memory_images(config, model_file):
     return images
 
 
+def write_layout(config):
+    """One weight-buffer word write: ``en``, ``mem`` (a :data:`MEMORIES` id), ``addr`` (as
+    wide as the deepest memory needs), ``data`` (the widest word)."""
+    return data.StructLayout({"en": 1, "mem": 3, "addr": config.buffer_addr_bits,
+                              "data": max(bits for _, bits in config.memory_geometry.values())})
+
+
 class WeightBuffer(wiring.Component):
     """The weight and lane-parameter memories, with the array-side read ports.
 
     Ports
     -----
-    wr : In(StructLayout): ``en``, ``mem`` (3 bits, a :data:`MEMORIES` id), ``addr`` (16),
-        ``data`` (widest word). One word written per cycle (from the weight loader).
-    w_addr : In(16)
+    wr : In(:func:`write_layout`): ``en``, ``mem`` (3 bits, a :data:`MEMORIES` id), ``addr``
+        (:attr:`~accel.config.AccelConfig.buffer_addr_bits`), ``data`` (widest word). One
+        word written per cycle (from the weight loader).
+    w_addr : In(:attr:`~accel.config.AccelConfig.weight_addr_bits`)
         Weight word to read (the whole weight address space, first layer first);
         ``w_int`` (``cols`` signed 16-bit weights: the first layer's, or int8 sign-extended)
         and ``w_fp32`` follow one cycle later.
-    bias_addr, post_addr : In(ArrayLayout(16, cols))
+    bias_addr, post_addr : In(ArrayLayout(param_addr_bits, cols))
         Per-lane parameter reads (two ports per lane: the column-top bias and the
         post-processing parameters are needed at different times); ``bias`` /
         ``post`` (lane parameter bit patterns, ``param_bits`` each) follow one cycle later.
@@ -122,10 +130,10 @@ class WeightBuffer(wiring.Component):
         geo = config.memory_geometry
         self._word_bits = max(bits for _, bits in geo.values())
         members = {
-            "wr": In(data.StructLayout({"en": 1, "mem": 3, "addr": 16, "data": self._word_bits})),
-            "w_addr": In(16),
-            "bias_addr": In(data.ArrayLayout(16, config.cols)),
-            "post_addr": In(data.ArrayLayout(16, config.cols)),
+            "wr": In(write_layout(config)),
+            "w_addr": In(config.weight_addr_bits),
+            "bias_addr": In(data.ArrayLayout(config.param_addr_bits, config.cols)),
+            "post_addr": In(data.ArrayLayout(config.param_addr_bits, config.cols)),
             "bias": Out(data.ArrayLayout(config.param_bits, config.cols)),
             "post": Out(data.ArrayLayout(config.param_bits, config.cols)),
         }

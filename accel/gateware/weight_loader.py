@@ -22,10 +22,10 @@ from amaranth import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import MEMORIES, AccelConfig
+from ..config import MEMORIES, WEIGHT_ADDRESS_BITS, AccelConfig
 from ..host.axi import AXIStreamSignature
 from ..host.errors import ErrorCode
-from .weight_buffer import memory_images
+from .weight_buffer import memory_images, write_layout
 
 __all__ = ["WeightLoader", "weight_stream", "beats_per_word"]
 
@@ -81,7 +81,7 @@ class WeightLoader(wiring.Component):
         super().__init__({
             "s_axis": In(AXIStreamSignature(32)),
             "enable": In(1),
-            "wr": Out(data.StructLayout({"en": 1, "mem": 3, "addr": 16, "data": self._word_bits})),
+            "wr": Out(write_layout(config)),
             "lut": Out(data.StructLayout({"en": 1, "addr": k, "data": 8})),
             "error": Out(1),
             "error_code": Out(ErrorCode),
@@ -95,9 +95,11 @@ class WeightLoader(wiring.Component):
         word = Signal(32 * nbeats_max)
         beat = Signal(range(nbeats_max))
         mem = Signal(4)
-        addr = Signal(28)
+        # One bit above the header's address field, so the word after the last one
+        # compares as out of range instead of wrapping to 0.
+        addr = Signal(WEIGHT_ADDRESS_BITS + 1)
         last_beat = Signal(range(nbeats_max))   # beats per word of this packet's memory - 1
-        depth = Signal(28)
+        depth = Signal(range(max(d for d, _ in self._geo.values()) + 1))
 
         m.d.comb += s.tready.eq(self.enable)
         fire = s.tvalid & s.tready
@@ -109,7 +111,7 @@ class WeightLoader(wiring.Component):
         with m.FSM(name="packet"):
             with m.State("HEADER"):
                 with m.If(fire & ~s.tlast):
-                    m.d.sync += [mem.eq(s.tdata[28:32]), addr.eq(s.tdata[:28]), beat.eq(0)]
+                    m.d.sync += [mem.eq(s.tdata[28:32]), addr.eq(s.tdata[:WEIGHT_ADDRESS_BITS]), beat.eq(0)]
                     with m.Switch(s.tdata[28:32]):
                         for name, (d, bits) in self._geo.items():
                             with m.Case(MEMORIES[name]):

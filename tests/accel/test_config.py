@@ -195,3 +195,27 @@ def test_fitting_rounds_the_largest_frame_down_to_whole_patches(patch, expected)
     c = AccelConfig.fitting(model=_model(patch=patch), rows=4, cols=4, batch=8)
     assert (c.max_width, c.max_height) == expected
     assert c.rows == 4 and c.batch == 8
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(hidden=70000), r"70000 does not fit the register field LAYERS.HIDDEN \(16 bits, at most 65535\)"),
+    (dict(layers=300), r"300 does not fit the register field LAYERS.SINE_LAYERS \(8 bits"),
+    (dict(rows=256, cols=2), r"256 does not fit the register field HWINFO.ROWS \(8 bits, at most 255\)"),
+    (dict(rows=512, cols=256), r"does not fit the register field HWINFO"),
+])
+def test_refuses_figures_the_register_map_cannot_report(kw, message):
+    model = PatchINRConfig(patch=1, channels=1, hidden=kw.pop("hidden", 8),
+                           layers=kw.pop("layers", 1))
+    with pytest.raises(UserError, match=message):
+        AccelConfig(model=model, **kw)
+
+
+def test_refuses_a_memory_a_weight_header_cannot_address(monkeypatch):
+    import accel.config as config_mod
+    model = PatchINRConfig(patch=2, channels=1, hidden=64, layers=3)
+    deepest = max(d for d, _ in AccelConfig(model=model, rows=2, cols=1).memory_geometry.values())
+    # The same check at a field width this small model's memories exceed.
+    monkeypatch.setattr(config_mod, "WEIGHT_ADDRESS_BITS", (deepest - 1).bit_length() - 1)
+    with pytest.raises(UserError, match=r"memory \w+ would hold [\d,]+ words, more than a weight "
+                                        r"packet's \d+-bit address reaches"):
+        AccelConfig(model=model, rows=2, cols=1)

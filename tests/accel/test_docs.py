@@ -1,7 +1,7 @@
 """The interface page stays the register map the core implements."""
 
 
-from accel.host.csr import register_map_markdown
+from accel.host.registers import register_map_markdown
 from accel.host.errors import ErrorCode
 from tests.paths import ROOT
 

@@ -109,7 +109,8 @@ def test_query_stream_with_gaps():
                  gaps=0.3, stall=0.3, seed=2, max_cycles=cycle_limit(cfg, 12, 8))
     assert res.status & 0b110 == 0b010
     np.testing.assert_array_equal(res.frame, int_forward(mf.quant, q))
-    assert [i for i, b in enumerate(res.beats) if b[1]] == [4 * (i + 1) - 1 for i in range(len(q))]
+    # One packet per job: tlast on the last pixel of the last query only.
+    assert [i for i, b in enumerate(res.beats) if b[1]] == [4 * len(q) - 1]
 
 
 @pytest.mark.parametrize("width, height", [(0, 8), (14, 8), (12, 10), (13, 8)],
@@ -146,3 +147,52 @@ def test_dual_build_switches_precision_by_register_alone():
         assert job.status & 0b110 == 0b010
         np.testing.assert_array_equal(job.frame, reference_frame(mf, cfg, 8, 4, prec))
         assert job.cycles == frame_cycles(cfg, 8, 4)["total"]
+
+
+def test_clear_zeroes_the_counters_of_a_finished_job():
+    """CTRL.CLEAR: DONE and ERROR, and between jobs CYCLES, QUERIES and PIXELS too."""
+    from amaranth.sim import Simulator
+
+    from accel.flows.simulation import CTRL_CLEAR, CTRL_START
+    from accel.gateware.core import PatchINRCore
+    from accel.host.registers import REGISTERS
+    from tests.simutil import axil_read, axil_write
+
+    mf, cfg = build(width=4, height=4)
+    core = PatchINRCore(config=cfg, images=memory_images(cfg, mf), width=4, height=4)
+    seen = {}
+
+    async def read(ctx, name):
+        value, _ = await axil_read(ctx, core.s_axil, REGISTERS[name].offset)
+        return value
+
+    async def host(ctx):
+        ctx.set(core.m_axis_pix.tready, 1)
+        await axil_write(ctx, core.s_axil, REGISTERS["CTRL"].offset, CTRL_START)
+        for _ in range(20_000):
+            if await read(ctx, "STATUS") & 0b10:
+                break
+        seen["job"] = [await read(ctx, r) for r in ("CYCLES", "QUERIES", "PIXELS")]
+        await axil_write(ctx, core.s_axil, REGISTERS["CTRL"].offset, CTRL_CLEAR)
+        seen["cleared"] = [await read(ctx, r) for r in ("STATUS", "CYCLES", "QUERIES",
+                                                        "PIXELS")]
+
+    sim = Simulator(core)
+    sim.add_clock(1 / 200e6)
+    sim.add_testbench(host)
+    sim.run()
+    assert seen["job"] == [frame_cycles(cfg, 4, 4)["total"], 4, 16]
+    assert seen["cleared"] == [0, 0, 0, 0]
+
+
+def test_memory_deeper_than_16_bits_of_address():
+    """A deep weight memory behind a tiny array: 66,048 INT8 weight words (17 address
+    bits) on a 2x1 array, loaded over s_axis_wgt, then a frame bit for bit. With 16-bit
+    weight addresses (the widths before they followed the configuration) the top words
+    alias the bottom ones and the frame is wrong without an error."""
+    mf = random_model(patch=2, channels=1, hidden=128, layers=5, seed=4)
+    cfg = AccelConfig(model=mf.config, rows=2, cols=1, batch=4, max_width=4, max_height=4)
+    depth = cfg.memory_geometry["weights_int8"][0]
+    assert depth > 1 << 16 and cfg.weight_addr_bits == cfg.buffer_addr_bits == 17
+    res = check_frame(mf, cfg, 4, 4, stream_weights=True)
+    assert res.cycles == frame_cycles(cfg, 4, 4)["total"]

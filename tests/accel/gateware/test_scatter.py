@@ -39,14 +39,18 @@ def _pack(pixel):
 
 def _expected_beats(job, n, channels):
     """``(tdata, tlast, tuser)`` of every pixel: the reference unpatchify (frame mode) or
-    each query's patch in raster order (query mode)."""
+    each query's patch in raster order (query mode), ``tlast`` on the job's last pixel only;
+    a job whose total comes only after its last pixel has left cannot mark it, and ends
+    without ``tlast`` (the core never does that: the last query's coordinate carries it)."""
     if job.mode == MODE_FRAME:
         width, height = job.pw * n, job.ph * n
         img = unpatchify(job.values, width, height, n, channels)
         return [(_pack(img[y, x]), int(x == width - 1), int(x == 0 and y == 0))
                 for y in range(height) for x in range(width)]
     pixels = job.values.reshape(job.queries, n * n, channels)
-    return [(_pack(pixels[q, i]), int(i == n * n - 1), int(q == 0 and i == 0))
+    last = (job.queries - 1, n * n - 1)
+    return [(_pack(pixels[q, i]), int((q, i) == last and not job.late_total),
+             int(q == 0 and i == 0))
             for q in range(job.queries) for i in range(n * n)]
 
 

@@ -306,3 +306,16 @@ def test_truncated_then_same_memory():
         check_against_parser(cfg, beats, transfers, writes, errors)
         assert [c for _, c in errors] == [ErrorCode.WGT_TRUNCATED]
         assert [(a, w) for _, _, a, w in writes] == list(enumerate(images["params"]))
+
+
+@pytest.mark.parametrize("precision, lane_bits", [("int8", 64), ("fp32", 32), ("dual", 96)])
+def test_parameter_word_per_build_as_the_interface_page_says(precision, lane_bits):
+    """docs/interface.md: INT8 fields (64 bits) in INT8 and dual builds, then the FP32 bias
+    (32) in dual builds; an FP32-only build's lane parameter is the FP32 bias alone."""
+    mf = random_model(patch=2, channels=1, hidden=6, layers=2)
+    cfg = AccelConfig(model=mf.config, rows=4, cols=4, batch=8, precision=precision,
+                      max_width=8, max_height=8)
+    depth, bits = cfg.memory_geometry["params"]
+    assert bits == cfg.cols * lane_bits
+    beats = [b for b, _ in weight_stream(cfg, mf, memories={"params"})]
+    assert beats[0] >> 28 == 1 and len(beats) == 1 + depth * (cfg.cols * lane_bits // 32)
