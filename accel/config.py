@@ -177,6 +177,14 @@ class AccelConfig:
         check_fits(HWINFO_ROWS=self.rows, HWINFO_COLS=self.cols,
                    HWINFO_CHANNELS=self.model.channels, LAYERS_SINE_LAYERS=self.model.layers,
                    LAYERS_HIDDEN=self.model.hidden)
+        from .device import XCVU9P, onchip_bits
+        if self.onchip_bits > onchip_bits(XCVU9P):
+            raise UserError(
+                f"this build needs {self.onchip_bits / 1e6:,.1f} Mbit of on-chip memory "
+                f"(weights {self.weight_bits / 1e6:,.1f}, activation and output buffers "
+                f"{(self.onchip_bits - self.weight_bits) / 1e6:,.1f}), more than the XCVU9P's "
+                f"{onchip_bits(XCVU9P) / 1e6:,.0f} Mbit of block RAM and UltraRAM: use a "
+                f"smaller batch, array or frame")
         for name, (depth, _) in self.memory_geometry.items():
             if depth > 1 << WEIGHT_ADDRESS_BITS:
                 raise UserError(f"memory {name} would hold {depth:,} words, more than a weight "
@@ -324,6 +332,21 @@ class AccelConfig:
         table)."""
         return sum(depth * bits * (self.cols if name == "sine_lut" else 1)
                    for name, (depth, bits) in self.memory_geometry.items())
+
+    @property
+    def buffer_bits(self):
+        """Bits of the datapath's and the output unit's memories: activation banks,
+        partial sums, coordinates and the output patch ring."""
+        act = self.rows * self.act_depth * self.elem_bits
+        psum = self.cols * self.batch * 32
+        coords = 2 * self.batch * 32
+        ring = self.cols * self.out_slots * self.out_words * 8
+        return act + psum + coords + ring
+
+    @property
+    def onchip_bits(self):
+        """Every memory bit of the build: :attr:`weight_bits` and :attr:`buffer_bits`."""
+        return self.weight_bits + self.buffer_bits
 
     @cached_property
     def timing(self):

@@ -11,7 +11,7 @@ import math
 from model.errors import UserError
 
 __all__ = ["XCVU9P", "RESOURCES", "DSP_PER_PE", "DSP_PER_LANE", "DSP_CONTROL", "dsp_count",
-           "check_fit"]
+           "check_fit", "onchip_bits"]
 
 #: Device facts of the VCU118's XCVU9P (-2L), for fit checks and utilisation percentages.
 XCVU9P = {"part": "xcvu9p-flga2104-2L-e", "lut": 1_182_240, "ff": 2_364_480, "dsp": 6_840,
@@ -35,6 +35,11 @@ DSP_PER_LANE = {"int8": 2, "fp32": 5, "dual": 7}
 #: and the output addressing): 4 with patches of 2 and more, none at ``n = 1``. The fit
 #: check counts 4 in every build.
 DSP_CONTROL = 4
+
+
+def onchip_bits(device=XCVU9P):
+    """Bits of block RAM (36 Kb each) and UltraRAM (288 Kb each) on ``device``."""
+    return device["bram36"] * 36 * 1024 + device["uram"] * 288 * 1024
 
 
 def dsp_count(precision, rows, cols):

@@ -8,15 +8,22 @@ elaboration) reads its layer widths, patch size and number formats from a
 import math
 from dataclasses import asdict, dataclass, field
 
+from .errors import UserError
+from .limits import OMEGA0_MAX
 from .validate import positive_int
 
-__all__ = ["PatchINRConfig", "QuantSpec", "COORD_SCALE"]
+__all__ = ["PatchINRConfig", "QuantSpec", "COORD_SCALE", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY"]
 
 
 #: Patch-centre coordinates in [-1, 1] become signed 16-bit integers ``round(x * 32767)``.
 #: 16 bits keep every patch centre of a 1920x1080 frame at n = 1 distinct (the grid step is
 #: 2 * 32767 / 1920 = 34 codes); int8 coordinates could address only 255 positions per axis.
 COORD_SCALE = 32767
+
+#: Peak learning rate of the cosine schedule (:mod:`model.training` says why not 5e-4).
+DEFAULT_LR = 3e-4
+#: Weight of the FP32/INT8 disagreement in the quantization-aware loss.
+DEFAULT_QAT_CONSISTENCY = 100.0
 
 
 def _is_int(value):
@@ -55,13 +62,13 @@ class QuantSpec:
 
     def __post_init__(self):
         if not _is_int(self.phase_bits) or not 4 <= self.phase_bits <= 16:
-            raise ValueError(f"phase bits must be an integer in 4..16, not {self.phase_bits!r}")
+            raise UserError(f"phase bits must be an integer in 4..16, not {self.phase_bits!r}")
         if not _is_int(self.mult_bits) or not 8 <= self.mult_bits <= 24:
-            raise ValueError(f"multiplier bits must be an integer in 8..24, not {self.mult_bits!r}")
+            raise UserError(f"multiplier bits must be an integer in 8..24, not {self.mult_bits!r}")
         if not _is_int(self.act_max) or not 1 <= self.act_max <= 127:
-            raise ValueError(f"activation maximum must be an integer in 1..127, not {self.act_max!r}")
+            raise UserError(f"activation maximum must be an integer in 1..127, not {self.act_max!r}")
         if not _is_int(self.first_weight_bits) or not 8 <= self.first_weight_bits <= 16:
-            raise ValueError(f"first-layer weight bits must be an integer in 8..16, "
+            raise UserError(f"first-layer weight bits must be an integer in 8..16, "
                              f"not {self.first_weight_bits!r}")
 
 
@@ -100,16 +107,18 @@ class PatchINRConfig:
     def __post_init__(self):
         positive_int("patch size", self.patch)
         if not _is_int(self.channels) or self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, not {self.channels!r}")
+            raise UserError(f"channels must be 1 or 3, not {self.channels!r}")
         positive_int("hidden width", self.hidden)
         positive_int("number of sine layers", self.layers)
         if (not isinstance(self.omega0, (int, float)) or isinstance(self.omega0, bool)
                 or not (self.omega0 > 0 and math.isfinite(self.omega0))):
-            raise ValueError(f"omega0 must be a positive finite number, not {self.omega0!r}")
+            raise UserError(f"omega0 must be a positive finite number, not {self.omega0!r}")
+        if self.omega0 > OMEGA0_MAX:
+            raise UserError(f"omega0 {self.omega0:g} exceeds the limit of {OMEGA0_MAX:g}")
         if isinstance(self.quant, dict):
             object.__setattr__(self, "quant", QuantSpec(**self.quant))
         if not isinstance(self.quant, QuantSpec):
-            raise ValueError(f"quant must be a QuantSpec or a mapping, not {self.quant!r}")
+            raise UserError(f"quant must be a QuantSpec or a mapping, not {self.quant!r}")
 
     # Derived geometry ----------------------------------------------------------------------
 
@@ -156,11 +165,11 @@ class PatchINRConfig:
     @classmethod
     def from_dict(cls, d):
         if not isinstance(d, dict):
-            raise ValueError(f"configuration must be a mapping, not {type(d).__name__}")
+            raise UserError(f"configuration must be a mapping, not {type(d).__name__}")
         known = {"patch", "channels", "hidden", "layers", "omega0", "quant"}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+            raise UserError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
         d = dict(d)
         if "quant" in d:
             d["quant"] = QuantSpec(**d["quant"])

@@ -16,6 +16,7 @@ import numpy as np
 
 from .config import COORD_SCALE
 from .errors import UserError
+from .limits import MAX_IMAGE_PIXELS, MAX_SIDE
 from .validate import positive_int
 
 __all__ = [
@@ -51,9 +52,26 @@ def _read_bundled(name):
 
 
 def _read_file(path):
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            # Pillow warns on large images and raises on larger ones; the limit below is
+            # the one that applies, checked from the header before anything is decoded.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UserError(f"cannot read image {path!r}: {exc}") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise UserError(f"cannot read image {path!r}: {exc}") from None
+    w, h = im.size
+    if w * h > MAX_IMAGE_PIXELS:
+        im.close()
+        raise UserError(f"image {path!r} is {w}x{h} ({w * h / 1e6:.1f} MP): at most "
+                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP are read (resize it first)")
+    try:
+        with im:
             im.load()
             if im.mode.startswith("I") or im.mode == "F":
                 # 16-bit grayscale (PNG opens as "I;16" or "I"): converting to RGB would
@@ -125,7 +143,7 @@ def load_image(source, *, size=None, channels=None):
     if size is not None:
         w, h = (size, size) if isinstance(size, int) else size
         for v in (w, h):
-            positive_int("image size", v)
+            positive_int("image size", v, maximum=MAX_SIDE)
         if (h, w) != img.shape[:2]:
             img = resize(img, (h, w, img.shape[2]), anti_aliasing=True, preserve_range=True)
     return np.clip(img, 0.0, 1.0).astype(np.float32)

@@ -6,7 +6,7 @@ from .data import patch_centres, patch_centres_q, patch_grid, unpatchify
 from .metrics import psnr, ssim
 from .quant import int_forward
 
-__all__ = ["render_fp32", "render_int8", "shifted_psnr", "save_png", "score"]
+__all__ = ["render_fp32", "render_int8", "shifted_psnr", "save_png", "png_bytes", "score"]
 
 
 def render_fp32(model, width, height, *, offset=(0.0, 0.0)):
@@ -56,9 +56,9 @@ def shifted_psnr(model, target, offset=(0.5, 0.5)):
     return psnr(ref[b:-b, b:-b], img[b:-b, b:-b])
 
 
-def save_png(path, img):
-    """Write a [0, 1] float or uint8 ``[H, W, C]`` image as PNG."""
-    import os
+def png_bytes(img):
+    """A [0, 1] float or uint8 ``[H, W, C]`` image encoded as PNG."""
+    import io
 
     from PIL import Image
 
@@ -68,6 +68,13 @@ def save_png(path, img):
         img = to_uint8(img)
     if img.shape[2] == 1:
         img = img[:, :, 0]
-    if os.path.dirname(os.fspath(path)):
-        os.makedirs(os.path.dirname(os.fspath(path)), exist_ok=True)
-    Image.fromarray(img).save(path)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_png(path, img):
+    """Write a [0, 1] float or uint8 ``[H, W, C]`` image as PNG, atomically."""
+    from .files import check_output, write_bytes
+    check_output(path, suffixes=(".png",))
+    write_bytes(path, png_bytes(img))

@@ -67,7 +67,14 @@ class ModelFile:
 
 
 def save(path, *, config, fp32, quant, meta=None):
-    """Write a model file (format version :data:`VERSION`) to ``path``."""
+    """Write a model file (format version :data:`VERSION`) to ``path``, atomically
+    (:mod:`model.files`): a failed write leaves an existing file as it was."""
+    from .files import write_bytes
+    write_bytes(path, to_bytes(config=config, fp32=fp32, quant=quant, meta=meta))
+
+
+def to_bytes(*, config, fp32, quant, meta=None):
+    """The model file's contents (what :func:`save` writes)."""
     header = {"format": FORMAT, "version": VERSION, "config": config.to_dict(),
               "meta": meta or {}}
     arrays = {"header": np.array(json.dumps(header, sort_keys=True))}
@@ -80,12 +87,10 @@ def save(path, *, config, fp32, quant, meta=None):
         arrays[f"int8/m{i}"] = layer.m.astype(np.int32)
         arrays[f"int8/s{i}"] = layer.s.astype(np.int32)
     arrays["int8/lut"] = quant.lut.astype(np.int8)
-    path = os.fspath(path)
-    if os.path.dirname(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    # Write through a file object so numpy does not append ".npz" to the caller's name.
-    with open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
+    # Through a file object, so numpy does not append ".npz" to anyone's name.
+    f = io.BytesIO()
+    np.savez_compressed(f, **arrays)
+    return f.getvalue()
 
 
 def _array(z, key, dtype, shape, path):

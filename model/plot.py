@@ -10,11 +10,13 @@ network's during float steps, the INT8 datapath's during quantization-aware step
 dashed).
 """
 
+import io
 import json
 import os
 import sys
 
 from .errors import ArgumentParser, UserError, cli_entry
+from .files import check_output, write_bytes
 
 __all__ = ["plot_histories", "main"]
 
@@ -28,8 +30,15 @@ def _load(path):
     except ValueError:
         raise UserError(f"{path!r} is not JSON") from None
     hist = data.get("history") if isinstance(data, dict) else None
-    if not hist or not all(isinstance(h, list) and len(h) == 2 for h in hist):
-        raise UserError(f"{path!r} has no training history (write it with model.train --json)")
+    if not hist or not all(isinstance(h, list) and len(h) == 2
+                           and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                   for v in h) for h in hist):
+        raise UserError(f"{path!r} has no training history of [step, psnr] pairs "
+                        f"(write it with model.train --json)")
+    for key in ("steps", "qat_steps"):
+        value = data.get(key, 0 if key == "qat_steps" else None)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise UserError(f"{path!r} has no valid {key!r} (write it with model.train --json)")
     return data
 
 
@@ -55,10 +64,10 @@ def plot_histories(results, labels, out, *, title=None):
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    if os.path.dirname(os.fspath(out)):
-        os.makedirs(os.path.dirname(os.fspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=120)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
+    write_bytes(out, buf.getvalue())
 
 
 @cli_entry("model.plot")
@@ -72,6 +81,7 @@ def main(argv=None):
     labels = args.labels or [os.path.splitext(os.path.basename(r))[0] for r in args.results]
     if len(labels) != len(args.results):
         raise UserError(f"{len(labels)} labels for {len(args.results)} results")
+    check_output(args.out, inputs=args.results, suffixes=(".png",))
     plot_histories([_load(r) for r in args.results], labels, args.out, title=args.title)
     print(f"wrote {args.out}")
     return 0

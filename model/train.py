@@ -12,13 +12,10 @@ The recipe (schedule, quantization-aware steps, what is kept) is described in
 import argparse
 import sys
 
-from . import export
-from .config import PatchINRConfig
-from .data import load_image, patch_grid
+# Only light modules at the top: torch loads inside main, where an interrupt is handled.
+from .config import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY, PatchINRConfig
 from .errors import ArgumentParser, UserError, cli_entry
-from .files import check_output, write_json
-from .evaluate import render_fp32, render_int8, save_png
-from .training import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY, TrainSettings, train_image
+from .files import OutputSet, check_output, json_bytes
 from .validate import parse_size
 
 __all__ = ["build_parser", "main"]
@@ -57,31 +54,42 @@ def build_parser():
 @cli_entry("model.train")
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    for path in (args.out, args.json):
-        if path:
-            check_output(path, inputs=(args.image,))
-    try:
-        probe = load_image(args.image, size=None, channels=1 if args.gray else None)
-        config = PatchINRConfig(patch=args.patch, channels=probe.shape[2], hidden=args.hidden,
-                                layers=args.layers, omega0=args.omega0)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
     w, h = parse_size(args.size)
-    patch_grid(w, h, args.patch)           # reject sizes the patch grid cannot tile, before loading
-    image = load_image(args.image, size=(w, h), channels=config.channels)
+    pngs = [f"{args.png}_fp32.png", f"{args.png}_int8.png"] if args.png else []
+    outputs = [p for p in (args.out, args.json, *pngs) if p]
+    if len(set(outputs)) != len(outputs):
+        raise UserError(f"two outputs name the same file: {sorted(outputs)}")
+    for path in outputs:
+        check_output(path, inputs=(args.image,))
+
+    from . import export
+    from .data import load_image, patch_grid
+    from .evaluate import png_bytes, render_fp32, render_int8
+    from .training import TrainSettings, train_image
+
     settings = TrainSettings(steps=args.steps, lr=args.lr, schedule=args.schedule, seed=args.seed,
                              device=args.device, qat_steps=args.qat_steps,
                              qat_consistency=args.qat_consistency)
+    probe = load_image(args.image, size=None, channels=1 if args.gray else None)
+    config = PatchINRConfig(patch=args.patch, channels=probe.shape[2], hidden=args.hidden,
+                            layers=args.layers, omega0=args.omega0)
+    patch_grid(w, h, args.patch)           # reject sizes the patch grid cannot tile, before loading
+    image = load_image(args.image, size=(w, h), channels=config.channels)
     model, quant, results = train_image(image, config, settings, progress=not args.quiet,
                                         image_name=args.image)
     meta = {k: results[k] for k in ("image", "width", "height", "psnr_fp32", "psnr_int8", "steps", "seed")}
+    # Every output is written beside its target first and replaces it only once all are
+    # on disk: a failure leaves every earlier file as it was.
+    out = OutputSet()
     if args.out:
-        export.save(args.out, config=config, fp32=model.state_arrays(), quant=quant, meta=meta)
-    if args.png:
-        save_png(f"{args.png}_fp32.png", render_fp32(model, w, h))
-        save_png(f"{args.png}_int8.png", render_int8(quant, w, h))
+        out.add(args.out, export.to_bytes(config=config, fp32=model.state_arrays(), quant=quant,
+                                          meta=meta))
+    if pngs:
+        out.add(pngs[0], png_bytes(render_fp32(model, w, h)))
+        out.add(pngs[1], png_bytes(render_int8(quant, w, h)))
     if args.json:
-        write_json(args.json, results)
+        out.add(args.json, json_bytes(results))
+    out.commit()
     print(f"{args.image} {w}x{h} n={args.patch}: FP32 {results['psnr_fp32']:.2f} dB, "
           f"INT8 {results['psnr_int8']:.2f} dB, {results['params']:,} parameters "
           f"({100 * results['param_overhead']:+.2f} % vs n=1), "

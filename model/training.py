@@ -26,9 +26,11 @@ import time
 import numpy as np
 import torch
 
+from .config import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY
 from .data import patch_centres, patch_centres_q, patch_grid, patchify, to_signal
 from .errors import UserError
 from .evaluate import render_fp32, render_int8, score, shifted_psnr
+from .limits import LR_MAX, QAT_CONSISTENCY_MAX, SEED_MAX, check_memory, training_bytes
 from .network import PatchINR
 from .quant import FakeQuantPatchINR, calibrate, quantize
 from .validate import nonnegative_int, nonnegative_number, one_of, positive_int, positive_number
@@ -36,10 +38,6 @@ from .validate import nonnegative_int, nonnegative_number, one_of, positive_int,
 __all__ = ["TrainSettings", "fit", "train_image", "lr_at", "DEFAULT_LR",
            "DEFAULT_QAT_CONSISTENCY"]
 
-#: Peak learning rate of the cosine schedule (see the module docstring for why not 5e-4).
-DEFAULT_LR = 3e-4
-#: Weight of the FP32/INT8 disagreement in the quantization-aware loss.
-DEFAULT_QAT_CONSISTENCY = 100.0
 
 
 class TrainSettings:
@@ -55,7 +53,8 @@ class TrainSettings:
                  device="auto", qat_steps=None, qat_batch=16384, qat_eval_every=20,
                  qat_consistency=DEFAULT_QAT_CONSISTENCY):
         positive_int("steps", steps)
-        positive_number("learning rate", lr)
+        positive_number("learning rate", lr, maximum=LR_MAX)
+        nonnegative_int("seed", seed, maximum=SEED_MAX)
         nonnegative_int("warm-up steps", warmup)
         if qat_steps is None:
             qat_steps = steps // 4
@@ -65,7 +64,8 @@ class TrainSettings:
                             f"they are the last steps of the training")
         positive_int("QAT batch", qat_batch)
         positive_int("QAT evaluation interval", qat_eval_every)
-        nonnegative_number("QAT consistency weight", qat_consistency)
+        nonnegative_number("QAT consistency weight", qat_consistency,
+                           maximum=QAT_CONSISTENCY_MAX)
         one_of("learning-rate schedule", schedule, ("cosine", "constant"))
         self.steps, self.lr, self.warmup, self.seed = steps, float(lr), warmup, int(seed)
         self.schedule = schedule
@@ -79,8 +79,10 @@ def _pick_device(device):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
-    except RuntimeError:
-        raise UserError(f"unknown device {device!r}") from None
+    except (RuntimeError, TypeError):
+        raise UserError(f"unknown device {device!r} (choose auto, cpu or cuda)") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise UserError(f"unsupported device {device!r} (choose auto, cpu or cuda)")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError("device 'cuda' asked for, but torch sees no CUDA GPU")
     return dev
@@ -127,6 +129,9 @@ def fit(image, config, settings, *, progress=True):
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
     dev = settings.device
+    queries = pw * ph
+    check_memory(f"training a {config.layers} x {config.hidden} network on {queries:,} patch "
+                 f"centres", training_bytes(config, queries))
     model = PatchINR(config).to(dev)
     coords = torch.as_tensor(patch_centres(pw, ph), device=dev)
     target = torch.as_tensor(to_signal(patchify(image, config.patch)), device=dev)
@@ -172,7 +177,8 @@ def _set_lr(opt, step, settings):
 def _finite(loss, step):
     lv = loss.item()
     if not math.isfinite(lv):
-        raise RuntimeError(f"training diverged at step {step} (loss {lv}); lower --lr")
+        raise UserError(f"training diverged at step {step} (loss {lv}): lower the learning "
+                        f"rate (--lr) or omega0 (--omega0)")
     return lv
 
 

@@ -54,6 +54,12 @@ def main(argv=None):
     spec = SweepSpec(images=images, patches=args.patches, size=args.size, steps=args.steps,
                      hidden=args.hidden, layers=args.layers, seed=args.seed,
                      qat_steps=args.qat_steps)
+    if args.stage in ("all", "train"):
+        # The training settings (device, seed) are checked before anything is logged.
+        from model.training import TrainSettings
+        TrainSettings(steps=spec.steps, seed=spec.seed, device=args.device,
+                      qat_steps=spec.qat_steps)
+
     def log(line):
         print(line, file=sys.stderr, flush=True)
     for d in (args.out, args.results):

@@ -10,20 +10,27 @@ exits 1 if any unit mismatched, 2 on bad input.
 """
 
 from model.errors import ArgumentParser, cli_entry
-from model.validate import cli_type, positive_int
+from model.limits import SEED_MAX
+from model.validate import cli_type, nonnegative_int, positive_int
 
 from ..flows.fp32_check import UNITS, check_unit
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "MAX_PAIRS"]
+
+#: Operand sets per unit at most: the simulator checks some thousands a second, so ten
+#: million is already hours, and the operands are generated in memory at once.
+MAX_PAIRS = 10_000_000
 
 
 def build_parser():
     p = ArgumentParser(prog="python -m accel.check_fp32",
                 description="Stream random operands through the FP32 blocks in the simulator "
                             "and compare them bit for bit with model.fp32ref.")
-    p.add_argument("--pairs", type=cli_type(int, positive_int), default=100_000,
-                   help="operand sets per unit (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--pairs", type=cli_type(int, positive_int, maximum=MAX_PAIRS),
+                   default=100_000,
+                   help=f"operand sets per unit (default 100000, at most {MAX_PAIRS:,})")
+    p.add_argument("--seed", type=cli_type(int, nonnegative_int, maximum=SEED_MAX), default=0,
+                   help="random seed (default 0)")
     p.add_argument("--units", nargs="+", choices=UNITS, default=list(UNITS), metavar="UNIT",
                    help=f"units to check (default all: {' '.join(UNITS)})")
     return p

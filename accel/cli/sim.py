@@ -14,7 +14,7 @@ any mismatch, 2 on bad input.
 
 
 from model.errors import ArgumentParser, UserError, cli_entry
-from model.files import check_output, write_json
+from model.files import OutputSet, check_output, json_bytes
 from model.validate import parse_array, parse_size
 
 from ..config import SIMULATION
@@ -61,20 +61,25 @@ def main(argv=None):
     size = parse_size(args.size) if args.size else None
     if not 0.0 <= args.stall < 1.0:
         raise UserError(f"--stall must be in [0, 1), not {args.stall}")
-    for path in (args.out, args.json):
-        if path:
-            check_output(path, inputs=(args.weights, args.image))
+    if args.out and args.json and args.out == args.json:
+        raise UserError(f"--out and --json name the same file {args.out!r}")
+    if args.out:
+        check_output(args.out, inputs=(args.weights, args.image), suffixes=(".png",))
+    if args.json:
+        check_output(args.json, inputs=(args.weights, args.image))
     result = simulate_frame(weights=args.weights, precision=args.precision, array=array,
                             batch=args.batch, size=size, image=args.image,
                             stream_weights=args.stream_weights, stall=args.stall,
                             seed=args.seed, backend=args.backend, progress=not args.quiet,
                             verilator_opt=args.verilator_opt)
     frame = result.pop("_frame")
+    out = OutputSet()
     if args.out:
-        from model.evaluate import save_png
-        save_png(args.out, frame)
+        from model.evaluate import png_bytes
+        out.add(args.out, png_bytes(frame))
     if args.json:
-        write_json(args.json, result)
+        out.add(args.json, json_bytes(result))
+    out.commit()
     print(f"{result['width']}x{result['height']} n={result['patch']} {result['precision']} "
           f"array {result['array']}: {result['mismatches']} mismatching pixels of {result['pixels']}, "
           f"{result['cycles']} cycles (model {result['cycles_model']}), "

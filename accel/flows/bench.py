@@ -23,16 +23,20 @@ line is ``python -m accel.bench`` (:mod:`accel.cli.bench`).
 """
 
 import csv
+import io
 import json
 import os
 import platform
+import re
 import sys
 import time
 
 import numpy as np
 
 from model.errors import UserError
-from model.validate import positive_int
+from model.files import write_bytes, write_json
+from model.limits import MAX_SIDE, SEED_MAX
+from model.validate import nonnegative_int, positive_int
 
 __all__ = ["SweepSpec", "train_points", "hardware_figures", "cpu_fps", "report",
            "markdown_table", "DEFAULT_IMAGES", "DEFAULT_PATCHES", "POINT_KEYS"]
@@ -41,6 +45,11 @@ DEFAULT_IMAGES = ("camera", "astronaut", "chelsea", "coffee")
 DEFAULT_PATCHES = (1, 2, 4, 8, 16)
 
 #: Keys every point of ``results.json`` has (the reduced-sweep test checks them).
+#: Keys every finished point file holds (what the report stage reads of it).
+POINT_FILE_KEYS = ("channels", "params", "param_overhead", "psnr_fp32", "psnr_int8",
+                   "ssim_fp32", "ssim_int8", "psnr_fp32_pretrain", "psnr_int8_ptq", "steps",
+                   "qat_steps", "device", "seconds_per_step")
+
 POINT_KEYS = (
     "image", "size", "channels", "patch", "params", "param_overhead",
     "psnr_fp32", "psnr_int8", "ssim_fp32", "ssim_int8", "psnr_fp32_pretrain", "psnr_int8_ptq",
@@ -62,7 +71,11 @@ class SweepSpec:
             raise UserError("no patch sizes to sweep")
         for n in patches:
             positive_int("patch size", n)
-        positive_int("size", size)
+        positive_int("size", size, maximum=MAX_SIDE)
+        nonnegative_int("seed", seed, maximum=SEED_MAX)
+        for name, value in (("hidden width", hidden), ("number of sine layers", layers)):
+            if value is not None:
+                positive_int(name, value)
         for n in patches:
             if size % n:
                 raise UserError(f"size {size} is not a multiple of patch size {n}")
@@ -75,8 +88,8 @@ class SweepSpec:
         if not isinstance(qat_steps, int) or not 0 <= qat_steps < steps:
             raise UserError(f"QAT steps must be an integer in 0..{steps - 1}, not {qat_steps!r}")
         self.size, self.steps, self.seed, self.qat_steps = size, steps, seed, qat_steps
-        self.hidden = hidden or default.hidden
-        self.layers = layers or default.layers
+        self.hidden = default.hidden if hidden is None else hidden
+        self.layers = default.layers if layers is None else layers
         # Load every image once now: an unknown name fails before hours of training.
         self.channels = {name: load_image(name, size=(8, 8)).shape[2] for name in self.images}
 
@@ -86,7 +99,10 @@ class SweepSpec:
                               layers=self.layers)
 
     def key(self, image, patch):
-        return f"{image}_{self.size}_p{patch}"
+        """The point's file name stem: an image given as a path contributes its file name
+        only (letters, digits, ``-`` and ``_``), so every point file stays in ``OUT/points``."""
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", os.path.splitext(os.path.basename(image))[0])
+        return f"{stem}_{self.size}_p{patch}"
 
 
 def _point_path(out, spec, image, patch, ext):
@@ -101,10 +117,18 @@ def _load_point(out, spec, image, patch):
             point = json.load(f)
     except (OSError, ValueError):
         return None
+    if not isinstance(point, dict):
+        return None
     same = (point.get("steps") == spec.steps and point.get("width") == spec.size
             and point.get("config") == spec.config(image, patch).to_dict()
             and point.get("seed") == spec.seed and point.get("qat_steps") == spec.qat_steps)
-    return point if same else None
+    if not same:
+        return None
+    lacking = [k for k in POINT_FILE_KEYS if k not in point]
+    if lacking:
+        raise UserError(f"point file {path!r} lacks {', '.join(map(repr, lacking))} (written by "
+                        f"another version?): retrain it with --fresh")
+    return point
 
 
 def train_points(spec, out, *, fresh=False, device="auto", progress=True, log=print):
@@ -138,10 +162,7 @@ def train_points(spec, out, *, fresh=False, device="auto", progress=True, log=pr
         save_png(stem + "_fp32.png", render_fp32(model, spec.size, spec.size))
         save_png(stem + "_int8.png", render_int8(quant, spec.size, spec.size))
         # The JSON goes last: its presence is what marks the point finished.
-        tmp = stem + ".json.tmp"
-        with open(tmp, "w") as f:
-            json.dump(results, f, indent=2)
-        os.replace(tmp, stem + ".json")
+        write_json(stem + ".json", results)
         log(f"bench: {image_name} n={n}: FP32 {results['psnr_fp32']:.2f} dB, "
             f"INT8 {results['psnr_int8']:.2f} dB ({results['device']}, "
             f"{results['seconds_per_step']:.3f} s/step)")
@@ -282,11 +303,9 @@ def report(spec, out, results_dir, *, synth=True, log=print):
         "points": points,
     }
     os.makedirs(results_dir, exist_ok=True)
-    with open(os.path.join(results_dir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    write_json(os.path.join(results_dir, "results.json"), results)
     _write_csv(os.path.join(results_dir, "results.csv"), points)
-    with open(os.path.join(results_dir, "results.md"), "w") as f:
-        f.write(markdown_table(points))
+    write_bytes(os.path.join(results_dir, "results.md"), markdown_table(points).encode())
     _plots(spec, out, results_dir, points)
     return results
 
@@ -312,14 +331,21 @@ def markdown_table(points):
     return "\n".join(lines) + "\n"
 
 
+def _save_figure(fig, path, *, dpi):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    write_bytes(path, buf.getvalue())
+
+
 def _write_csv(path, points):
     cols = [k for k in POINT_KEYS if k != "resources"] + ["lut", "ff", "dsp", "bram36", "uram"]
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(cols)
-        for p in points:
-            res = p["resources"] or {}
-            w.writerow([p.get(k) if k in p else res.get(k) for k in cols])
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(cols)
+    for p in points:
+        res = p["resources"] or {}
+        w.writerow([p.get(k) if k in p else res.get(k) for k in cols])
+    write_bytes(path, text.getvalue().encode())
 
 
 def _plots(spec, out, results_dir, points):
@@ -353,7 +379,7 @@ def _plots(spec, out, results_dir, points):
     ax.set_title(f"Reconstruction quality, {spec.size}x{spec.size}, {spec.steps} steps")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(os.path.join(results_dir, "psnr_vs_patch.png"), dpi=120)
+    _save_figure(fig, os.path.join(results_dir, "psnr_vs_patch.png"), dpi=120)
     plt.close(fig)
 
     # Latency against n: accelerator at 200 MHz and the torch CPU baseline, per channel count.
@@ -372,7 +398,7 @@ def _plots(spec, out, results_dir, points):
     ax.set_title(f"Frame latency, {spec.size}x{spec.size}")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(results_dir, "latency_vs_patch.png"), dpi=120)
+    _save_figure(fig, os.path.join(results_dir, "latency_vs_patch.png"), dpi=120)
     plt.close(fig)
 
     # Resources against n (% of the XCVU9P); a note instead when there is no estimate.
@@ -400,7 +426,7 @@ def _plots(spec, out, results_dir, points):
         ax.set_axis_off()
     ax.set_title("INT8 accelerator resources (Yosys synth_xilinx, default array)")
     fig.tight_layout()
-    fig.savefig(os.path.join(results_dir, "resources_vs_patch.png"), dpi=120)
+    _save_figure(fig, os.path.join(results_dir, "resources_vs_patch.png"), dpi=120)
     plt.close(fig)
 
     # Image strip: original, then the INT8 reconstruction at n = 1, 2 and the largest n.
@@ -426,5 +452,5 @@ def _plots(spec, out, results_dir, points):
             ax.set_title(title, fontsize=8)
             ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(os.path.join(results_dir, "strip.png"), dpi=100)
+    _save_figure(fig, os.path.join(results_dir, "strip.png"), dpi=100)
     plt.close(fig)

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 from model.config import PatchINRConfig
 from model.errors import UserError
-from model.files import write_json
+from model.files import OutputSet, json_bytes
 from model.validate import one_of, positive_int
 
 from ..config import BUILD, PRECISIONS, AccelConfig
@@ -175,10 +175,9 @@ def start_synthesis(request, fragment, *, say):
     return tool, wait
 
 
-def _write_mem(path, words, bits):
+def _mem_text(words, bits):
     digits = -(-bits // 4)
-    with open(path, "w") as f:
-        f.writelines(f"{w:0{digits}x}\n" for w in words)
+    return "".join(f"{w:0{digits}x}\n" for w in words)
 
 
 def _board_plan(config, verilog, board):
@@ -200,7 +199,9 @@ def _board_plan(config, verilog, board):
 def write_outputs(request, top, fragment, images, *, say):
     """Stage 4: the core's Verilog, the board's build plan and the memory images.
 
-    Returns the names of the files written into ``request.out``.
+    Returns an :class:`~model.files.OutputSet` holding them, not yet written: the build
+    commits it with the report, so a build that fails replaces none of an earlier build's
+    files.
     """
     from .export import fragment_verilog
     say("converting the core to Verilog")
@@ -210,13 +211,14 @@ def write_outputs(request, top, fragment, images, *, say):
     verilog = fragment_verilog(top, fragment, zero_init=False)
     say(f"board top for {request.board} ({len(verilog) / 1e6:.1f} MB of core Verilog)")
     plan = _board_plan(request.config, verilog, request.board)
-    plan.extract(request.out)
-    files = sorted(plan.files)
+    files = OutputSet()
+    for name, content in plan.files.items():
+        files.add(os.path.join(request.out, name), content)
     if images is not None:
         geometry = request.config.memory_geometry
         for name, words in images.items():
-            _write_mem(os.path.join(request.out, f"{name}.mem"), words, geometry[name][1])
-            files.append(f"{name}.mem")
+            files.add(os.path.join(request.out, f"{name}.mem"),
+                      _mem_text(words, geometry[name][1]))
     return files
 
 
@@ -349,13 +351,19 @@ def build(*, patch=None, precision="int8", weights=None, array=BUILD.array,
     resources, error = wait() if wait is not None else (None, None)
     report = make_report(request, tool=tool, resources=resources, synthesis_error=error,
                          synth=synth)
+    report_path = os.path.join(out, "report.json")
+    files.add(report_path, b"")                   # its place in the list; written last
+    report["files"] = sorted(os.path.basename(p) for p in files.paths)
     if check:
-        report["checks"] = _check_core(os.path.join(out, "patchinr_core.v"),
-                                       tool or find_yosys(), say)
-    files.append("report.json")
-    report["files"] = sorted(files)
+        # The checks read the core as it is written: stage it in a scratch folder first.
+        with tempfile.TemporaryDirectory() as scratch:
+            core_v = os.path.join(scratch, "patchinr_core.v")
+            with open(core_v, "w") as f:
+                f.write(files.content(os.path.join(out, "patchinr_core.v")).decode())
+            report["checks"] = _check_core(core_v, tool or find_yosys(), say)
     report["seconds"] = round(time.perf_counter() - t0, 1)
-    write_json(os.path.join(out, "report.json"), report)
+    files.add(report_path, json_bytes(report))
+    files.commit()
     return report
 
 

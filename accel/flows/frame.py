@@ -13,11 +13,16 @@ import time
 import numpy as np
 
 from model.errors import UserError
-from model.validate import one_of
+from model.limits import SEED_MAX
+from model.validate import nonnegative_int, one_of
 
 from ..config import SIMULATION, AccelConfig
 
-__all__ = ["reference_frame", "torch_frames", "simulate_frame"]
+__all__ = ["reference_frame", "torch_frames", "simulate_frame", "AMARANTH_MAX_CYCLES"]
+
+#: Frames longer than this are refused by the Amaranth backend before they start: at a few
+#: thousand cycles a second they would take hours (the Verilator backend runs them).
+AMARANTH_MAX_CYCLES = 20_000_000
 
 
 def reference_frame(model_file, config, width, height, precision):
@@ -64,12 +69,16 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
     frame alone.
     """
     from model import export
+    from model.data import load_image
     from model.evaluate import score
 
     from ..cycles import frame_cycles, pe_utilization
     from ..gateware.weight_buffer import memory_images
 
     one_of("backend", backend, tuple(SIMULATION))
+    nonnegative_int("seed", seed, maximum=SEED_MAX)
+    if not 0.0 <= stall < 1.0:
+        raise UserError(f"stall must be in [0, 1), not {stall}")
     if array is None:
         array = SIMULATION[backend].array
 
@@ -90,10 +99,18 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
         batch = SIMULATION[backend].batch_for(rows)
     config = AccelConfig(model=cfg_m, rows=rows, cols=cols, batch=batch, precision=precision,
                          max_width=width, max_height=height)
+    model = frame_cycles(config, width, height)
+    if backend == "amaranth" and model["total"] > AMARANTH_MAX_CYCLES:
+        raise UserError(f"a {width}x{height} frame takes {model['total']:,} cycles on a "
+                        f"{rows}x{cols} array, more than the {AMARANTH_MAX_CYCLES:,} the Amaranth "
+                        f"simulator runs in reasonable time: use --backend verilator")
+    if backend == "verilator":
+        from .verilator import default_build_dir
+        default_build_dir()                 # a bad PATCHINR_VERILATOR_DIR fails now
+    source = _target_source(mf, image)
     images = None if stream_weights else memory_images(config, mf)
 
     expected = reference_frame(mf, config, width, height, precision)
-    model = frame_cycles(config, width, height)
     extra = {}
     t0 = time.perf_counter()
     if backend == "amaranth":
@@ -138,7 +155,8 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
     if precision == "int8":
         fq, _ = torch_frames(mf, width, height)
         result["mismatches_torch"] = int(np.count_nonzero(np.any(frame != fq, axis=2)))
-    target = _target_image(mf, image, width, height)
+    target = (None if source is None else
+              load_image(source, size=(width, height), channels=mf.config.channels))
     if target is not None:
         _, fp = torch_frames(mf, width, height)
         result["image"] = image or mf.meta.get("image")
@@ -152,9 +170,16 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
     return result
 
 
-def _target_image(mf, image, width, height):
-    from model.data import load_image
-    source = image or mf.meta.get("image")
+def _target_source(mf, image):
+    """The image to score the frame against: ``image``, or the one the model file records
+    (a scikit-image name, or a path that must exist from here)."""
+    from model.data import BUNDLED_IMAGES
+    if image:
+        return image
+    source = mf.meta.get("image")
     if not source:
         return None
-    return load_image(source, size=(width, height), channels=mf.config.channels)
+    if source not in BUNDLED_IMAGES and not os.path.exists(source):
+        raise UserError(f"the model file records its image as {source!r}, which does not exist "
+                        f"from {os.getcwd()!r}: give --image")
+    return source

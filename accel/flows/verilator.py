@@ -45,8 +45,15 @@ _HEADER = ("status", "cycles", "sim_cycles", "beats", "framing_errors", "timed_o
 
 def default_build_dir():
     """Where compiled models are cached: ``$PATCHINR_VERILATOR_DIR`` or ``build/verilator``
-    (relative to the working directory)."""
-    return os.environ.get("PATCHINR_VERILATOR_DIR", os.path.join("build", "verilator"))
+    (relative to the working directory); :class:`UserError` if the variable names
+    something that is not a folder."""
+    path = os.environ.get("PATCHINR_VERILATOR_DIR")
+    if path is None:
+        return os.path.join("build", "verilator")
+    if not path or (os.path.exists(path) and not os.path.isdir(path)):
+        raise UserError(f"PATCHINR_VERILATOR_DIR={path!r} is not a folder (unset it, or name "
+                        f"a folder for the compiled Verilator models)")
+    return path
 
 
 def _find_compiler():

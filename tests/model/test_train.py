@@ -278,3 +278,10 @@ def test_cli_tiny_run(capsys, tmp_path):
     assert np.array_equal(int8_png, render_int8(mf.quant, 16, 16)[:, :, 0])
     assert np.array_equal(fp32_png, to_uint8(render_fp32(mf.torch_model(), 16, 16))[:, :, 0])
     assert score(target, int8_png[:, :, None])["psnr"] == pytest.approx(results["psnr_int8"])
+
+
+def test_divergence_is_one_user_error_with_the_advice():
+    from model.training import _finite
+    with pytest.raises(UserError, match=r"training diverged at step 7 \(loss nan\): lower the "
+                                        r"learning rate \(--lr\) or omega0 \(--omega0\)"):
+        _finite(torch.tensor(float("nan")), 7)

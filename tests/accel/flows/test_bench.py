@@ -87,3 +87,15 @@ def test_report_before_training_says_what_is_missing(tmp_path, capsys):
             "report", "--no-synth", "--out", str(tmp_path), "--results", str(tmp_path)]
     assert bench_main(argv) == 2
     assert "not trained yet: camera_32_p2" in capsys.readouterr().err
+
+
+def test_point_files_of_an_image_path_stay_in_the_points_folder(tmp_path):
+    image = tmp_path / "elsewhere" / "my pic.v2.png"
+    image.parent.mkdir()
+    from PIL import Image
+    Image.new("L", (8, 8)).save(image)
+    spec = bench.SweepSpec(images=[str(image)], patches=[2], size=8, steps=2)
+    key = spec.key(str(image), 2)
+    assert key == "my_pic_v2_8_p2"
+    assert os.path.dirname(bench._point_path("OUT", spec, str(image), 2, ".json")) == \
+        os.path.join("OUT", "points")
