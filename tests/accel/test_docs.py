@@ -1,8 +1,8 @@
 """The interface page stays the register map the core implements."""
 
 
-from accel.host.registers import register_map_markdown
 from accel.host.errors import ErrorCode
+from accel.host.registers import register_map_markdown
 from tests.paths import ROOT
 
 DOC = ROOT / "docs" / "interface.md"

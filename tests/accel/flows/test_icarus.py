@@ -7,7 +7,6 @@ its output stays X. A ready or valid that is X in an idle core is a hang in a te
 and a protocol violation on a bus.
 """
 
-import shutil
 import subprocess
 
 import pytest
@@ -15,9 +14,9 @@ import pytest
 from accel.config import AccelConfig
 from accel.flows.export import TOP_NAME, export_core, module_ports
 from model.config import PatchINRConfig
+from tests.tools import needs_iverilog
 
-pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None,
-                                reason="needs Icarus Verilog (apt-get install iverilog)")
+pytestmark = needs_iverilog
 
 
 def _testbench(ports):

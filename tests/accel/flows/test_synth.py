@@ -12,13 +12,10 @@ import pytest
 
 from accel.config import AccelConfig
 from accel.device import DSP_PER_LANE, DSP_PER_PE, RESOURCES, dsp_count
-from accel.flows.synth import (SynthesisError, _stat_modules, cell_resources, estimate, find_yosys,
-                               small_array)
+from accel.flows.synth import SynthesisError, _stat_modules, cell_resources, estimate, small_array
 from tests.accel.models import random_model
+from tests.tools import YOSYS, needs_yosys
 
-YOSYS = find_yosys()
-needs_yosys = pytest.mark.skipif(YOSYS is None,
-                                 reason="needs Yosys with synth_xilinx: apt-get install yosys")
 slow = pytest.mark.skipif(not os.environ.get("PATCHINR_SLOW_TESTS"),
                           reason="slow (Yosys, a minute or more): set PATCHINR_SLOW_TESTS=1")
 

@@ -14,7 +14,6 @@ Amaranth; its Verilator co-simulation compiles a second, larger model, so it run
 
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -27,10 +26,9 @@ from model import export
 from model.errors import UserError
 from tests.accel.models import random_model
 from tests.paths import FIXTURES
+from tests.tools import needs_verilator
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("verilator") is None or shutil.which("make") is None,
-    reason="needs Verilator and make: apt-get install verilator")
+pytestmark = needs_verilator
 
 FIXTURE = os.fspath(FIXTURES / "camera24_p2.npz")
 WIDTH, HEIGHT = 24, 24
