@@ -3,7 +3,7 @@
 Imports are read with :mod:`ast` from every module of ``accel``, ``model`` and ``boards``,
 those inside functions included (a lazy import is still a dependency). Command modules are
 the command-line layer: ``accel.cli.*``, the ``python -m`` entry modules beside it, and
-``model.train`` / ``model.plot``.
+``model.train``, ``model.plot`` and ``boards.receive``.
 """
 
 import ast
@@ -20,7 +20,7 @@ ENTRY_MODULES = {"accel.build", "accel.sim", "accel.bench", "accel.check_fp32"}
 
 def is_command(module):
     return (module.startswith("accel.cli.") or module in ENTRY_MODULES
-            or module in ("model.train", "model.plot"))
+            or module in ("model.train", "model.plot", "boards.receive"))
 
 
 def _module_name(path):

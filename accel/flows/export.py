@@ -278,7 +278,31 @@ def fragment_verilog(top, fragment, *, zero_init=True):
                          zero_init="short" if zero_init else "none")
     text += pe_text
     # Amaranth's own RTLIL-to-Verilog step (its bundled Yosys), as verilog.convert runs it.
-    return verilog._convert_rtlil_text(text, strip_internal_attrs=True)
+    return _start_comb_processes(verilog._convert_rtlil_text(text, strip_internal_attrs=True))
+
+
+# Yosys's write_verilog makes every `always @*` block read one register declared with an
+# initial value (`reg \$auto$verilog_backend...$1 = 0;` and `if (\$auto...) begin end`), so
+# that the value's time-zero event runs each block once. Under SystemVerilog semantics
+# (Icarus -g2012, what cocotb runs) a declaration's initial value makes no event: a block
+# whose other inputs never change would never run, and the core hangs. The value is set by an
+# `initial` statement instead, placed after every block that waits on it, which makes the
+# event in every Verilog and SystemVerilog simulator; synthesis reads it as the same
+# initial value.
+_AUTO_REG = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\S*)\s+= 0;\n", re.M)
+
+
+def _start_comb_processes(text):
+    out = []
+    for module in re.split(r"(?<=^endmodule\n)", text, flags=re.M):
+        match = _AUTO_REG.search(module)
+        if match:
+            indent, name = match[1], match[2]
+            module = _AUTO_REG.sub(lambda m: f"{m[1]}reg {m[2]} ;\n", module, count=1)
+            module = re.sub(r"^endmodule\n", f"{indent}initial {name}  = 1'h0;\nendmodule\n",
+                            module, count=1, flags=re.M)
+        out.append(module)
+    return "".join(out)
 
 
 def port_names(config):

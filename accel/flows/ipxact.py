@@ -228,7 +228,7 @@ def package_tcl(config, *, files=("patchinr_core.v",)):
         "set core [ipx::current_core]",
         f"set_property name {name} $core",
         f"set_property version {version} $core",
-        f"set_property display_name {{PatchINR accelerator core}} $core",
+        "set_property display_name {PatchINR accelerator core} $core",
         "ipx::infer_bus_interfaces xilinx.com:interface:axis_rtl:1.0 $core",
         "ipx::infer_bus_interfaces xilinx.com:interface:aximm_rtl:1.0 $core",
         f"ipx::associate_bus_interfaces -busif {{{' '.join(_BUSES)}}} -clock aclk $core",

@@ -47,7 +47,7 @@ def systemrdl(*, width_init=256, height_init=256):
            ""]
     for reg in REGISTERS.values():
         fields = reg.fields
-        out.append(f"    reg {{")
+        out.append("    reg {")
         out.append(f"        name = {_string(reg.name)};")
         out.append(f"        desc = {_string(reg.doc)};")
         if not fields:
