@@ -261,10 +261,12 @@ def _check_core(path, tool, say):
     if tool is None:
         checks["yosys"] = "not run: no Yosys found (apt-get install yosys)"
     else:
-        script = (f"read_verilog {path}; hierarchy -check -top {TOP_NAME}; proc; "
-                  f"check -assert")
+        # Relative to the core's folder: the WebAssembly Yosys sees only its working
+        # directory.
+        script = (f"read_verilog {os.path.basename(path)}; hierarchy -check -top {TOP_NAME}; "
+                  f"proc; check -assert")
         proc = subprocess.run([*tool.command, "-q", "-p", script], capture_output=True,
-                              text=True)
+                              text=True, cwd=os.path.dirname(os.path.abspath(path)))
         checks["yosys"] = ("clean" if proc.returncode == 0 else
                            (proc.stdout + proc.stderr).strip()[-2000:])
     return checks

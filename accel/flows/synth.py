@@ -395,13 +395,17 @@ def _run(tool, job, cache_dir):
         ys = os.path.join(tmp, "synth.ys")
         with open(il, "w") as f:
             f.write(text)
+        # Paths relative to the scratch folder, which is Yosys's working directory: the
+        # WebAssembly Yosys sees only its working directory and what is below it.
         with open(ys, "w") as f:
-            f.write(script.format(rtlil=il, stat=stat))
+            f.write(script.format(rtlil="design.il", stat="stat.json"))
         log = os.path.join(cache_dir, f"{job.name}-{key}.log")
         # -q keeps warnings (thousands of port-resizing notes on block RAMs) off the terminal;
-        # the full log goes to the cache directory.
-        proc = subprocess.run([*tool.command, "-q", "-l", log, "-s", ys],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # the log is written in the scratch folder and kept in the cache directory.
+        proc = subprocess.run([*tool.command, "-q", "-l", "synth.log", "-s", "synth.ys"],
+                              cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if os.path.exists(os.path.join(tmp, "synth.log")):
+            shutil.copyfile(os.path.join(tmp, "synth.log"), log)
         if proc.returncode or not os.path.exists(stat):
             raise SynthesisError(f"Yosys failed on {job.name} (exit status {proc.returncode}); "
                                  f"see {log}")
