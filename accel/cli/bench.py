@@ -42,9 +42,9 @@ def build_parser():
     p.add_argument("--results", default="docs/results",
                    help="where results.json, results.csv and the plots go, and the point files "
                         "in its points/ (default %(default)s)")
-    p.add_argument("--allow-missing", action="store_true",
-                   help="report: points not trained with the current recipe become rows that "
-                        "say so, instead of an error")
+    p.add_argument("--require-all", action="store_true",
+                   help="report: fail when a point is not trained with the current recipe "
+                        "(by default such points become rows that say so)")
     p.add_argument("--device", default="auto", help="training device: auto, cpu or cuda")
     p.add_argument("--fresh", action="store_true", help="retrain finished points")
     p.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimates")
@@ -77,7 +77,7 @@ def main(argv=None):
                      device=args.device, progress=not args.quiet, log=log)
     if args.stage in ("all", "report"):
         results = report(spec, args.out, args.results, synth=not args.no_synth,
-                         allow_missing=args.allow_missing, log=log)
+                         allow_missing=not args.require_all, log=log)
         for p in results["points"]:
             print(f"{p['image']:>10} n={p['patch']:<2} FP32 {p['psnr_fp32']:6.2f} dB  "
                   f"INT8 {p['psnr_int8']:6.2f} dB  {p['params']:>7,} params "

@@ -316,10 +316,11 @@ def report(spec, out, results_dir, *, points_dir=None, synth=True, allow_missing
     if missing and not allow_missing:
         raise UserError(f"points not trained yet: "
                         f"{', '.join(spec.key(im, n) for im, n in missing)} (with the current "
-                        f"recipe; run --stage train, or --allow-missing to report the rest)")
+                        f"recipe; run --stage train, or report the rest without --require-all)")
     if len(missing) == len(spec.images) * len(spec.patches):
-        raise UserError(f"no point of this sweep is trained with the current recipe in "
-                        f"{points_dir!r} (run --stage train)")
+        raise UserError(f"points not trained yet: "
+                        f"{', '.join(spec.key(im, n) for im, n in missing)} (none of this sweep "
+                        f"is trained with the current recipe in {points_dir!r}; run --stage train)")
     hw = hardware_figures(spec, out, synth=synth, log=log)
     log("bench: timing the torch FP32 baseline on this CPU")
     points = []

@@ -135,10 +135,10 @@ def test_report_with_missing_points_says_what_is_pending(sweep, tmp_path, capsys
     import shutil
     shutil.copytree(results / "points", tmp_path / "results" / "points")
     base = [a if a != "1,2" else "1,2,4" for a in argv[:argv.index("--out")]]
-    assert bench_main([*base, "--stage", "report", "--out", str(out), "--results",
-                       str(tmp_path / "results")]) == 2
+    assert bench_main([*base, "--stage", "report", "--require-all", "--out", str(out),
+                       "--results", str(tmp_path / "results")]) == 2
     assert "camera_64_p4" in capsys.readouterr().err
-    assert bench_main([*base, "--stage", "report", "--allow-missing", "--out", str(out),
+    assert bench_main([*base, "--stage", "report", "--out", str(out),
                        "--results", str(tmp_path / "results")]) == 0
     md = (tmp_path / "results" / "results.md").read_text()
     assert "| camera | 4 | not trained with the current recipe yet" in md
