@@ -2,7 +2,10 @@
 
 import sys
 
-from .cli.bench import main
-
 if __name__ == "__main__":
+    try:
+        from .cli.bench import main
+    except KeyboardInterrupt:              # Ctrl-C while the command is still loading
+        sys.stderr.write("accel.bench: interrupted\n")
+        sys.exit(130)
     sys.exit(main())

@@ -2,7 +2,10 @@
 
 import sys
 
-from .cli.check_fp32 import main
-
 if __name__ == "__main__":
+    try:
+        from .cli.check_fp32 import main
+    except KeyboardInterrupt:              # Ctrl-C while the command is still loading
+        sys.stderr.write("accel.check_fp32: interrupted\n")
+        sys.exit(130)
     sys.exit(main())

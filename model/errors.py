@@ -4,6 +4,7 @@ import argparse
 import functools
 import os
 import sys
+import warnings
 
 __all__ = ["UserError", "ArgumentParser", "cli_entry", "EXIT_USAGE", "EXIT_INTERRUPT"]
 
@@ -72,6 +73,7 @@ def cli_entry(prog):
                 # workers) may complain while the interpreter exits; the line above is all
                 # there is to say.
                 sys.unraisablehook = lambda unraisable: None
+                warnings.simplefilter("ignore")
                 return EXIT_INTERRUPT
         return wrapper
     return decorator

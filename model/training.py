@@ -137,8 +137,15 @@ def fit(image, config, settings, *, progress=True):
     target = torch.as_tensor(to_signal(patchify(image, config.patch)), device=dev)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
     float_steps = settings.steps - settings.qat_steps
-    best_loss, best_state, history = float("inf"), None, []
     bar = _progress(settings.steps, f"fit n={config.patch}", progress)
+    try:
+        return _fit(model, opt, coords, target, image, settings, bar, float_steps, dev)
+    finally:
+        bar.close()                 # also on an error or an interrupt: the line is cleared
+
+
+def _fit(model, opt, coords, target, image, settings, bar, float_steps, dev):
+    best_loss, best_state, history = float("inf"), None, []
     t0 = time.perf_counter()
     for step in range(float_steps):
         _set_lr(opt, step, settings)
@@ -163,7 +170,6 @@ def fit(image, config, settings, *, progress=True):
     if dev.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    bar.close()
     return model.cpu().eval(), pretrain, {
         "train_seconds": seconds, "seconds_per_step": seconds / settings.steps,
         "history": history}

@@ -123,11 +123,13 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
         def tick(received):
             if bar is not None:
                 bar.update(received - bar.n)
-        res = render(config, width=width, height=height, precision=precision, images=images,
-                     model_file=mf, stream_weights=stream_weights, stall=stall, seed=seed,
-                     progress=tick)
-        if bar is not None:
-            bar.close()
+        try:
+            res = render(config, width=width, height=height, precision=precision,
+                         images=images, model_file=mf, stream_weights=stream_weights,
+                         stall=stall, seed=seed, progress=tick)
+        finally:
+            if bar is not None:
+                bar.close()         # also on an interrupt: the line is cleared
         frame, cycles = res.frame, res.cycles
     else:
         from .verilator import build_model
