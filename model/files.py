@@ -29,9 +29,7 @@ __all__ = ["atomic_writer", "write_json", "write_bytes", "json_bytes", "check_ou
 def _special(path):
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return False
-    except OSError:
+    except OSError:                 # missing, or not reachable: written (or failed) as usual
         return False
 
 

@@ -23,6 +23,7 @@ line is ``python -m accel.bench`` (:mod:`accel.cli.bench`).
 """
 
 import csv
+import functools
 import io
 import json
 import os
@@ -98,14 +99,12 @@ class SweepSpec:
         return PatchINRConfig(patch=patch, channels=self.channels[image], hidden=self.hidden,
                               layers=self.layers)
 
-    @property
+    @functools.cached_property
     def recipe(self):
         """The training recipe every point of this sweep is trained with (:func:`recipe`)."""
-        if not hasattr(self, "_recipe"):
-            from model.training import TrainSettings
-            self._recipe = recipe(TrainSettings(steps=self.steps, seed=self.seed, device="cpu",
-                                                qat_steps=self.qat_steps))
-        return self._recipe
+        from model.training import TrainSettings
+        return recipe(TrainSettings(steps=self.steps, seed=self.seed, device="cpu",
+                                    qat_steps=self.qat_steps))
 
     def key(self, image, patch):
         """The point's file name stem: an image given as a path contributes its file name

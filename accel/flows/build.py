@@ -375,9 +375,7 @@ def build(*, patch=None, precision="int8", weights=None, array=BUILD.array,
     resources, error = wait() if wait is not None else (None, None)
     report = make_report(request, tool=tool, resources=resources, synthesis_error=error,
                          synth=synth)
-    report_path = os.path.join(out, "report.json")
-    files.add(report_path, b"")                   # its place in the list; written last
-    report["files"] = sorted(os.path.basename(p) for p in files.paths)
+    report["files"] = sorted([os.path.basename(p) for p in files.paths] + ["report.json"])
     if check:
         # The checks read the core as it is written: stage it in a scratch folder first.
         with tempfile.TemporaryDirectory() as scratch:
@@ -386,7 +384,7 @@ def build(*, patch=None, precision="int8", weights=None, array=BUILD.array,
                 f.write(files.content(os.path.join(out, "patchinr_core.v")).decode())
             report["checks"] = _check_core(core_v, tool or find_yosys(), say)
     report["seconds"] = round(time.perf_counter() - t0, 1)
-    files.add(report_path, json_bytes(report))
+    files.add(os.path.join(out, "report.json"), json_bytes(report))
     files.commit()
     return report
 

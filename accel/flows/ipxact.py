@@ -152,9 +152,7 @@ def component_xml(config, verilog, *, files=("patchinr_core.v",), width_init=256
         _sub(r, "addressOffset", f"0x{reg.offset:X}")
         _sub(r, "size", 32)
         _sub(r, "access", "read-only" if reg.access == "RO" else "read-write")
-        fields = reg.fields or (type("F", (), {"name": "value", "lsb": 0, "width": 32,
-                                               "doc": reg.doc, "pulse": False})(),)
-        for f in fields:
+        for f in reg.bit_fields:
             fe = _sub(r, "field")
             _sub(fe, "name", f.name)
             _sub(fe, "description", f.doc)

@@ -127,8 +127,6 @@ class WeightBuffer(wiring.Component):
             raise TypeError(f"config must be an AccelConfig, not {config!r}")
         self._config = config
         self._images = images or {}
-        geo = config.memory_geometry
-        self._word_bits = max(bits for _, bits in geo.values())
         members = {
             "wr": In(write_layout(config)),
             "w_addr": In(config.weight_addr_bits),

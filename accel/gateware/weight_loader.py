@@ -76,7 +76,6 @@ class WeightLoader(wiring.Component):
             raise TypeError(f"config must be an AccelConfig, not {config!r}")
         self._config = config
         self._geo = config.memory_geometry
-        self._word_bits = max(bits for _, bits in self._geo.values())
         k = config.model.quant.phase_bits
         super().__init__({
             "s_axis": In(AXIStreamSignature(32)),
@@ -91,7 +90,7 @@ class WeightLoader(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         s = self.s_axis
-        nbeats_max = beats_per_word(self._word_bits)
+        nbeats_max = beats_per_word(len(self.wr.data))
         word = Signal(32 * nbeats_max)
         beat = Signal(range(nbeats_max))
         mem = Signal(4)

@@ -50,6 +50,12 @@ class Register:
     fields: tuple = ()
     reset: str = None
 
+    @property
+    def bit_fields(self):
+        """The fields, or for a register without any one field ``value`` of all 32 bits
+        (what register tools need: every register has fields)."""
+        return self.fields or (Field("value", 0, 32, self.doc),)
+
     def field(self, name):
         for f in self.fields:
             if f.name == name:

@@ -16,10 +16,6 @@ __all__ = ["systemrdl", "ADDRMAP"]
 #: Name of the address map.
 ADDRMAP = "patchinr_core"
 
-# Reset values of the writable fields, where the register's reset text is not one number.
-_RESETS = {("CTRL", "PRECISION"): 0, ("WIDTH", "WIDTH"): None, ("HEIGHT", "HEIGHT"): None}
-
-
 def _string(text):
     return '"' + " ".join(text.replace("\\", "/").replace('"', "'").split()) + '"'
 
@@ -27,8 +23,7 @@ def _string(text):
 def _reset(reg, field, width_init, height_init):
     if (reg.name, field.name) in (("WIDTH", "WIDTH"), ("HEIGHT", "HEIGHT")):
         return width_init if reg.name == "WIDTH" else height_init
-    if (reg.name, field.name) in _RESETS:
-        return _RESETS[(reg.name, field.name)]
+    # The reset text starts with the value ("0 (PRECISION: 1 in an FP32-only build)").
     number = re.match(r"\s*(0x[0-9a-fA-F]+|\d+)", reg.reset or "")
     return int(number[1], 0) if number else 0
 
@@ -46,25 +41,20 @@ def systemrdl(*, width_init=256, height_init=256):
            "    default accesswidth = 32;",
            ""]
     for reg in REGISTERS.values():
-        fields = reg.fields
         out.append("    reg {")
         out.append(f"        name = {_string(reg.name)};")
         out.append(f"        desc = {_string(reg.doc)};")
-        if not fields:
-            reset = ID_VALUE if reg.name == "ID" else None
-            out.append("        field { sw = r; hw = w; } value[31:0]"
-                       + (f" = 0x{reset:08X};" if reset is not None else ";"))
-        for f in fields:
+        for f in reg.bit_fields:
             msb = f.lsb + f.width - 1
             if reg.access == "RO":
                 props = "sw = r; hw = w;"
-                reset = None
+                reset = ID_VALUE if reg.name == "ID" else None
             else:
                 props = "sw = rw; hw = r;" + (" singlepulse;" if f.pulse else "")
                 reset = _reset(reg, f, width_init, height_init)
             out.append(f"        field {{ {props} desc = {_string(f.doc)}; }} "
                        f"{f.name}[{msb}:{f.lsb}]"
-                       + (f" = {reset};" if reset is not None else ";"))
+                       + (f" = {reset:#x};" if reset is not None else ";"))
         out.append(f"    }} {reg.name} @ 0x{reg.offset:02X};")
         out.append("")
     out.append("};")
