@@ -22,7 +22,7 @@ of MAC slots doing a useful multiply (true layer shapes, no padding).
 
 from .config import AccelConfig
 
-__all__ = ["frame_cycles", "useful_macs", "pe_utilization"]
+__all__ = ["frame_cycles", "useful_macs", "query_cycles_bound", "pe_utilization"]
 
 
 def useful_macs(config, queries):
@@ -98,6 +98,20 @@ def frame_cycles(config, width, height):
         "tail": total - end,
         "fps_at_200mhz": 200e6 / total,
     }
+
+
+def query_cycles_bound(config, queries):
+    """An upper bound on the cycles of a query-mode job of ``queries`` queries, for
+    timeouts (not a cycle model): every batch full and run after the last one has left,
+    and each query's ``n * n`` pixels sent alone."""
+    if not isinstance(config, AccelConfig):
+        raise TypeError(f"config must be an AccelConfig, not {config!r}")
+    tm, B = config.timing, config.batch
+    per_batch = sum(tm.period(B, last_of_layer=(i == g.tiles - 1))
+                    for g in config.layers for i in range(g.tiles))
+    batches = -(-int(queries) // B)
+    n = config.model.patch
+    return tm.coord_setup + batches * (per_batch + tm.depth + tm.scatter) + queries * n * n
 
 
 def pe_utilization(config, width, height, cycles=None):

@@ -15,7 +15,7 @@ any mismatch, 2 on bad input.
 
 from model.errors import ArgumentParser, UserError, cli_entry
 from model.files import OutputSet, check_output, json_bytes
-from model.validate import parse_array, parse_size
+from model.validate import cli_type, parse_array, parse_size, positive_int
 
 from ..config import SIMULATION
 from ..flows.frame import simulate_frame
@@ -48,6 +48,8 @@ def build_parser():
     p.add_argument("--verilator-opt", default="-O2", choices=["-O0", "-O1", "-O2", "-O3"],
                    help="C++ optimisation of the Verilator model (default %(default)s; -O0 "
                         "compiles faster, runs slower)")
+    p.add_argument("--verilator-threads", type=cli_type(int, positive_int, maximum=64), default=1,
+                   help="simulation threads of the Verilator model (default %(default)s)")
     p.add_argument("--out", default=None, help="write the rendered frame as PNG")
     p.add_argument("--json", default=None, help="write the results as JSON")
     p.add_argument("--quiet", action="store_true")
@@ -71,7 +73,8 @@ def main(argv=None):
                             batch=args.batch, size=size, image=args.image,
                             stream_weights=args.stream_weights, stall=args.stall,
                             seed=args.seed, backend=args.backend, progress=not args.quiet,
-                            verilator_opt=args.verilator_opt)
+                            verilator_opt=args.verilator_opt,
+                            verilator_threads=args.verilator_threads)
     frame = result.pop("_frame")
     out = OutputSet()
     if args.out:

@@ -58,13 +58,13 @@ def torch_frames(model_file, width, height):
 
 def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=None, image=None,
         stream_weights=False, stall=0.0, seed=0, backend="amaranth", progress=True,
-        verilator_opt="-O2"):
+        verilator_opt="-O2", verilator_threads=1):
     """Simulate one frame and compare it; returns the result dictionary (see the module
     docstring and the README for the keys).
 
     The Verilator backend always streams the weights in over ``s_axis_wgt`` (one compiled
     model serves every model file) and honours ``stall``; ``verilator_opt`` is the C++
-    optimisation level of its model. Its result adds ``compile_seconds`` (export and
+    optimisation level of its model and ``verilator_threads`` its simulation threads. Its result adds ``compile_seconds`` (export and
     compile, or the cache lookup) and ``verilator_cached``; ``wall_seconds`` is the
     frame alone.
     """
@@ -132,10 +132,13 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
                 bar.close()         # also on an interrupt: the line is cleared
         frame, cycles = res.frame, res.cycles
     else:
-        from .verilator import build_model
-        built = build_model(config, opt=verilator_opt, progress=progress)
+        from .verilator import _verilator_version, build_model
+        from .lint import find_verilator
+        built = build_model(config, opt=verilator_opt, threads=verilator_threads,
+                            progress=progress)
         extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
-                 "verilator_opt": verilator_opt}
+                 "verilator_opt": verilator_opt, "verilator_threads": verilator_threads,
+                 "verilator": _verilator_version(find_verilator())}
         t0 = time.perf_counter()
         frame, cycles = built.run(mf, width=width, height=height, precision=precision,
                                   stall=stall, seed=seed, progress=progress)

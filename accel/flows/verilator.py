@@ -1,11 +1,15 @@
-"""Render frames through the exported Verilog in Verilator: the fast RTL backend.
+"""The exported Verilog in Verilator: the fast RTL backend, and a transport for the driver.
 
-:func:`render_verilator` does the job of :func:`accel.flows.simulation.render` (frame mode) on
-the Verilog that :func:`accel.flows.export.export_core` writes, compiled by Verilator together
-with a C++ host model (``verilator_harness.cpp``): AXI4-Lite register writes exactly as
-:data:`accel.host.csr.REGISTERS` defines them, the weights streamed in over ``s_axis_wgt`` (so
-every run also exercises the weight loader), pixels collected from ``m_axis_pix`` with
-optional random back-pressure, STATUS polled until BUSY falls and CYCLES read back.
+:func:`build_model` exports a build's Verilog (:func:`accel.flows.export.export_core`) and
+compiles it with Verilator together with a small C++ host port (``verilator_harness.cpp``)
+that owns the clock and takes register and stream commands over pipes.
+:class:`VerilatorTransport` is that process as an :class:`accel.host.transport.Transport`,
+so :class:`accel.host.driver.PatchINRDriver`, the same driver a board's host program uses,
+renders through it: AXI4-Lite register accesses as :data:`accel.host.registers.REGISTERS`
+defines them, weights streamed in over ``s_axis_wgt`` (so every run also exercises the
+weight loader), coordinates over ``s_axis_coord``, pixels from ``m_axis_pix`` with optional
+random back-pressure and the AXI4-Stream hold rule checked on every cycle.
+:func:`render_verilator` does the job of :func:`accel.flows.simulation.render` (frame mode).
 
 Because the weights arrive over the stream, the Verilog depends on the build
 configuration only: one compiled model serves every model file and every frame up to the
@@ -28,20 +32,16 @@ from model.errors import UserError
 from model.validate import positive_int
 
 from ..config import AccelConfig
-from ..gateware.weight_loader import weight_stream
-from ..host.registers import REGISTERS
+from ..host.driver import ProtocolError
+from ..host.transport import STREAMS, Transport, TransportTimeout
 from .export import PE_NAME, TOP_NAME, export_core
 from .lint import find_verilator, waiver_config
 
-__all__ = ["VerilatorModel", "build_model", "render_verilator", "default_build_dir",
-           "HARNESS_PATH"]
+__all__ = ["VerilatorModel", "VerilatorTransport", "build_model", "render_verilator",
+           "default_build_dir", "HARNESS_PATH"]
 
 #: The C++ host model compiled with the Verilog.
 HARNESS_PATH = os.path.join(os.path.dirname(__file__), "verilator_harness.cpp")
-
-#: Fields of the harness's result header, in file order (uint64 each).
-_HEADER = ("status", "cycles", "sim_cycles", "beats", "framing_errors", "timed_out")
-
 
 def default_build_dir():
     """Where compiled models are cached: ``$PATCHINR_VERILATOR_DIR`` or ``build/verilator``
@@ -99,6 +99,134 @@ class _Progress:
             self._bar = None
 
 
+def _shape(config):
+    return (config.rows, config.cols, config.batch, config.precision, config.max_width,
+            config.max_height)
+
+
+class VerilatorTransport(Transport):
+    """The exported Verilog in Verilator as a :class:`~accel.host.transport.Transport`.
+
+    Runs the compiled model (``verilator_harness.cpp``) as a child process that owns the
+    clock and answers register and stream commands over pipes; the clock stands still
+    between commands, so CYCLES counts the core's cycles alone. Pixels that leave
+    ``m_axis_pix`` while a command runs are queued for :meth:`receive`.
+
+    Parameters
+    ----------
+    executable : str
+        A compiled model (:attr:`VerilatorModel.executable`).
+    stall : float
+        Probability that ``m_axis_pix_tready`` drops (for 1..3 cycles) before a beat.
+    seed : int
+        Seed of that back-pressure pattern.
+    max_cycles : int, optional
+        Cycle budget of the whole session (:class:`TransportTimeout` past it).
+    reset : bool
+        Pulse ``aresetn`` first (16 cycles), as a board's reset does.
+    """
+
+    def __init__(self, executable, *, stall=0.0, seed=0, max_cycles=None, reset=True):
+        if not 0.0 <= stall < 1.0:
+            raise UserError(f"stall must be in [0, 1), not {stall}")
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self._proc = subprocess.Popen([executable], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=self._stderr)
+        try:
+            if stall:
+                self._command(f"stall {float(stall)!r} {int(seed)}")
+            if max_cycles:
+                self._command(f"limit {int(max_cycles)}")
+            if reset:
+                self.reset()
+        except BaseException:
+            self.close()
+            raise
+
+    def _command(self, line, payload=None):
+        proc = self._proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Verilator model has exited ({proc.returncode}): "
+                               f"{self._errors()}")
+        try:
+            proc.stdin.write(line.encode() + b"\n")
+            if payload is not None:
+                proc.stdin.write(payload)
+            proc.stdin.flush()
+            answer = proc.stdout.readline().decode().split()
+        except BrokenPipeError:
+            answer = []
+        if not answer:
+            proc.wait()
+            raise RuntimeError(f"the Verilator model stopped (exit {proc.returncode}) on "
+                               f"{line.split()[0]!r}: {self._errors()}")
+        if answer[0] == "timeout":
+            raise TransportTimeout(f"{line.split()[0]!r}: the cycle budget ran out")
+        if answer[0] != "ok":
+            raise RuntimeError(f"the Verilator model refused {line!r}: {' '.join(answer[1:])}")
+        return [int(v) for v in answer[1:]]
+
+    def _errors(self):
+        self._stderr.seek(0)
+        return self._stderr.read().strip() or "no message"
+
+    def read(self, offset):
+        data, resp = self._command(f"read {int(offset)}")
+        if resp:
+            raise RuntimeError(f"AXI4-Lite read of 0x{offset:02x} answered response {resp}")
+        return data
+
+    def write(self, offset, value):
+        (resp,) = self._command(f"write {int(offset)} {int(value) & 0xFFFF_FFFF}")
+        if resp:
+            raise RuntimeError(f"AXI4-Lite write of 0x{offset:02x} answered response {resp}")
+
+    def send(self, stream, beats):
+        if stream not in STREAMS:
+            raise ValueError(f"unknown stream {stream!r} (one of {', '.join(STREAMS)})")
+        beats = np.ascontiguousarray(beats, dtype="<u8")
+        self._command(f"send {stream} {len(beats)}", beats.tobytes())
+
+    def receive(self, count, *, timeout):
+        (n,) = self._command(f"recv {int(count)} {max(int(timeout), 0)}")
+        raw = self._proc.stdout.read(8 * n)
+        if len(raw) != 8 * n:
+            raise RuntimeError(f"the Verilator model sent {len(raw) // 8} of {n} beats: "
+                               f"{self._errors()}")
+        return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
+
+    def reset(self):
+        self._command("reset")
+
+    def run(self, cycles):
+        """Let the clock run ``cycles`` cycles (pixels keep queueing)."""
+        self._command(f"run {int(cycles)}")
+
+    def stats(self):
+        """``{"cycles", "hold_violations", "queued"}``: clock cycles since the model
+        started, AXI4-Stream hold-rule violations seen on ``m_axis_pix``, pixels queued."""
+        cycles, hold, queued = self._command("stats")
+        return {"cycles": cycles, "hold_violations": hold, "queued": queued}
+
+    def close(self):
+        proc = self._proc
+        if proc.poll() is None:
+            try:
+                proc.stdin.write(b"quit\n")
+                proc.stdin.close()
+                proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                proc.kill()
+                proc.wait()
+        for f in (proc.stdin, proc.stdout):
+            if f and not f.closed:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        self._stderr.close()
+
+
 class VerilatorModel:
     """A compiled Verilator model of one build configuration.
 
@@ -106,7 +234,7 @@ class VerilatorModel:
     ----------
     config : AccelConfig
     executable : str
-        The simulator (``Vpatchinr_core``): the core plus the C++ host model.
+        The simulator (``Vpatchinr_core``): the core plus its host port.
     directory : str
         Its cache directory (Verilog, waivers, build log, objects).
     compile_seconds : float
@@ -119,9 +247,15 @@ class VerilatorModel:
         self.config, self.executable, self.directory = config, executable, directory
         self.compile_seconds, self.cached = compile_seconds, cached
 
+    def open(self, **options):
+        """A :class:`VerilatorTransport` to a fresh instance of the model (``options``:
+        ``stall``, ``seed``, ``max_cycles``, ``reset``)."""
+        return VerilatorTransport(self.executable, **options)
+
     def run(self, model_file, *, width, height, precision, stall=0.0, seed=0,
             max_cycles=None, progress=None):
-        """Render one frame; returns ``(frame uint8 [H, W, C], cycles)``.
+        """Load ``model_file`` and render one frame through :class:`PatchINRDriver`;
+        returns ``(frame uint8 [H, W, C], cycles)``.
 
         Parameters
         ----------
@@ -137,87 +271,50 @@ class VerilatorModel:
         seed : int
             Seed of the back-pressure pattern.
         max_cycles : int, optional
-            Give up after this many clock cycles (default: ten times the cycle model's
-            frame length plus the weight stream, at least one million).
+            Cycle budget of the frame (default: ten times the cycle model's frame plus a
+            million).
         progress : bool or callable, optional
             As for :func:`render_verilator`.
 
         Raises
         ------
         UserError
-            A frame size or precision the build rejects.
+            A frame size, precision or network the build rejects.
         RuntimeError
-            The job failed in the RTL: an error status, a wrong pixel count, a framing
-            (``tuser``/``tlast``/hold-rule) violation or no end within ``max_cycles``.
+            The job failed in the RTL: an error status (:class:`DeviceError`), a wrong
+            pixel count or framing (:class:`ProtocolError`), a violation of the
+            AXI4-Stream hold rule or no end within ``max_cycles``.
         """
-        from ..cycles import frame_cycles
-        cfg = self.config
-        if precision not in ("int8", "fp32"):
-            raise UserError(f"unknown precision {precision!r} (choose int8 or fp32)")
-        if not (cfg.has_fp32 if precision == "fp32" else cfg.has_int8):
-            raise UserError(f"this build ({cfg.precision}) has no {precision} datapath")
-        cfg.check_frame(width, height)
-        if model_file.config != cfg.model:
+        from ..host.driver import PatchINRDriver
+        if model_file.config != self.config.model:
             raise UserError("the model file's network differs from the one the build was "
                             "made for")
         report = _Progress(progress)
-        beats = weight_stream(cfg, model_file)
-        words = np.array([d | (int(last) << 32) for d, last in beats], dtype="<u8")
-        if max_cycles is None:
-            max_cycles = max(10 * (frame_cycles(cfg, width, height)["total"] + len(beats)),
-                             1_000_000)
-        ctrl = REGISTERS["CTRL"]
-        ctrl_word = 1 << ctrl.field("START").lsb
-        if precision == "fp32":
-            ctrl_word |= 1 << ctrl.field("PRECISION").lsb
-        pixels = width * height
-        with tempfile.TemporaryDirectory(prefix="patchinr-vl-") as tmp:
-            wfile, ofile = os.path.join(tmp, "weights.bin"), os.path.join(tmp, "result.bin")
-            words.tofile(wfile)
-            args = {
-                "weights": wfile, "out": ofile, "width": width, "height": height,
-                "ctrl": ctrl_word,
-                "reg_width": REGISTERS["WIDTH"].offset, "reg_height": REGISTERS["HEIGHT"].offset,
-                "reg_ctrl": ctrl.offset, "reg_status": REGISTERS["STATUS"].offset,
-                "reg_cycles": REGISTERS["CYCLES"].offset,
-                "busy_mask": 1 << REGISTERS["STATUS"].field("BUSY").lsb,
-                "stall": repr(float(stall)), "seed": int(seed), "max_cycles": int(max_cycles),
-                "progress": max(pixels // 200, 1),
-            }
-            cmd = [self.executable] + [f"{k}={v}" for k, v in args.items()]
-            report.message(f"rendering {width}x{height} {precision}")
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-            for line in proc.stdout:
-                if line.startswith("progress "):
-                    report.update("render", int(line.split()[1]), pixels)
-            stderr = proc.stderr.read()
-            rc = proc.wait()
+        t0 = time.perf_counter()
+        try:
+            with self.open(stall=stall, seed=seed) as link:
+                core = PatchINRDriver(link)
+                built = core.info.config(model_file.config)
+                if _shape(built) != _shape(self.config):
+                    raise ProtocolError(f"the core's registers describe {built!r}, not the "
+                                        f"compiled {self.config!r}")
+                core.load_weights(model_file)
+                report.message(f"rendering {width}x{height} {precision}")
+                frame = core.render(width, height, precision, max_cycles=max_cycles,
+                                    progress=lambda done, total: report.update(
+                                        "render", done, total))
+                cycles = core.cycles
+                stats = link.stats()
+        finally:
             report.close()
-            if rc not in (0, 1):
-                raise RuntimeError(f"the Verilator model failed (exit {rc}): {stderr.strip()}")
-            raw = np.fromfile(ofile, dtype="<u8", count=len(_HEADER))
-            head = dict(zip(_HEADER, (int(v) for v in raw)))
-            data = np.fromfile(ofile, dtype="<u4", offset=8 * len(_HEADER))
-        report.message(f"{head['sim_cycles']} clock cycles in {time.perf_counter() - t0:.1f} s")
-        if head["timed_out"]:
-            raise RuntimeError(f"the job did not finish within {max_cycles} cycles")
-        status = REGISTERS["STATUS"]
-        if head["status"] & (1 << status.field("ERROR").lsb):
-            code = (head["status"] >> status.field("ERROR_CODE").lsb) & 0xFF
-            raise RuntimeError(f"the job ended in error {code} (STATUS 0x{head['status']:08x})")
-        if head["framing_errors"]:
-            raise RuntimeError(f"{head['framing_errors']} AXI4-Stream framing violations on "
-                               f"m_axis_pix: {stderr.strip()}")
-        if len(data) != pixels:
-            raise RuntimeError(f"the job sent {len(data)} pixels, not {pixels}")
-        ch = cfg.model.channels
-        frame = np.stack([(data >> (8 * c)) & 0xFF for c in range(ch)], axis=-1).astype(np.uint8)
-        return frame.reshape(height, width, ch), head["cycles"]
+        if stats["hold_violations"]:
+            raise ProtocolError(f"{stats['hold_violations']} AXI4-Stream hold-rule "
+                                f"violations on m_axis_pix")
+        report.message(f"{stats['cycles']} clock cycles in {time.perf_counter() - t0:.1f} s")
+        return frame, cycles
 
 
-def build_model(config, *, build_dir=None, opt="-O2", jobs=2, progress=True):
+def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progress=True):
     """Export ``config``'s core and compile it with Verilator, or take it from the cache.
 
     Parameters
@@ -230,6 +327,8 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, progress=True):
         large array several times faster than ``-O0`` at a longer compile.
     jobs : int
         Parallel compiler processes.
+    threads : int
+        Simulation threads of the model (Verilator ``--threads``; 1: single-threaded).
     progress : bool or callable
         As for :func:`render_verilator`.
 
@@ -251,6 +350,7 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, progress=True):
     if opt not in ("-O0", "-O1", "-O2", "-O3"):
         raise ValueError(f"opt must be one of -O0 .. -O3, not {opt!r}")
     positive_int("jobs", jobs)
+    positive_int("threads", threads, maximum=64)
     verilator = find_verilator()
     cxx = _find_compiler()
     report = _Progress(progress)
@@ -266,7 +366,8 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, progress=True):
     # optimise across the module boundary).
     waivers = waiver_config(verilator) + f'inline -module "{PE_NAME}"\n'
     digest = hashlib.sha256()
-    for part in (verilog, harness, waivers, _verilator_version(verilator), opt, cxx):
+    for part in (verilog, harness, waivers, _verilator_version(verilator), opt, cxx,
+                 str(threads)):
         digest.update(part.encode())
         digest.update(b"\0")
     root = os.path.abspath(build_dir or default_build_dir())
@@ -288,10 +389,12 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, progress=True):
             with open(os.path.join(staging, name), "w") as f:
                 f.write(text)
         cmd = [verilator, "--cc", "--exe", "--build", "-j", str(jobs),
+               *(["--threads", str(threads)] if threads > 1 else []),
                "--top-module", TOP_NAME, "-Mdir", "obj_dir", "-o", f"../V{TOP_NAME}",
                "-MAKEFLAGS", f"CXX={cxx} OPT_FAST={opt} OPT_SLOW={opt} OPT_GLOBAL={opt}",
                "waivers.vlt", f"{TOP_NAME}.v", "verilator_harness.cpp"]
-        report.message(f"compiling {config!r} with {opt} (-j{jobs})")
+        report.message(f"compiling {config!r} with {opt} (-j{jobs}"
+                       + (f", {threads} simulation threads)" if threads > 1 else ")"))
         log_path = os.path.join(staging, "build.log")
         objects = 0
         with open(log_path, "w") as log:
@@ -328,7 +431,8 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, progress=True):
 
 
 def render_verilator(config, model_file, *, width, height, precision, progress=True,
-                     stall=0.0, seed=0, build_dir=None, opt="-O2", jobs=2, max_cycles=None):
+                     stall=0.0, seed=0, build_dir=None, opt="-O2", jobs=2, threads=1,
+                     max_cycles=None):
     """Render one frame through a Verilator build of ``config``, streaming the weights in.
 
     Parameters
@@ -348,7 +452,7 @@ def render_verilator(config, model_file, *, width, height, precision, progress=T
     stall, seed : float, int
         Random back-pressure on ``m_axis_pix`` (probability per beat) and its seed; the
         cycle count then includes the stalls.
-    build_dir, opt, jobs
+    build_dir, opt, jobs, threads
         See :func:`build_model`.
     max_cycles : int, optional
         See :meth:`VerilatorModel.run`.
@@ -360,6 +464,7 @@ def render_verilator(config, model_file, *, width, height, precision, progress=T
     cycles : int
         CYCLES after the job: START to the last pixel, as the Amaranth backend reports.
     """
-    model = build_model(config, build_dir=build_dir, opt=opt, jobs=jobs, progress=progress)
+    model = build_model(config, build_dir=build_dir, opt=opt, jobs=jobs, threads=threads,
+                        progress=progress)
     return model.run(model_file, width=width, height=height, precision=precision, stall=stall,
                      seed=seed, max_cycles=max_cycles, progress=progress)

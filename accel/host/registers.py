@@ -38,6 +38,21 @@ class Field:
         msb = self.lsb + self.width - 1
         return f"[{msb}]" if msb == self.lsb else f"[{msb}:{self.lsb}]"
 
+    @property
+    def mask(self):
+        """The field's bits in place in the register word."""
+        return ((1 << self.width) - 1) << self.lsb
+
+    def extract(self, word):
+        """The field's value in a register word."""
+        return (int(word) & self.mask) >> self.lsb
+
+    def place(self, value):
+        """``value`` shifted into the field; ValueError if it does not fit."""
+        if not 0 <= int(value) < 1 << self.width:
+            raise ValueError(f"{value} does not fit the {self.width}-bit field {self.name}")
+        return int(value) << self.lsb
+
 
 @dataclass(frozen=True)
 class Register:

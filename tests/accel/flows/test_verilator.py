@@ -1,11 +1,9 @@
 """Co-simulation of the exported Verilog in Verilator against the integer reference.
 
-One build, a trained regression model (``tests/fixtures/camera24_p2.npz``) on a 4x4 INT8
-array with a 24x24 maximum frame, is compiled once per session at ``-O0`` (these frames are
-a few thousand cycles, where compile time is everything) into pytest's cache directory, so
-a rerun with unchanged gateware compiles nothing. Every test then reuses it: frames must
-equal the integer reference pixel for pixel, and CYCLES the cycle model (which
-``tests/accel/test_core.py`` holds to the Amaranth simulation).
+The shared build of ``tests/accel/conftest.py`` (camera 24x24 at n = 2 on a 4x4 INT8 array,
+compiled once per session) serves every test: frames must equal the integer reference
+pixel for pixel, and CYCLES the cycle model (which ``tests/accel/test_core.py`` holds to the
+Amaranth simulation).
 
 The FP32 datapath's Verilog is linted in ``test_verilog.py`` and simulated bit-exactly in
 Amaranth; its Verilator co-simulation compiles a second, larger model, so it runs only with
@@ -22,43 +20,34 @@ from accel.config import AccelConfig
 from accel.cycles import frame_cycles
 from accel.flows.frame import reference_frame
 from accel.flows.verilator import build_model, render_verilator
-from model import export
 from model.errors import UserError
+from tests.accel.conftest import BATCH, CAMERA_FIXTURE, COLS, HEIGHT, ROWS, WIDTH
 from tests.accel.models import random_model
-from tests.paths import FIXTURES
 from tests.tools import needs_verilator
 
 pytestmark = needs_verilator
 
-FIXTURE = os.fspath(FIXTURES / "camera24_p2.npz")
-WIDTH, HEIGHT = 24, 24
-#: As ``python -m accel.sim --array 4x4 --size 24x24`` configures it (batch max(2*rows, 8)).
-ROWS, COLS, BATCH = 4, 4, 8
+FIXTURE = CAMERA_FIXTURE
 
 
 @pytest.fixture(scope="module")
-def model_file():
-    return export.load(FIXTURE)
+def model_file(camera_build):
+    return camera_build.model_file
 
 
 @pytest.fixture(scope="module")
-def config(model_file):
-    return AccelConfig(model=model_file.config, rows=ROWS, cols=COLS, batch=BATCH,
-                       precision="int8", max_width=WIDTH, max_height=HEIGHT)
+def config(camera_build):
+    return camera_build.config
 
 
 @pytest.fixture(scope="module")
-def build_dir(request, tmp_path_factory):
-    # pytest's cache keeps the compiled model between sessions; without it (-p
-    # no:cacheprovider) a session compiles into its own temporary directory.
-    cache = getattr(request.config, "cache", None)
-    return str(cache.mkdir("verilator") if cache is not None
-               else tmp_path_factory.mktemp("verilator"))
+def build_dir(verilator_build_dir):
+    return verilator_build_dir
 
 
 @pytest.fixture(scope="module")
-def built(config, build_dir):
-    return build_model(config, build_dir=build_dir, opt="-O0", progress=False)
+def built(camera_build):
+    return camera_build.built
 
 
 def assert_frames_equal(frame, expected):

@@ -1,0 +1,83 @@
+"""The link between host software and a PatchINR core: what :mod:`accel.host.driver` needs.
+
+A transport moves register accesses and stream beats; it knows nothing of the register map
+or the beat formats (the driver does). Implement :class:`Transport` for your system, for
+example AXI4-Lite through ``/dev/mem`` or a PCIe BAR and the streams through an AXI DMA or
+XDMA channel, and the driver works unchanged. This package ships one:
+:class:`accel.flows.verilator.VerilatorTransport`, the exported Verilog in Verilator.
+
+Beats are numpy ``uint64`` arrays with ``tdata`` in bits ``[31:0]``, ``tlast`` in bit 32 and,
+on the pixel stream, ``tuser`` in bit 33 (:func:`pack_beats`, :func:`unpack_beats`).
+"""
+
+import abc
+
+import numpy as np
+
+__all__ = ["Transport", "TransportTimeout", "pack_beats", "unpack_beats", "STREAMS"]
+
+#: The core's input streams, by the names a transport's :meth:`Transport.send` takes.
+STREAMS = ("wgt", "coord")
+
+_TLAST, _TUSER = np.uint64(1 << 32), np.uint64(1 << 33)
+
+
+class TransportTimeout(RuntimeError):
+    """The link gave up waiting for the core (a stream not taken, no answer on the bus)."""
+
+
+def pack_beats(tdata, tlast):
+    """``uint64`` beats from ``tdata`` (32-bit values) and ``tlast`` flags."""
+    tdata = np.asarray(tdata, dtype=np.uint64)
+    if tdata.size and int(tdata.max()) >> 32:
+        raise ValueError("tdata is 32 bits wide")
+    return tdata | np.where(np.asarray(tlast, dtype=bool), _TLAST, np.uint64(0))
+
+
+def unpack_beats(beats):
+    """``(tdata uint32, tlast bool, tuser bool)`` arrays from ``uint64`` beats."""
+    beats = np.asarray(beats, dtype=np.uint64)
+    return ((beats & np.uint64(0xFFFF_FFFF)).astype(np.uint32), (beats & _TLAST) != 0,
+            (beats & _TUSER) != 0)
+
+
+class Transport(abc.ABC):
+    """Register and stream access to one core.
+
+    Contract: :meth:`send` may block until the core has taken every beat, and the output
+    stream must keep draining meanwhile (pixels that arrive during a send are kept for the
+    next :meth:`receive`), as a DMA with both channels armed does. Timeouts raise
+    :class:`TransportTimeout`. A transport is a context manager; :meth:`close` frees it.
+    """
+
+    @abc.abstractmethod
+    def read(self, offset):
+        """The 32-bit register at byte ``offset``; raises on an error response."""
+
+    @abc.abstractmethod
+    def write(self, offset, value):
+        """Write the 32-bit register at byte ``offset``; raises on an error response."""
+
+    @abc.abstractmethod
+    def send(self, stream, beats):
+        """Send ``uint64`` beats into input stream ``stream`` (one of :data:`STREAMS`)."""
+
+    @abc.abstractmethod
+    def receive(self, count, *, timeout):
+        """Up to ``count`` beats from ``m_axis_pix``, fewer only if ``timeout`` core clock
+        cycles pass first (hardware transports convert at their clock: 200 MHz makes a
+        million cycles 5 ms)."""
+
+    def reset(self):
+        """Reset the core (``aresetn``) if the link can; the weights stay, the registers
+        return to their reset values."""
+        raise NotImplementedError(f"{type(self).__name__} cannot reset the core")
+
+    def close(self):
+        """Release the link."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

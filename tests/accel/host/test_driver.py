@@ -1,0 +1,195 @@
+"""The host driver over the Verilator transport: what a host program does with a core.
+
+Frames, queries, counters, error decoding and reset mid-frame go through
+:class:`accel.host.driver.PatchINRDriver` into the shared Verilator build of
+``tests/accel/conftest.py``; every result is held to the integer reference. The decoding
+helpers and the identification check also run without Verilator.
+"""
+
+import numpy as np
+import pytest
+
+from accel.cycles import frame_cycles, query_cycles_bound
+from accel.flows.frame import reference_frame
+from accel.host.driver import (DeviceError, DeviceTimeout, HardwareInfo, PatchINRDriver,
+                               ProtocolError, Status)
+from accel.host.errors import ErrorCode
+from accel.host.registers import ID_VALUE, REGISTERS
+from accel.host.transport import Transport, pack_beats, unpack_beats
+from model.data import quantize_coords
+from model.errors import UserError
+from model.quant import int_forward
+from tests.accel.conftest import HEIGHT, WIDTH
+from tests.tools import needs_verilator
+
+
+# -- without a core --------------------------------------------------------------------------
+
+def test_status_decodes_every_field():
+    f = REGISTERS["STATUS"].field
+    word = f("ERROR").place(1) | f("ERROR_CODE").place(ErrorCode.WGT_RANGE.value) | f("DONE").place(1)
+    s = Status.decode(word)
+    assert (s.busy, s.done, s.error, s.code) == (False, True, True, 4)
+    assert s.code_name == "WGT_RANGE" and "past the end" in s.message
+    assert "error 4 (WGT_RANGE" in str(s)
+    # ERROR_CODE is only meaningful while ERROR is set.
+    assert Status.decode(f("ERROR_CODE").place(3) | f("BUSY").place(1)).code == 0
+    assert str(Status.decode(f("BUSY").place(1))) == "busy"
+
+
+def test_beats_round_trip():
+    beats = pack_beats([0, 0xFFFF_FFFF, 5], [False, True, False]) | np.uint64(1 << 33)
+    data, last, user = unpack_beats(beats)
+    assert data.tolist() == [0, 0xFFFF_FFFF, 5]
+    assert last.tolist() == [False, True, False] and user.all()
+    with pytest.raises(ValueError, match="32 bits"):
+        pack_beats([1 << 32], [True])
+
+
+class _Registers(Transport):
+    """A register file without a core behind it, for the identification checks."""
+
+    def __init__(self, **values):
+        self.values = {REGISTERS[k].offset: v for k, v in values.items()}
+
+    def read(self, offset):
+        return self.values.get(offset, 0)
+
+    def write(self, offset, value):
+        self.values[offset] = value
+
+    def send(self, stream, beats):
+        raise AssertionError("no stream expected")
+
+    def receive(self, count, *, timeout):
+        raise AssertionError("no stream expected")
+
+
+def test_refuses_a_device_that_is_not_a_patchinr_core():
+    with pytest.raises(ProtocolError, match="ID reads 0xdeadbeef"):
+        PatchINRDriver(_Registers(ID=0xDEADBEEF))
+    version = REGISTERS["HWINFO"].field("VERSION").place(7)
+    with pytest.raises(ProtocolError, match="version 7"):
+        PatchINRDriver(_Registers(ID=ID_VALUE, HWINFO=version))
+
+
+# -- through Verilator -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def core(camera_build):
+    with camera_build.built.open() as link:
+        driver = PatchINRDriver(link)
+        driver.load_weights(camera_build.model_file)
+        yield driver
+
+
+@needs_verilator
+def test_hardware_info_describes_the_build(core, camera_build):
+    cfg = camera_build.config
+    info = core.info
+    assert (info.rows, info.cols, info.batch, info.precision) == (cfg.rows, cfg.cols,
+                                                                  cfg.batch, cfg.precision)
+    assert (info.max_width, info.max_height, info.patch, info.channels) == (
+        cfg.max_width, cfg.max_height, cfg.model.patch, cfg.model.channels)
+    assert (info.layers, info.hidden) == (cfg.model.layers, cfg.model.hidden)
+    assert isinstance(info, HardwareInfo) and str(core.status()) == "idle"
+
+
+@needs_verilator
+def test_render_and_counters(core, camera_build):
+    mf, cfg = camera_build.model_file, camera_build.config
+    seen = []
+    frame = core.render(WIDTH, HEIGHT, "int8", progress=lambda d, t: seen.append((d, t)))
+    assert np.array_equal(frame, reference_frame(mf, cfg, WIDTH, HEIGHT, "int8"))
+    n = cfg.model.patch
+    assert core.counters() == {"cycles": frame_cycles(cfg, WIDTH, HEIGHT)["total"],
+                               "queries": (WIDTH // n) * (HEIGHT // n),
+                               "pixels": WIDTH * HEIGHT}
+    assert seen[-1] == (WIDTH * HEIGHT, WIDTH * HEIGHT)
+    assert core.status().done
+    # A second, smaller frame on the same core, without reloading anything.
+    assert np.array_equal(core.render(8, 12, "int8"), reference_frame(mf, cfg, 8, 12, "int8"))
+
+
+@needs_verilator
+def test_query_matches_the_integer_reference(core, camera_build):
+    mf, cfg = camera_build.model_file, camera_build.config
+    n, ch = cfg.model.patch, cfg.model.channels
+    rng = np.random.default_rng(3)
+    coords = np.concatenate([rng.uniform(-1, 1, size=(13, 2)),
+                             [[-1, -1], [1, 1], [-1, 1], [0, 0]]])
+    got = core.query(coords)
+    want = int_forward(mf.quant, quantize_coords(coords)).reshape(len(coords), n, n, ch)
+    assert got.shape == want.shape and np.array_equal(got, want)
+    counters = core.counters()
+    assert counters["queries"] == len(coords) and counters["pixels"] == len(coords) * n * n
+    assert counters["cycles"] <= query_cycles_bound(cfg, len(coords))
+    # Integer coordinates as the core takes them, including the extremes.
+    q = np.array([[-32767, 32767], [32767, -32767], [5, -5]], dtype=np.int16)
+    assert np.array_equal(core.query(q, quantized=True),
+                          int_forward(mf.quant, q).reshape(3, n, n, ch))
+
+
+@needs_verilator
+def test_queries_at_patch_centres_are_the_frame(core, camera_build):
+    # The continuous representation, sampled where frame mode samples it, is the frame.
+    from model.data import patch_centres_q
+    n = camera_build.config.model.patch
+    frame = core.render(WIDTH, HEIGHT)
+    patches = core.query(patch_centres_q(WIDTH // n, HEIGHT // n), quantized=True)
+    tiled = patches.reshape(HEIGHT // n, WIDTH // n, n, n, -1).transpose(0, 2, 1, 3, 4)
+    assert np.array_equal(tiled.reshape(frame.shape), frame)
+
+
+@needs_verilator
+def test_error_codes_are_decoded(core, camera_build):
+    # A frame size the driver would refuse, written past it: the core says FRAME_SIZE.
+    core._write("WIDTH", 0)
+    core.start()
+    with pytest.raises(DeviceError, match="error 1 \\(FRAME_SIZE\\)") as err:
+        core.check()
+    assert err.value.code == ErrorCode.FRAME_SIZE.value
+    core.clear()
+    assert not core.status().error
+    # A weight packet for a memory that does not exist: WGT_MEMORY, the weights intact.
+    core.transport.send("wgt", pack_beats([15 << 28, 1, 2], [False, False, True]))
+    with pytest.raises(DeviceError, match="WGT_MEMORY"):
+        core.check()
+    core.clear()
+    mf, cfg = camera_build.model_file, camera_build.config
+    assert np.array_equal(core.render(WIDTH, HEIGHT),
+                          reference_frame(mf, cfg, WIDTH, HEIGHT, "int8"))
+
+
+@needs_verilator
+def test_reset_mid_frame_loses_nothing(core, camera_build):
+    core._write("WIDTH", WIDTH)
+    core._write("HEIGHT", HEIGHT)
+    core.start()
+    core.transport.run(frame_cycles(camera_build.config, WIDTH, HEIGHT)["total"] // 2)
+    assert core.status().busy
+    core.transport.reset()
+    assert str(core.status()) == "idle"
+    mf, cfg = camera_build.model_file, camera_build.config
+    assert np.array_equal(core.render(WIDTH, HEIGHT),
+                          reference_frame(mf, cfg, WIDTH, HEIGHT, "int8"))
+
+
+@needs_verilator
+def test_user_errors_and_timeouts(camera_build):
+    with camera_build.built.open() as link:
+        core = PatchINRDriver(link)
+        with pytest.raises(UserError, match="no model loaded"):
+            core.render(WIDTH, HEIGHT)
+        core.load_weights(camera_build.model_file)
+        with pytest.raises(UserError, match="no fp32 datapath"):
+            core.render(WIDTH, HEIGHT, "fp32")
+        with pytest.raises(UserError, match="exceeds the build's maximum"):
+            core.render(WIDTH + 2, HEIGHT)
+        with pytest.raises(UserError, match="in \\[-1, 1\\]"):
+            core.query([[0.0, 1.5]])
+        with pytest.raises(UserError, match="\\[Q, 2\\]"):
+            core.query(np.zeros((3, 3)))
+        with pytest.raises(DeviceTimeout, match="of 576 pixels within 100 cycles"):
+            core.render(WIDTH, HEIGHT, max_cycles=100)
