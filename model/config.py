@@ -92,6 +92,10 @@ class PatchINRConfig:
         Number of sine layers, the first (2 -> hidden) included.
     omega0 : float
         Frequency of the sine activations, ``sin(omega0 * (W x + b))``.
+    coords : {2, 3}
+        Input coordinates per query: 2 for an image ``(x, y)``, 3 for a video ``(x, y, t)``
+        with ``t`` the frame's position in [-1, 1] over the clip (frame ``f`` of ``F`` at
+        ``(2f + 1) / F - 1``, the same centre rule as a patch's ``x`` and ``y``).
 
     The defaults are seven width-256 sine layers: with RGB output the n = 2 model has
     2,313 more parameters (0.59 %) than the n = 1 model, the paper's +0.6 %.
@@ -102,6 +106,7 @@ class PatchINRConfig:
     hidden: int = 256
     layers: int = 7
     omega0: float = 30.0
+    coords: int = 2
     quant: QuantSpec = field(default_factory=QuantSpec)
 
     def __post_init__(self):
@@ -110,6 +115,9 @@ class PatchINRConfig:
             raise UserError(f"channels must be 1 or 3, not {self.channels!r}")
         positive_int("hidden width", self.hidden)
         positive_int("number of sine layers", self.layers)
+        if not _is_int(self.coords) or self.coords not in (2, 3):
+            raise UserError(f"coordinates per query must be 2 (image) or 3 (video), not "
+                            f"{self.coords!r}")
         if (not isinstance(self.omega0, (int, float)) or isinstance(self.omega0, bool)
                 or not (self.omega0 > 0 and math.isfinite(self.omega0))):
             raise UserError(f"omega0 must be a positive finite number, not {self.omega0!r}")
@@ -124,7 +132,13 @@ class PatchINRConfig:
 
     @property
     def in_features(self):
-        return 2
+        """Inputs of the first layer: the coordinates of one query."""
+        return self.coords
+
+    @property
+    def is_video(self):
+        """Whether queries carry a time coordinate ``(x, y, t)``."""
+        return self.coords == 3
 
     @property
     def out_features(self):
@@ -133,7 +147,7 @@ class PatchINRConfig:
 
     @property
     def widths(self):
-        """Feature widths from input to output, ``[2, hidden, ..., hidden, out_features]``."""
+        """Feature widths from input to output, ``[coords, hidden, ..., hidden, out_features]``."""
         return [self.in_features] + [self.hidden] * self.layers + [self.out_features]
 
     @property
@@ -166,7 +180,7 @@ class PatchINRConfig:
     def from_dict(cls, d):
         if not isinstance(d, dict):
             raise UserError(f"configuration must be a mapping, not {type(d).__name__}")
-        known = {"patch", "channels", "hidden", "layers", "omega0", "quant"}
+        known = {"patch", "channels", "hidden", "layers", "omega0", "coords", "quant"}
         unknown = set(d) - known
         if unknown:
             raise UserError(f"unknown configuration keys: {', '.join(sorted(unknown))}")

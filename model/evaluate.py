@@ -6,7 +6,8 @@ from .data import patch_centres, patch_centres_q, patch_grid, unpatchify
 from .metrics import psnr, ssim
 from .quant import int_forward
 
-__all__ = ["render_fp32", "render_int8", "shifted_psnr", "save_png", "png_bytes", "score"]
+__all__ = ["render_fp32", "render_int8", "render_clip_fp32", "render_clip_int8",
+           "shifted_psnr", "save_png", "png_bytes", "score", "score_clip"]
 
 
 def render_fp32(model, width, height, *, offset=(0.0, 0.0)):
@@ -28,6 +29,33 @@ def render_int8(quant, width, height):
     pw, ph = patch_grid(width, height, cfg.patch)
     pix = int_forward(quant, patch_centres_q(pw, ph))
     return unpatchify(pix, width, height, cfg.patch, cfg.channels)
+
+
+def render_clip_fp32(model, width, height, frames):
+    """Float32 ``[F, H, W, C]`` clip in [0, 1] from a video model (:mod:`model.video`)."""
+    from .video import clip_coords, unpatchify_clip
+    cfg = model.config
+    pw, ph = patch_grid(width, height, cfg.patch)
+    out = model.render(clip_coords(pw, ph, frames))
+    clip = unpatchify_clip(out, width, height, frames, cfg.patch, cfg.channels)
+    return np.clip((clip + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
+
+
+def render_clip_int8(quant, width, height, frames):
+    """uint8 ``[F, H, W, C]`` clip from the integer reference."""
+    from .video import clip_coords_q, unpatchify_clip
+    cfg = quant.config
+    pw, ph = patch_grid(width, height, cfg.patch)
+    pix = int_forward(quant, clip_coords_q(pw, ph, frames))
+    return unpatchify_clip(pix, width, height, frames, cfg.patch, cfg.channels)
+
+
+def score_clip(target, recon):
+    """``{"psnr", "ssim"}`` (means over the frames) and ``psnr_frames`` of a clip."""
+    per = [score(t, r) for t, r in zip(target, recon)]
+    return {"psnr": float(np.mean([p["psnr"] for p in per])),
+            "ssim": float(np.mean([p["ssim"] for p in per])),
+            "psnr_frames": [p["psnr"] for p in per]}
 
 
 def score(target, recon):

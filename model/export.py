@@ -1,13 +1,13 @@
 """The model file: one versioned file with the configuration and both datapaths' weights.
 
-Format (version 1)
+Format (version 2)
 ------------------
 A NumPy ``.npz`` archive (a zip of ``.npy`` arrays, readable without pickle) holding:
 
 ``header``
-    A JSON string: ``{"format": "patchinr-model", "version": 1, "config": {...},
+    A JSON string: ``{"format": "patchinr-model", "version": 2, "config": {...},
     "meta": {...}}``. ``config`` is :meth:`PatchINRConfig.to_dict`; ``meta`` records how the
-    model was made (image, size, steps, PSNR, ...) and is informational.
+    model was made (image or video, size, frames, steps, PSNR, ...) and is informational.
 ``fp32/w{i}``, ``fp32/b{i}``
     float32 weights ``[out, in]`` and biases ``[out]`` of linear map ``i`` (0 = first
     sine layer, last = output layer), as in :class:`model.network.PatchINR`: the sine
@@ -19,7 +19,8 @@ A NumPy ``.npz`` archive (a zip of ``.npy`` arrays, readable without pickle) hol
 
 :func:`load` checks the format name, the version, the configuration and every array's
 presence, dtype and shape, and raises :class:`ModelFileError` (a :class:`UserError`) that
-names what is wrong.
+names what is wrong. Version 1 (before video models) is read too: its configuration has no
+``coords`` and is an image model (``coords = 2``); everything else is the same.
 """
 
 import io
@@ -32,10 +33,12 @@ from .config import PatchINRConfig
 from .errors import UserError
 from .quant import QuantLayer, QuantModel
 
-__all__ = ["FORMAT", "VERSION", "ModelFile", "ModelFileError", "save", "load"]
+__all__ = ["FORMAT", "VERSION", "READABLE_VERSIONS", "ModelFile", "ModelFileError", "save", "load"]
 
 FORMAT = "patchinr-model"
-VERSION = 1
+VERSION = 2
+#: Versions :func:`load` reads: 1 is version 2 without the ``coords`` key (image models).
+READABLE_VERSIONS = (1, 2)
 
 
 class ModelFileError(UserError):
@@ -135,16 +138,22 @@ def load(path) -> ModelFile:
         raise ModelFileError(f"{path}: not a PatchINR model file (format "
                              f"{header.get('format') if isinstance(header, dict) else None!r})")
     version = header.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
+    if (not isinstance(version, int) or isinstance(version, bool)
+            or version not in READABLE_VERSIONS):
         raise ModelFileError(f"{path}: model file version {header.get('version')!r} is not "
-                             f"supported (this package reads version {VERSION})")
+                             f"supported (this package reads versions "
+                             f"{', '.join(map(str, READABLE_VERSIONS))})")
     meta = header.get("meta")
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path}: header meta must be a JSON object, not {type(meta).__name__}")
+    raw_config = header.get("config")
+    if version == 1 and isinstance(raw_config, dict) and "coords" in raw_config:
+        raise ModelFileError(f"{path}: a version 1 model file has no 'coords' (image models "
+                             f"only)")
     try:
-        config = PatchINRConfig.from_dict(header.get("config"))
+        config = PatchINRConfig.from_dict(raw_config)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: invalid configuration: {exc}") from None
 

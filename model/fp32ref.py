@@ -267,7 +267,7 @@ def fold_weights(fp32_layers, omega0):
 
 
 def fp32_forward(folded, coords_q, *, k_pad):
-    """The FP32 datapath: int16 coordinates ``[Q, 2]`` to uint8 pixels ``[Q, n*n*C]``.
+    """The FP32 datapath: int16 coordinates ``[Q, coords]`` to uint8 pixels ``[Q, n*n*C]``.
 
     ``folded`` comes from :func:`fold_weights`. Coordinates convert exactly to float32. Each
     output starts at its bias and adds ``fmul(a_k, w_k)`` for ``k = 0, 1, ...`` in order,

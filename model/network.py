@@ -32,7 +32,8 @@ class SineLayer(nn.Module):
 
 
 class PatchINR(nn.Module):
-    """Patch-centre coordinate ``[.., 2]`` in [-1, 1] to the patch's ``n*n*C`` values.
+    """Patch-centre coordinate ``[.., coords]`` in [-1, 1] (``(x, y)``, or ``(x, y, t)`` for
+    video) to the patch's ``n*n*C`` values.
 
     Output values are in the image's [-1, 1] range, ordered (dy, dx, channel).
     """
@@ -80,7 +81,7 @@ class PatchINR(nn.Module):
 
     @torch.no_grad()
     def render(self, coords, *, batch=65536):
-        """Evaluate float coordinates ``[Q, 2]`` to a float32 numpy array ``[Q, n*n*C]``."""
+        """Evaluate float coordinates ``[Q, coords]`` to a float32 numpy array ``[Q, n*n*C]``."""
         dev = next(self.parameters()).device
         coords = torch.as_tensor(np.asarray(coords, dtype=np.float32))
         out = [self(coords[i:i + batch].to(dev)).cpu() for i in range(0, len(coords), batch)]

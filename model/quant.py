@@ -202,7 +202,7 @@ def _requant(acc, m, s):
 class FakeQuantPatchINR(torch.nn.Module):
     """The INT8 datapath simulated in torch, sharing the float model's parameters.
 
-    ``forward(coords_q)`` takes int16 quantized coordinates ``[Q, 2]`` and returns the
+    ``forward(coords_q)`` takes int16 quantized coordinates ``[Q, coords]`` and returns the
     integer datapath's uint8 pixels ``[Q, n*n*C]`` exactly, as a float64 tensor. Its
     gradients are straight-through (each rounding, table lookup and clamp passes the
     gradient of its smooth counterpart), so the float weights can be fine-tuned through
@@ -276,14 +276,16 @@ def _exact_matmul(a, w):
 
 
 def int_forward(qm: QuantModel, coords_q, *, trace=None):
-    """Golden integer reference: int16 coordinates ``[Q, 2]`` to uint8 ``[Q, n*n*C]``.
+    """Golden integer reference: int16 coordinates ``[Q, coords]`` (``(x, y)`` or
+    ``(x, y, t)``) to uint8 ``[Q, n*n*C]``.
 
     Integers only (numpy int64). ``trace``, if a list, receives every layer's ``acc``.
     """
     mask = (1 << qm.config.quant.phase_bits) - 1
     a = np.asarray(coords_q, dtype=np.int64)
-    if a.ndim != 2 or a.shape[1] != 2:
-        raise ValueError(f"coordinates must have shape [Q, 2], not {a.shape}")
+    k = qm.config.in_features
+    if a.ndim != 2 or a.shape[1] != k:
+        raise ValueError(f"coordinates must have shape [Q, {k}], not {a.shape}")
     lut = qm.lut.astype(np.int64)
     for layer in qm.layers:
         acc = _exact_matmul(a, layer.w) + layer.b.astype(np.int64)

@@ -35,8 +35,8 @@ from .network import PatchINR
 from .quant import FakeQuantPatchINR, calibrate, quantize
 from .validate import nonnegative_int, nonnegative_number, one_of, positive_int, positive_number
 
-__all__ = ["TrainSettings", "fit", "train_image", "lr_at", "DEFAULT_LR",
-           "DEFAULT_QAT_CONSISTENCY"]
+__all__ = ["TrainSettings", "Samples", "fit", "fit_clip", "fit_samples", "train_image",
+           "train_clip", "lr_at", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY"]
 
 
 
@@ -46,12 +46,15 @@ class TrainSettings:
     ``qat_steps`` of the ``steps`` (the last ones; default a quarter) train through the
     exact INT8 datapath; 0 trains in float only and quantizes after training.
     ``qat_consistency`` weighs the FP32/INT8 disagreement in their loss (see
-    :func:`_train_int8`).
+    :func:`_train_int8`). ``batch`` is the queries per float step: ``None`` trains on all
+    of them each step (full batch, the image default); fewer draw a fresh random subset
+    every step (a clip's million queries do not fit one step), and then the final
+    weights are kept, the cosine having brought the rate down to 1/100.
     """
 
     def __init__(self, *, steps=2000, lr=DEFAULT_LR, schedule="cosine", warmup=0, seed=0,
                  device="auto", qat_steps=None, qat_batch=16384, qat_eval_every=20,
-                 qat_consistency=DEFAULT_QAT_CONSISTENCY):
+                 qat_consistency=DEFAULT_QAT_CONSISTENCY, batch=None):
         positive_int("steps", steps)
         positive_number("learning rate", lr, maximum=LR_MAX)
         nonnegative_int("seed", seed, maximum=SEED_MAX)
@@ -67,10 +70,13 @@ class TrainSettings:
         nonnegative_number("QAT consistency weight", qat_consistency,
                            maximum=QAT_CONSISTENCY_MAX)
         one_of("learning-rate schedule", schedule, ("cosine", "constant"))
+        if batch is not None:
+            positive_int("batch", batch)
         self.steps, self.lr, self.warmup, self.seed = steps, float(lr), warmup, int(seed)
         self.schedule = schedule
         self.qat_steps, self.qat_batch, self.qat_eval_every = qat_steps, qat_batch, qat_eval_every
         self.qat_consistency = float(qat_consistency)
+        self.batch = batch
         self.device = _pick_device(device)
 
 
@@ -105,12 +111,40 @@ def _progress(total, desc, enabled):
                 file=sys.stderr, leave=False)
 
 
+class Samples:
+    """What a fit trains on, one row per query: ``coords`` (float32 ``[Q, coords]``),
+    ``coords_q`` (their int16 quantization), ``target`` (the patches in [-1, 1], float32
+    ``[Q, n*n*C]``) and ``pixels`` (the same in 0..255, float64)."""
+
+    def __init__(self, coords, coords_q, patches):
+        self.coords, self.coords_q = coords, coords_q
+        self.target = to_signal(patches).astype(np.float32)
+        self.pixels = patches.astype(np.float64) * 255.0
+
+    @classmethod
+    def image(cls, image, patch):
+        h, w, _ = image.shape
+        pw, ph = patch_grid(w, h, patch)
+        return cls(patch_centres(pw, ph), patch_centres_q(pw, ph), patchify(image, patch))
+
+    @classmethod
+    def clip(cls, clip, patch):
+        from .video import clip_coords, clip_coords_q, patchify_clip
+        f, h, w, _ = clip.shape
+        pw, ph = patch_grid(w, h, patch)
+        return cls(clip_coords(pw, ph, f), clip_coords_q(pw, ph, f), patchify_clip(clip, patch))
+
+    def __len__(self):
+        return len(self.coords)
+
+
 def fit(image, config, settings, *, progress=True):
     """Fit ``config``'s network to ``image`` (float32 ``[H, W, C]`` in [0, 1]).
 
-    The first ``steps - qat_steps`` steps train the float network on every patch centre
-    of the frame and keep the weights of lowest loss. The last ``qat_steps`` continue the
-    same optimiser and schedule through the exact INT8 datapath
+    The first ``steps - qat_steps`` steps train the float network on the patch centres
+    of the frame (all of them each step, or a random ``batch`` of them) and keep the
+    weights of lowest loss (full batch) or the last (mini-batches). The last
+    ``qat_steps`` continue the same optimiser and schedule through the exact INT8 datapath
     (:class:`~model.quant.FakeQuantPatchINR`, straight-through gradients) on random batches
     of up to ``qat_batch`` patch centres, minimising the INT8 and the float error and
     ``qat_consistency`` times their disagreement; every ``qat_eval_every`` steps the whole
@@ -125,36 +159,68 @@ def fit(image, config, settings, *, progress=True):
     h, w, c = image.shape
     if c != config.channels:
         raise UserError(f"image has {c} channels, configuration has {config.channels}")
-    pw, ph = patch_grid(w, h, config.patch)
+    if config.is_video:
+        raise UserError("a video configuration (coords = 3) is fitted to a clip, not an image")
+    return fit_samples(Samples.image(image, config.patch), config, settings,
+                       progress=progress)
+
+
+def fit_clip(clip, config, settings, *, progress=True, eval_queries=65536):
+    """Fit a video configuration (``coords = 3``) to ``clip`` (float32 ``[F, H, W, C]``).
+
+    As :func:`fit`, over every frame's patch centres with ``t`` (:mod:`model.video`). The
+    quantization-aware phase ranks its states on a fixed random ``eval_queries`` of the
+    clip's queries rather than all of them (a clip has up to millions).
+    """
+    if clip.ndim != 4 or clip.shape[3] != config.channels:
+        raise UserError(f"clip must be [frames, height, width, {config.channels}], not "
+                        f"{list(clip.shape)}")
+    if not config.is_video:
+        raise UserError("an image configuration (coords = 2) is fitted to an image, not a clip")
+    return fit_samples(Samples.clip(clip, config.patch), config, settings,
+                       progress=progress, eval_queries=eval_queries)
+
+
+def fit_samples(samples, config, settings, *, progress=True, eval_queries=None):
+    """The training loop of :func:`fit` and :func:`fit_clip` on :class:`Samples`."""
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
     dev = settings.device
-    queries = pw * ph
-    check_memory(f"training a {config.layers} x {config.hidden} network on {queries:,} patch "
-                 f"centres", training_bytes(config, queries))
+    queries = len(samples)
+    per_step = min(queries, settings.batch or queries)
+    check_memory(f"training a {config.layers} x {config.hidden} network on {per_step:,} "
+                 f"queries a step", training_bytes(config, per_step))
     model = PatchINR(config).to(dev)
-    coords = torch.as_tensor(patch_centres(pw, ph), device=dev)
-    target = torch.as_tensor(to_signal(patchify(image, config.patch)), device=dev)
+    coords = torch.as_tensor(samples.coords, device=dev)
+    target = torch.as_tensor(samples.target, device=dev)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
     float_steps = settings.steps - settings.qat_steps
     bar = _progress(settings.steps, f"fit n={config.patch}", progress)
     try:
-        return _fit(model, opt, coords, target, image, settings, bar, float_steps, dev)
+        return _fit(model, opt, coords, target, samples, settings, bar, float_steps, dev,
+                    eval_queries)
     finally:
         bar.close()                 # also on an error or an interrupt: the line is cleared
 
 
-def _fit(model, opt, coords, target, image, settings, bar, float_steps, dev):
+def _fit(model, opt, coords, target, samples, settings, bar, float_steps, dev, eval_queries):
     best_loss, best_state, history = float("inf"), None, []
+    q = len(coords)
+    batch = settings.batch if settings.batch and settings.batch < q else None
+    gen = torch.Generator(device="cpu").manual_seed(settings.seed)
     t0 = time.perf_counter()
     for step in range(float_steps):
         _set_lr(opt, step, settings)
         opt.zero_grad(set_to_none=True)
-        loss = torch.mean((model(coords) - target) ** 2)
+        if batch:
+            idx = torch.randperm(q, generator=gen)[:batch].to(dev)
+            loss = torch.mean((model(coords[idx]) - target[idx]) ** 2)
+        else:
+            loss = torch.mean((model(coords) - target) ** 2)
         loss.backward()
         opt.step()
         lv = _finite(loss, step)
-        if lv < best_loss:
+        if not batch and lv < best_loss:
             best_loss = lv
             best_state = copy.deepcopy(model.state_dict())
         if step % 10 == 0 or step == float_steps - 1:
@@ -162,11 +228,12 @@ def _fit(model, opt, coords, target, image, settings, bar, float_steps, dev):
             history.append((step, p))
             bar.set_postfix_str(f"psnr {p:.2f} dB", refresh=False)
         bar.update(1)
-    model.load_state_dict(best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
     pretrain = copy.deepcopy(model).cpu().eval()
     if settings.qat_steps:
-        _train_int8(model, opt, coords, target, image, settings, bar, history,
-                    start=float_steps)
+        _train_int8(model, opt, coords, target, samples, settings, bar, history,
+                    start=float_steps, eval_queries=eval_queries)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
@@ -188,7 +255,8 @@ def _finite(loss, step):
     return lv
 
 
-def _train_int8(model, opt, coords, target, image, settings, bar, history, *, start):
+def _train_int8(model, opt, coords, target, samples, settings, bar, history, *, start,
+                eval_queries=None):
     """The quantization-aware phase of :func:`fit` (steps ``start .. steps-1``).
 
     The loss is the INT8 datapath's error plus the float model's plus
@@ -203,20 +271,22 @@ def _train_int8(model, opt, coords, target, image, settings, bar, history, *, st
     A state is kept when its two frames are within 1 dB of each other and their worse PSNR
     is the best yet (or, while no state is within 1 dB, when the worse PSNR is the best yet).
     """
-    cfg = model.config
-    h, w, _ = image.shape
-    pw, ph = patch_grid(w, h, cfg.patch)
     dev = settings.device
     fq = FakeQuantPatchINR(model).to(dev)
-    coords_q = torch.as_tensor(patch_centres_q(pw, ph).astype(np.int64), device=dev)
-    target_q = torch.as_tensor(patchify(image, cfg.patch).astype(np.float64) * 255.0, device=dev)
+    coords_q = torch.as_tensor(samples.coords_q.astype(np.int64), device=dev)
+    target_q = torch.as_tensor(samples.pixels, device=dev)
     gen = torch.Generator(device="cpu").manual_seed(settings.seed)
     q = len(coords_q)
+    # The states are ranked on every query, or on a fixed random subset of a clip's.
+    rank_idx = (torch.randperm(q, generator=torch.Generator().manual_seed(settings.seed))
+                [:eval_queries].to(dev) if eval_queries and q > eval_queries else slice(None))
 
     def rank():
         with torch.no_grad():
-            p8 = 10 * math.log10(255.0 ** 2 / max(torch.mean((fq(coords_q) - target_q) ** 2).item(), 1e-20))
-            p32 = 10 * math.log10(4.0 / max(torch.mean((model(coords) - target) ** 2).item(), 1e-20))
+            err8 = torch.mean((fq(coords_q[rank_idx]) - target_q[rank_idx]) ** 2).item()
+            err32 = torch.mean((model(coords[rank_idx]) - target[rank_idx]) ** 2).item()
+        p8 = 10 * math.log10(255.0 ** 2 / max(err8, 1e-20))
+        p32 = 10 * math.log10(4.0 / max(err32, 1e-20))
         return (abs(p8 - p32) <= 1.0, min(p8, p32)), p8
 
     best, _ = rank()
@@ -277,4 +347,39 @@ def train_image(image, config, settings, *, progress=True, image_name=None):
         "device": str(settings.device), "calibration": calib,
         "history": info["history"],
     })
+    return model, quant, results
+
+
+def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_queries=65536):
+    """Fit a video configuration to ``clip``, quantize and score every frame. Returns
+    ``(model, quant, results)`` as :func:`train_image` does; ``psnr_fp32`` and
+    ``psnr_int8`` are the mean over the frames of each frame's PSNR, and
+    ``psnr_fp32_frames`` / ``psnr_int8_frames`` list them."""
+    from .evaluate import render_clip_fp32, render_clip_int8, score_clip
+    frames, h, w, _ = clip.shape
+    model, pretrain, info = fit_clip(clip, config, settings, progress=progress,
+                                     eval_queries=eval_queries)
+    quant = quantize(model)
+    fp32 = score_clip(clip, render_clip_fp32(model, w, h, frames))
+    int8 = score_clip(clip, render_clip_int8(quant, w, h, frames))
+    pre = score_clip(clip, render_clip_fp32(pretrain, w, h, frames))
+    pre8 = score_clip(clip, render_clip_int8(quantize(pretrain), w, h, frames))
+    from .video import clip_coords_q
+    pw, ph = patch_grid(w, h, config.patch)
+    calib = calibrate(quant, clip_coords_q(pw, ph, frames))
+    results = {
+        "video": video_name, "width": w, "height": h, "frames": frames,
+        "patch": config.patch, "channels": config.channels, "config": config.to_dict(),
+        "psnr_fp32": fp32["psnr"], "ssim_fp32": fp32["ssim"],
+        "psnr_int8": int8["psnr"], "ssim_int8": int8["ssim"],
+        "psnr_fp32_frames": fp32["psnr_frames"], "psnr_int8_frames": int8["psnr_frames"],
+        "psnr_fp32_pretrain": pre["psnr"], "psnr_int8_ptq": pre8["psnr"],
+        "queries_per_frame": pw * ph,
+        "params": config.params, "param_overhead": config.param_overhead,
+        "steps": settings.steps, "batch": settings.batch, "lr": settings.lr,
+        "schedule": settings.schedule, "seed": settings.seed,
+        "qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
+        "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],
+        "device": str(settings.device), "calibration": calib, "history": info["history"],
+    }
     return model, quant, results

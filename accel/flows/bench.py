@@ -113,6 +113,17 @@ class SweepSpec:
         return f"{stem}_{self.size}_p{patch}"
 
 
+def _same_config(recorded, config):
+    from model.config import PatchINRConfig
+
+    # By value, not by dictionary: keys added with defaults (``coords``) leave older points
+    # of the same network valid.
+    try:
+        return PatchINRConfig.from_dict(recorded) == config
+    except (TypeError, ValueError):
+        return False
+
+
 def _point_path(points, spec, image, patch, ext):
     return os.path.join(points, f"{spec.key(image, patch)}{ext}")
 
@@ -158,7 +169,7 @@ def _load_point(points, spec, image, patch):
     if not isinstance(point, dict):
         return None
     same = (point.get("steps") == spec.steps and point.get("width") == spec.size
-            and point.get("config") == spec.config(image, patch).to_dict()
+            and _same_config(point.get("config"), spec.config(image, patch))
             and point.get("seed") == spec.seed and point.get("qat_steps") == spec.qat_steps
             and point.get("recipe") == spec.recipe)
     if not same:

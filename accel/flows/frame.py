@@ -132,8 +132,8 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
                 bar.close()         # also on an interrupt: the line is cleared
         frame, cycles = res.frame, res.cycles
     else:
-        from .verilator import _verilator_version, build_model
         from .lint import find_verilator
+        from .verilator import _verilator_version, build_model
         built = build_model(config, opt=verilator_opt, threads=verilator_threads,
                             progress=progress)
         extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,

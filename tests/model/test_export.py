@@ -90,7 +90,7 @@ def test_file_layout(model_file, trained):
     cfg, _, _ = trained
     arrays = arrays_of(model_file)
     header = header_of(arrays)
-    assert header == {"format": "patchinr-model", "version": 1, "config": cfg.to_dict(),
+    assert header == {"format": "patchinr-model", "version": 2, "config": cfg.to_dict(),
                       "meta": META}
     n = len(cfg.layer_shapes)
     want = {"header", "int8/lut"} | {f"fp32/{a}{i}" for i in range(n) for a in "wb"} \
@@ -213,11 +213,46 @@ def test_wrong_format(tmp_path, model_file):
                "siren-weights")
 
 
-@pytest.mark.parametrize("version", [2, 0, "1", None, 1.5, True, 1.0])
+@pytest.mark.parametrize("version", [3, 0, "2", None, 1.5, True, 2.0])
 def test_other_version(tmp_path, model_file, version):
     arrays = arrays_of(model_file)
     header = {**header_of(arrays), "version": version}
     load_fails(write(tmp_path / "h.npz", arrays, header), f"version {version!r} is not supported")
+
+
+def test_version_1_files_are_image_models(tmp_path, model_file):
+    # Version 1 is version 2 without ``coords``: such a file loads as a 2-coordinate model
+    # computing the same frames; ``coords`` in a version 1 header is a contradiction.
+    arrays = arrays_of(model_file)
+    header = header_of(arrays)
+    config = {k: v for k, v in header["config"].items() if k != "coords"}
+    old = export.load(write(tmp_path / "v1.npz", arrays, {**header, "version": 1,
+                                                           "config": config}))
+    assert old.config == export.load(model_file).config and old.config.coords == 2
+    load_fails(write(tmp_path / "bad.npz", arrays, {**header, "version": 1}),
+               "version 1 model file has no 'coords'")
+
+
+def test_committed_fixtures_of_version_1_still_load():
+    from tests.paths import FIXTURES
+    for name in ("camera24_p2.npz", "astronaut24_p3_rgb.npz"):
+        with np.load(FIXTURES / name, allow_pickle=False) as z:
+            assert json.loads(str(z["header"][()]))["version"] == 1
+        assert export.load(FIXTURES / name).config.coords == 2
+
+
+def test_video_model_round_trip(tmp_path):
+    torch.manual_seed(1)
+    cfg = PatchINRConfig(patch=2, channels=1, hidden=5, layers=2, coords=3)
+    model = PatchINR(cfg)
+    qm = quantize(model)
+    path = tmp_path / "v.npz"
+    export.save(path, config=cfg, fp32=model.state_arrays(), quant=qm, meta={"video": "x"})
+    mf = export.load(path)
+    assert mf.config == cfg and mf.config.is_video
+    assert mf.fp32[0][0].shape == (5, 3) and mf.quant.layers[0].w.shape == (5, 3)
+    coords = np.array([[0, 0, 0], [32767, -32767, 100]], dtype=np.int16)
+    assert np.array_equal(int_forward(mf.quant, coords), int_forward(qm, coords))
 
 
 def test_missing_version(tmp_path, model_file):

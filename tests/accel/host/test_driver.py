@@ -22,7 +22,6 @@ from model.quant import int_forward
 from tests.accel.conftest import HEIGHT, WIDTH
 from tests.tools import needs_verilator
 
-
 # -- without a core --------------------------------------------------------------------------
 
 def test_status_decodes_every_field():
