@@ -152,6 +152,9 @@ class AccelConfig:
         for name, v in (("array rows", rows), ("array columns", cols), ("batch", batch),
                         ("maximum width", max_width), ("maximum height", max_height)):
             positive_int(name, v)
+        if model.is_video:
+            raise UserError("this is a video model (x, y, t): the accelerator renders image "
+                            "models (x, y) only so far")
         if rows % cols:
             raise UserError(f"array {rows}x{cols}: the column count must divide the row count")
         if cols < model.channels:

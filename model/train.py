@@ -1,9 +1,14 @@
-"""Fit a PatchINR to an image, quantize it to INT8 and write the model file.
+"""Fit a PatchINR to an image or a video clip, quantize it to INT8 and write the model file.
 
 Command line::
 
     python -m model.train --image camera --size 256 --patch 2 --steps 2000 \\
         --out runs/camera_p2.npz --json runs/camera_p2.json
+    python -m model.train --video bikes --size 128 --frames 16 --patch 2 \\
+        --out clip.npz --json clip.json
+
+A video model takes ``(x, y, t)`` (:mod:`model.video`) and trains on mini-batches of
+``--batch`` queries (default 65,536: all of a 128x128, 16-frame clip's at n = 2).
 
 The recipe (schedule, quantization-aware steps, what is kept) is described in
 :mod:`model.training`.
@@ -24,9 +29,19 @@ __all__ = ["build_parser", "main"]
 def build_parser():
     p = ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--image", required=True, help="scikit-image name (camera, astronaut, ...) or image file")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image", help="scikit-image name (camera, astronaut, ...) or image file")
+    src.add_argument("--video", help="bundled clip (bikes, bigbuckbunny, carphone), a video or "
+                     "GIF file, or a folder of PNG frames")
     p.add_argument("--size", default="256", help="N or WxH (default %(default)s)")
     p.add_argument("--gray", action="store_true", help="convert to grayscale (default: keep the image's)")
+    p.add_argument("--frames", type=int, default=16, help="video: frames to fit (default %(default)s)")
+    p.add_argument("--first-frame", type=int, default=0, help="video: first frame taken (0-based)")
+    p.add_argument("--frame-step", type=int, default=1, help="video: take every k-th frame")
+    p.add_argument("--fit", default="crop", choices=["crop", "stretch"],
+                   help="video: crop to the size's aspect ratio around the centre, or stretch")
+    p.add_argument("--batch", type=int, default=None,
+                   help="queries per step (default: all of an image's; 65536 for video)")
     p.add_argument("--patch", type=int, default=2, help="patch size n (1 = pixel-wise INR)")
     p.add_argument("--hidden", type=int, default=PatchINRConfig().hidden, help="width of the sine layers")
     p.add_argument("--layers", type=int, default=PatchINRConfig().layers, help="number of sine layers")
@@ -60,16 +75,24 @@ def main(argv=None):
     if len(set(outputs)) != len(outputs):
         raise UserError(f"two outputs name the same file: {sorted(outputs)}")
     for path in outputs:
-        check_output(path, inputs=(args.image,))
+        check_output(path, inputs=(args.image or args.video,))
 
-    from . import export
     from .data import load_image, patch_grid
-    from .evaluate import png_bytes, render_fp32, render_int8
+    from .evaluate import render_fp32, render_int8
     from .training import TrainSettings, train_image
 
+    if args.video is None:
+        for flag, value, default in (("--frames", args.frames, 16),
+                                     ("--first-frame", args.first_frame, 0),
+                                     ("--frame-step", args.frame_step, 1)):
+            if value != default:
+                raise UserError(f"{flag} is for --video, not --image")
+    batch = args.batch if args.batch is not None or args.image else VIDEO_BATCH
     settings = TrainSettings(steps=args.steps, lr=args.lr, schedule=args.schedule, seed=args.seed,
                              device=args.device, qat_steps=args.qat_steps,
-                             qat_consistency=args.qat_consistency)
+                             qat_consistency=args.qat_consistency, batch=batch)
+    if args.video is not None:
+        return _train_video(args, w, h, settings, pngs)
     probe = load_image(args.image, size=None, channels=1 if args.gray else None)
     config = PatchINRConfig(patch=args.patch, channels=probe.shape[2], hidden=args.hidden,
                             layers=args.layers, omega0=args.omega0)
@@ -78,22 +101,60 @@ def main(argv=None):
     model, quant, results = train_image(image, config, settings, progress=not args.quiet,
                                         image_name=args.image)
     meta = {k: results[k] for k in ("image", "width", "height", "psnr_fp32", "psnr_int8", "steps", "seed")}
-    # Every output is written beside its target first and replaces it only once all are
-    # on disk: a failure leaves every earlier file as it was.
+    _write(args, config, model, quant, meta, results, pngs,
+           lambda: (render_fp32(model, w, h), render_int8(quant, w, h)))
+    print(f"{args.image} {w}x{h} n={args.patch}: FP32 {results['psnr_fp32']:.2f} dB, "
+          f"INT8 {results['psnr_int8']:.2f} dB, {results['params']:,} parameters "
+          f"({100 * results['param_overhead']:+.2f} % vs n=1), "
+          f"{results['seconds_per_step']:.3f} s/step")
+    return 0
+
+
+def _write(args, config, model, quant, meta, results, pngs, renders):
+    """The model file, the PNGs (``renders()`` gives the FP32 and INT8 pictures) and the
+    JSON. Every output is written beside its target first and replaces it only once all
+    are on disk: a failure leaves every earlier file as it was."""
+    from . import export
+    from .evaluate import png_bytes
     out = OutputSet()
     if args.out:
         out.add(args.out, export.to_bytes(config=config, fp32=model.state_arrays(), quant=quant,
                                           meta=meta))
     if pngs:
-        out.add(pngs[0], png_bytes(render_fp32(model, w, h)))
-        out.add(pngs[1], png_bytes(render_int8(quant, w, h)))
+        for path, picture in zip(pngs, renders()):
+            out.add(path, png_bytes(picture))
     if args.json:
         out.add(args.json, json_bytes(results))
     out.commit()
-    print(f"{args.image} {w}x{h} n={args.patch}: FP32 {results['psnr_fp32']:.2f} dB, "
-          f"INT8 {results['psnr_int8']:.2f} dB, {results['params']:,} parameters "
-          f"({100 * results['param_overhead']:+.2f} % vs n=1), "
-          f"{results['seconds_per_step']:.3f} s/step")
+
+
+#: Queries per step when fitting a clip (all of them for a 128x128 16-frame clip at n = 2).
+VIDEO_BATCH = 65536
+
+
+def _train_video(args, w, h, settings, pngs):
+    from .data import patch_grid
+    from .evaluate import render_clip_fp32, render_clip_int8
+    from .training import train_clip
+    from .video import frame_strip, load_video
+    patch_grid(w, h, args.patch)
+    clip = load_video(args.video, size=(w, h), frames=args.frames, first=args.first_frame,
+                      step=args.frame_step, channels=1 if args.gray else None, fit=args.fit)
+    config = PatchINRConfig(patch=args.patch, channels=clip.shape[3], hidden=args.hidden,
+                            layers=args.layers, omega0=args.omega0, coords=3)
+    model, quant, results = train_clip(clip, config, settings, progress=not args.quiet,
+                                       video_name=args.video)
+    results.update(first_frame=args.first_frame, frame_step=args.frame_step, fit=args.fit)
+    meta = {k: results[k] for k in ("video", "width", "height", "frames", "first_frame",
+                                    "frame_step", "fit", "psnr_fp32", "psnr_int8", "steps",
+                                    "seed")}
+    _write(args, config, model, quant, meta, results, pngs,
+           lambda: (frame_strip(render_clip_fp32(model, w, h, len(clip))),
+                    frame_strip(render_clip_int8(quant, w, h, len(clip)))))
+    print(f"{args.video} {w}x{h}x{len(clip)} n={args.patch}: FP32 {results['psnr_fp32']:.2f} dB, "
+          f"INT8 {results['psnr_int8']:.2f} dB (means over the frames), "
+          f"{results['params']:,} parameters ({100 * results['param_overhead']:+.2f} % vs "
+          f"n=1), {results['seconds_per_step']:.3f} s/step")
     return 0
 
 

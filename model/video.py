@@ -26,7 +26,7 @@ from .errors import UserError
 from .limits import MAX_IMAGE_PIXELS, MAX_SIDE
 from .validate import nonnegative_int, positive_int
 
-__all__ = ["BUNDLED_VIDEOS", "bundled_video_path", "load_video", "clip_coords",
+__all__ = ["BUNDLED_VIDEOS", "bundled_video_path", "load_video", "frame_strip", "clip_coords",
            "clip_coords_q", "frame_times", "frame_times_q", "patchify_clip", "unpatchify_clip",
            "MAX_FRAMES"]
 
@@ -201,6 +201,19 @@ def load_video(source, *, size=None, frames=16, first=0, step=1, channels=None, 
     if channels == 1:
         clip = np.stack([rgb2gray(f) for f in clip])[..., None]
     return np.clip(clip, 0.0, 1.0).astype(np.float32)
+
+
+def frame_strip(clip, *, count=8):
+    """Up to ``count`` frames of ``clip`` (evenly spaced, first and last included) side by
+    side, with a 2-pixel white gap: one image to look at."""
+    clip = np.asarray(clip)
+    idx = np.unique(np.linspace(0, len(clip) - 1, min(count, len(clip))).round().astype(int))
+    white = 255 if clip.dtype == np.uint8 else 1.0
+    gap = np.full((clip.shape[1], 2, clip.shape[3]), white, dtype=clip.dtype)
+    parts = []
+    for i in idx:
+        parts += [clip[i], gap]
+    return np.concatenate(parts[:-1], axis=1)
 
 
 def frame_times(frames):

@@ -57,6 +57,13 @@ CASES = [
          "also an input"),
     Case("train-same-output-twice", "model.train", (*TRAIN, "--out", f"{T}/a", "--json", f"{T}/a"),
          "the same file"),
+    Case("train-video-not-a-video", "model.train",
+         ("--video", f"{T}/file", "--size", "8", "--steps", "2", "--quiet"), "cannot read video"),
+    Case("train-video-frames-outside", "model.train",
+         ("--video", "bikes", "--first-frame", "249", "--frames", "2", "--size", "8", "--steps",
+          "2", "--quiet"), "outside the clip"),
+    Case("train-frames-for-an-image", "model.train", (*TRAIN, "--frames", "3"),
+         "is for --video"),
     # model.train: sizes and numbers
     Case("train-size-huge", "model.train", ("--image", "camera", "--size", "100000"),
          "exceeds the limit of 32,767"),
@@ -108,7 +115,15 @@ CASES = [
          "--image"),
     Case("sim-verilator-dir-is-file", "accel.sim", (*SIM, "--backend", "verilator"),
          "PATCHINR_VERILATOR_DIR", env={"PATCHINR_VERILATOR_DIR": f"{T}/file"}),
+    Case("sim-video-model", "accel.sim", ("--weights", f"{T}/video.npz", "--size", "4x4"),
+         "video model"),
+    Case("sim-upscale-zero", "accel.sim", (*SIM, "--upscale", "0"), "positive integer"),
+    Case("sim-upscale-beyond-the-build", "accel.sim",
+         ("--weights", f"{T}/good.npz", "--size", "256x256", "--upscale", "8"),
+         "beyond the build's maximum frame"),
     # accel.build
+    Case("build-video-model", "accel.build",
+         ("--weights", f"{T}/video.npz", "--no-synth", "--out", f"{T}/b"), "video model"),
     Case("build-out-is-file", "accel.build", ("--out", f"{T}/file", "--no-synth"), "is a file"),
     Case("build-array-huge", "accel.build", ("--array", "1000x1000", "--no-synth", "--out", f"{T}/b"),
          "does not fit"),
@@ -172,6 +187,16 @@ def prepare(tmp):
     mf = export.load(os.path.join(tmp, "good.npz"))
     export.save(os.path.join(tmp, "relimage.npz"), config=mf.config, fp32=mf.fp32,
                 quant=mf.quant, meta=dict(mf.meta, image="no/such/relative.png"))
+    # A video model (x, y, t), which the accelerator does not take yet.
+    import torch
+
+    from model.config import PatchINRConfig
+    from model.network import PatchINR
+    from model.quant import quantize
+    torch.manual_seed(0)
+    net = PatchINR(PatchINRConfig(patch=2, channels=1, hidden=4, layers=1, coords=3))
+    export.save(os.path.join(tmp, "video.npz"), config=net.config, fp32=net.state_arrays(),
+                quant=quantize(net), meta={"video": "bikes", "width": 4, "height": 4})
     # A results folder from another version: a point file without most keys.
     os.makedirs(os.path.join(tmp, "foreign", "points"), exist_ok=True)
     with open(os.path.join(tmp, "foreign", "points", "camera_8_p2.json"), "w") as f:

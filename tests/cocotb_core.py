@@ -17,8 +17,8 @@ import random
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles
-from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame,
-                           AxiStreamSink, AxiStreamSource)
+from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink,
+                           AxiStreamSource)
 
 # docs/interface.md, "Registers"
 ID, HWINFO, CTRL, STATUS, WIDTH, HEIGHT, CYCLES, QUERIES, PIXELS = (

@@ -5,20 +5,24 @@ Command line::
     python -m accel.sim --weights runs/camera24_p2.npz --precision int8 --array 4x4 \\
         --size 24x24 --out frame.png --json result.json
     python -m accel.sim --backend verilator --weights model.npz --size 256x256 --json out.json
+    python -m accel.sim --backend verilator --weights camera128.npz --upscale 2 --out up.png
 
 The frame is compared pixel for pixel with the reference of the datapath (INT8: the
 integer reference and the fake-quantized torch model, which are equal; FP32: the float32
-reference of the hardware's operation order). Exit status 0 when every pixel matches, 1 on
+reference of the hardware's operation order). ``--upscale S`` renders the frame at S times
+its resolution through query mode (S x S sub-patch phases, interleaved on the host) and
+compares it with the reference of the same queries. Exit status 0 when every pixel matches, 1 on
 any mismatch, 2 on bad input.
 """
 
 
 from model.errors import ArgumentParser, UserError, cli_entry
 from model.files import OutputSet, check_output, json_bytes
+from model.upscale import MAX_UPSCALE
 from model.validate import cli_type, parse_array, parse_size, positive_int
 
 from ..config import SIMULATION
-from ..flows.frame import simulate_frame
+from ..flows.frame import simulate_frame, simulate_upscaled
 
 __all__ = ["build_parser", "main"]
 
@@ -37,6 +41,9 @@ def build_parser():
     p.add_argument("--size", default=None, help="frame WIDTHxHEIGHT (default: the model file's)")
     p.add_argument("--image", default=None, help="image the model was fitted to, for PSNR "
                    "(default: the one recorded in the model file)")
+    p.add_argument("--upscale", type=cli_type(int, positive_int, maximum=MAX_UPSCALE),
+                   default=None, help="render at this integer multiple of the frame size "
+                   "through query mode")
     p.add_argument("--stream-weights", action="store_true",
                    help="load the weights over s_axis_wgt instead of at elaboration")
     p.add_argument("--stall", type=float, default=0.0, help="probability of tready low per output beat")
@@ -69,12 +76,15 @@ def main(argv=None):
         check_output(args.out, inputs=(args.weights, args.image), suffixes=(".png",))
     if args.json:
         check_output(args.json, inputs=(args.weights, args.image))
-    result = simulate_frame(weights=args.weights, precision=args.precision, array=array,
-                            batch=args.batch, size=size, image=args.image,
-                            stream_weights=args.stream_weights, stall=args.stall,
-                            seed=args.seed, backend=args.backend, progress=not args.quiet,
-                            verilator_opt=args.verilator_opt,
-                            verilator_threads=args.verilator_threads)
+    common = dict(weights=args.weights, precision=args.precision, array=array,
+                  batch=args.batch, size=size, image=args.image,
+                  stream_weights=args.stream_weights, stall=args.stall, seed=args.seed,
+                  backend=args.backend, progress=not args.quiet,
+                  verilator_opt=args.verilator_opt, verilator_threads=args.verilator_threads)
+    if args.upscale:
+        result = simulate_upscaled(scale=args.upscale, **common)
+    else:
+        result = simulate_frame(**common)
     frame = result.pop("_frame")
     out = OutputSet()
     if args.out:
@@ -83,6 +93,14 @@ def main(argv=None):
     if args.json:
         out.add(args.json, json_bytes(result))
     out.commit()
+    if args.upscale:
+        print(f"{result['base_width']}x{result['base_height']} x{result['upscale']} = "
+              f"{result['width']}x{result['height']} n={result['patch']} {result['precision']} "
+              f"array {result['array']}: {result['mismatches']} mismatching pixels of "
+              f"{result['pixels']}, {result['queries']} queries in {result['cycles']} cycles"
+              + (f", PSNR {result['psnr']:.2f} dB (bicubic {result['psnr_bicubic']:.2f} dB)"
+                 if "psnr" in result else ""))
+        return 1 if result["mismatches"] else 0
     print(f"{result['width']}x{result['height']} n={result['patch']} {result['precision']} "
           f"array {result['array']}: {result['mismatches']} mismatching pixels of {result['pixels']}, "
           f"{result['cycles']} cycles (model {result['cycles_model']}), "

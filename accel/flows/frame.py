@@ -18,7 +18,8 @@ from model.validate import nonnegative_int, one_of
 
 from ..config import SIMULATION, AccelConfig
 
-__all__ = ["reference_frame", "torch_frames", "simulate_frame", "AMARANTH_MAX_CYCLES"]
+__all__ = ["reference_frame", "torch_frames", "simulate_frame", "simulate_upscaled",
+           "AMARANTH_MAX_CYCLES"]
 
 #: Frames longer than this are refused by the Amaranth backend before they start: at a few
 #: thousand cycles a second they would take hours (the Verilator backend runs them).
@@ -64,50 +65,26 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
 
     The Verilator backend always streams the weights in over ``s_axis_wgt`` (one compiled
     model serves every model file) and honours ``stall``; ``verilator_opt`` is the C++
-    optimisation level of its model and ``verilator_threads`` its simulation threads. Its result adds ``compile_seconds`` (export and
-    compile, or the cache lookup) and ``verilator_cached``; ``wall_seconds`` is the
-    frame alone.
+    optimisation level of its model and ``verilator_threads`` its simulation threads. Its
+    result adds ``compile_seconds`` (export and compile, or the cache lookup),
+    ``verilator_cached`` and ``verilator`` (the version); ``wall_seconds`` is the frame
+    alone.
     """
-    from model import export
     from model.data import load_image
     from model.evaluate import score
 
     from ..cycles import frame_cycles, pe_utilization
     from ..gateware.weight_buffer import memory_images
 
-    one_of("backend", backend, tuple(SIMULATION))
-    nonnegative_int("seed", seed, maximum=SEED_MAX)
-    if not 0.0 <= stall < 1.0:
-        raise UserError(f"stall must be in [0, 1), not {stall}")
-    if array is None:
-        array = SIMULATION[backend].array
-
-    mf = export.load(weights)
-    cfg_m = mf.config
-    if precision not in ("int8", "fp32"):
-        raise UserError(f"unknown precision {precision!r} (choose int8 or fp32)")
-    if size is None:
-        size = (mf.meta.get("width"), mf.meta.get("height"))
-        if not all(isinstance(v, int) and v > 0 for v in size):
-            raise UserError("the model file records no frame size: give --size WxH")
-    width, height = size
-    if width % cfg_m.patch or height % cfg_m.patch:
-        raise UserError(f"frame size {width}x{height} is not divisible by the model's patch "
-                        f"size {cfg_m.patch}")
-    rows, cols = array
-    if batch is None:
-        batch = SIMULATION[backend].batch_for(rows)
-    config = AccelConfig(model=cfg_m, rows=rows, cols=cols, batch=batch, precision=precision,
-                         max_width=width, max_height=height)
+    mf, config, source = _setup(weights=weights, precision=precision, array=array, batch=batch,
+                                size=size, image=image, stall=stall, seed=seed, backend=backend)
+    width, height = config.max_width, config.max_height
+    rows, cols, batch, cfg_m = config.rows, config.cols, config.batch, mf.config
     model = frame_cycles(config, width, height)
     if backend == "amaranth" and model["total"] > AMARANTH_MAX_CYCLES:
         raise UserError(f"a {width}x{height} frame takes {model['total']:,} cycles on a "
                         f"{rows}x{cols} array, more than the {AMARANTH_MAX_CYCLES:,} the Amaranth "
                         f"simulator runs in reasonable time: use --backend verilator")
-    if backend == "verilator":
-        from .verilator import default_build_dir
-        default_build_dir()                 # a bad PATCHINR_VERILATOR_DIR fails now
-    source = _target_source(mf, image)
     images = None if stream_weights else memory_images(config, mf)
 
     expected = reference_frame(mf, config, width, height, precision)
@@ -173,6 +150,134 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
         result["psnr_torch_float"] = score(target, fp)["psnr"]
     result["_frame"] = frame
     return result
+
+
+def simulate_upscaled(*, weights, scale, precision="int8", array=None, batch=None, size=None,
+                      image=None, stream_weights=False, stall=0.0, seed=0, backend="amaranth",
+                      progress=True, verilator_opt="-O2", verilator_threads=1):
+    """Render ``size`` (default: the fitted frame) at ``scale`` times its resolution through
+    the RTL's query mode (:mod:`model.upscale`: ``scale^2`` sub-patch phases, interleaved on
+    the host) and compare every pixel with the reference of the same queries.
+
+    The result has the keys of :func:`simulate_frame` that apply (``width``/``height`` are
+    the upscaled frame's, ``base_width``/``base_height`` the fitted one's, ``queries`` and
+    ``cycles_bound`` in place of the frame's cycle model) and, when the image is known,
+    ``psnr`` of the upscaled frame against the image at the upscaled size, beside
+    ``psnr_bicubic`` (the image at the base size upsampled by ``skimage.transform.resize``,
+    order 3) and ``psnr_torch`` (the torch FP32 model upscaled the same way).
+    """
+    from model.data import load_image
+    from model.evaluate import score
+    from model.upscale import MAX_UPSCALE, interleave, render_upscaled_fp32, upscale_coords_q
+    from model.validate import positive_int
+
+    from ..config import BUILD
+    from ..cycles import query_cycles_bound
+    from ..gateware.weight_buffer import memory_images
+
+    positive_int("upscale factor", scale, maximum=MAX_UPSCALE)
+    mf, config, source = _setup(weights=weights, precision=precision, array=array, batch=batch,
+                                size=size, image=image, stall=stall, seed=seed, backend=backend)
+    w0, h0 = config.max_width, config.max_height
+    width, height = scale * w0, scale * h0
+    mw, mh = BUILD.max_frame
+    if width > mw or height > mh:
+        raise UserError(f"a {scale}x upscale of {w0}x{h0} is {width}x{height}, beyond the "
+                        f"build's maximum frame {mw}x{mh}")
+    cfg_m = mf.config
+    n, ch = cfg_m.patch, cfg_m.channels
+    queries = upscale_coords_q(w0, h0, n, scale)
+    bound = query_cycles_bound(config, len(queries))
+    if backend == "amaranth" and bound > AMARANTH_MAX_CYCLES:
+        raise UserError(f"{len(queries):,} queries take up to {bound:,} cycles on a "
+                        f"{config.rows}x{config.cols} array, more than the "
+                        f"{AMARANTH_MAX_CYCLES:,} the Amaranth simulator runs in reasonable "
+                        f"time: use --backend verilator")
+    if precision == "int8":
+        from model.quant import int_forward
+        want = int_forward(mf.quant, queries)
+    else:
+        from model.fp32ref import fold_weights, fp32_forward
+        want = fp32_forward(fold_weights(mf.fp32, cfg_m.omega0), queries, k_pad=config.rows)
+    extra = {}
+    t0 = time.perf_counter()
+    if backend == "amaranth":
+        from .simulation import render
+        res = render(config, width=w0, height=h0, precision=precision, queries=queries,
+                     images=None if stream_weights else memory_images(config, mf),
+                     model_file=mf, stream_weights=stream_weights, stall=stall, seed=seed,
+                     max_cycles=2 * bound + 100_000)
+        if res.frame is None:
+            raise RuntimeError(f"the query job ended in error {res.error_code}")
+        got, cycles = res.frame, res.cycles
+    else:
+        from .verilator import build_model
+        built = build_model(config, opt=verilator_opt, threads=verilator_threads,
+                            progress=progress)
+        extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
+                 "verilator_opt": verilator_opt, "verilator_threads": verilator_threads}
+        t0 = time.perf_counter()
+        got, cycles = built.query(mf, queries, precision=precision, stall=stall, seed=seed)
+        got = got.reshape(len(queries), n * n * ch)
+    wall = time.perf_counter() - t0
+    frame = interleave(got, w0, h0, n, ch, scale)
+    expected = interleave(want, w0, h0, n, ch, scale)
+    result = {
+        "weights": os.fspath(weights), "precision": precision, "backend": backend,
+        "array": f"{config.rows}x{config.cols}", "batch": config.batch,
+        "upscale": scale, "base_width": w0, "base_height": h0,
+        "width": width, "height": height, "patch": n, "channels": ch, "widths": cfg_m.widths,
+        "pixels": int(width * height), "queries": int(len(queries)),
+        "mismatches": int(np.count_nonzero(np.any(frame != expected, axis=2))),
+        "cycles": int(cycles), "cycles_bound": int(bound),
+        "fps_at_200mhz": 200e6 / cycles, "wall_seconds": wall, **extra,
+    }
+    if source is not None:
+        from skimage.transform import resize
+        target = load_image(source, size=(width, height), channels=ch)
+        base = load_image(source, size=(w0, h0), channels=ch)
+        bicubic = np.clip(resize(base, (height, width, ch), order=3, anti_aliasing=False),
+                          0, 1)
+        result["image"] = image or mf.meta.get("image")
+        result["psnr"] = score(target, frame)["psnr"]
+        result["psnr_bicubic"] = score(target, bicubic)["psnr"]
+        torch_up = render_upscaled_fp32(mf.torch_model(), w0, h0, scale)
+        result["psnr_torch"] = score(target, np.rint(torch_up * 255).astype(np.uint8))["psnr"]
+    result["_frame"] = frame
+    return result
+
+
+def _setup(*, weights, precision, array, batch, size, image, stall, seed, backend):
+    """The model file, the build configuration (its maximum frame is the frame to render:
+    ``size`` or the model file's) and the image to score against."""
+    from model import export
+    one_of("backend", backend, tuple(SIMULATION))
+    nonnegative_int("seed", seed, maximum=SEED_MAX)
+    if not 0.0 <= stall < 1.0:
+        raise UserError(f"stall must be in [0, 1), not {stall}")
+    if array is None:
+        array = SIMULATION[backend].array
+    mf = export.load(weights)
+    cfg_m = mf.config
+    if precision not in ("int8", "fp32"):
+        raise UserError(f"unknown precision {precision!r} (choose int8 or fp32)")
+    if size is None:
+        size = (mf.meta.get("width"), mf.meta.get("height"))
+        if not all(isinstance(v, int) and v > 0 for v in size):
+            raise UserError("the model file records no frame size: give --size WxH")
+    width, height = size
+    if width % cfg_m.patch or height % cfg_m.patch:
+        raise UserError(f"frame size {width}x{height} is not divisible by the model's patch "
+                        f"size {cfg_m.patch}")
+    rows, cols = array
+    if batch is None:
+        batch = SIMULATION[backend].batch_for(rows)
+    config = AccelConfig(model=cfg_m, rows=rows, cols=cols, batch=batch, precision=precision,
+                         max_width=width, max_height=height)
+    if backend == "verilator":
+        from .verilator import default_build_dir
+        default_build_dir()                 # a bad PATCHINR_VERILATOR_DIR fails now
+    return mf, config, _target_source(mf, image)
 
 
 def _target_source(mf, image):

@@ -99,6 +99,20 @@ class _Progress:
             self._bar = None
 
 
+def _open_driver(model, link, model_file):
+    from ..host.driver import PatchINRDriver
+    if model_file.config != model.config.model:
+        raise UserError("the model file's network differs from the one the build was "
+                        "made for")
+    core = PatchINRDriver(link)
+    built = core.info.config(model_file.config)
+    if _shape(built) != _shape(model.config):
+        raise ProtocolError(f"the core's registers describe {built!r}, not the "
+                            f"compiled {model.config!r}")
+    core.load_weights(model_file)
+    return core
+
+
 def _shape(config):
     return (config.rows, config.cols, config.batch, config.precision, config.max_width,
             config.max_height)
@@ -285,20 +299,11 @@ class VerilatorModel:
             pixel count or framing (:class:`ProtocolError`), a violation of the
             AXI4-Stream hold rule or no end within ``max_cycles``.
         """
-        from ..host.driver import PatchINRDriver
-        if model_file.config != self.config.model:
-            raise UserError("the model file's network differs from the one the build was "
-                            "made for")
         report = _Progress(progress)
         t0 = time.perf_counter()
         try:
             with self.open(stall=stall, seed=seed) as link:
-                core = PatchINRDriver(link)
-                built = core.info.config(model_file.config)
-                if _shape(built) != _shape(self.config):
-                    raise ProtocolError(f"the core's registers describe {built!r}, not the "
-                                        f"compiled {self.config!r}")
-                core.load_weights(model_file)
+                core = _open_driver(self, link, model_file)
                 report.message(f"rendering {width}x{height} {precision}")
                 frame = core.render(width, height, precision, max_cycles=max_cycles,
                                     progress=lambda done, total: report.update(
@@ -312,6 +317,19 @@ class VerilatorModel:
                                 f"violations on m_axis_pix")
         report.message(f"{stats['cycles']} clock cycles in {time.perf_counter() - t0:.1f} s")
         return frame, cycles
+
+    def query(self, model_file, coords_q, *, precision, stall=0.0, seed=0, max_cycles=None):
+        """Load ``model_file`` and answer int16 queries ``[Q, 2]`` in query mode; returns
+        ``(patches uint8 [Q, n, n, C], cycles)``."""
+        with self.open(stall=stall, seed=seed) as link:
+            core = _open_driver(self, link, model_file)
+            patches = core.query(coords_q, precision, quantized=True, max_cycles=max_cycles)
+            cycles = core.cycles
+            stats = link.stats()
+        if stats["hold_violations"]:
+            raise ProtocolError(f"{stats['hold_violations']} AXI4-Stream hold-rule "
+                                f"violations on m_axis_pix")
+        return patches, cycles
 
 
 def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progress=True):

@@ -219,3 +219,8 @@ def test_refuses_a_memory_a_weight_header_cannot_address(monkeypatch):
     with pytest.raises(UserError, match=r"memory \w+ would hold [\d,]+ words, more than a weight "
                                         r"packet's \d+-bit address reaches"):
         AccelConfig(model=model, rows=2, cols=1)
+
+
+def test_video_models_are_refused_with_one_line():
+    with pytest.raises(UserError, match="video model \\(x, y, t\\)"):
+        AccelConfig(model=PatchINRConfig(patch=2, channels=1, hidden=4, layers=1, coords=3))

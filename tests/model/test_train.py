@@ -285,3 +285,61 @@ def test_divergence_is_one_user_error_with_the_advice():
     with pytest.raises(UserError, match=r"training diverged at step 7 \(loss nan\): lower the "
                                         r"learning rate \(--lr\) or omega0 \(--omega0\)"):
         _finite(torch.tensor(float("nan")), 7)
+
+
+# -- video ---------------------------------------------------------------------------------
+
+def _moving_clip(frames=4, size=8):
+    # A bright bar that moves one pixel per frame: t matters.
+    clip = np.zeros((frames, size, size, 1), dtype=np.float32)
+    for f in range(frames):
+        clip[f, :, f % size] = 1.0
+        clip[f] += np.linspace(0, 0.5, size)[None, :, None]
+    return np.clip(clip, 0, 1)
+
+
+def test_clip_fit_uses_time_and_int8_equals_the_fake_quantized_model():
+    from model.quant import FakeQuantPatchINR, int_forward
+    from model.training import train_clip
+    from model.video import clip_coords_q
+    clip = _moving_clip()
+    cfg = PatchINRConfig(patch=2, channels=1, hidden=16, layers=2, coords=3)
+    settings = TrainSettings(steps=150, lr=1e-3, qat_steps=30, qat_eval_every=10, batch=40)
+    model, quant, res = train_clip(clip, cfg, settings, progress=False, video_name="bar")
+    assert res["frames"] == 4 and len(res["psnr_int8_frames"]) == 4
+    assert res["psnr_fp32"] == pytest.approx(np.mean(res["psnr_fp32_frames"]))
+    assert res["queries_per_frame"] == 16 and res["batch"] == 40
+    # Better than the best single image for every frame: the network tells frames apart.
+    mean_frame = clip.mean(axis=0)
+    best_static = np.mean([score(f, mean_frame)["psnr"] for f in clip])
+    assert res["psnr_fp32"] > best_static + 3
+    coords_q = clip_coords_q(4, 4, 4)
+    with torch.no_grad():
+        fq = FakeQuantPatchINR(model)(torch.as_tensor(coords_q.astype(np.int64))).numpy()
+    assert np.array_equal(int_forward(quant, coords_q), fq.astype(np.uint8))
+
+
+def test_image_and_video_configurations_are_not_mixed(camera32):
+    from model.training import fit_clip
+    video = PatchINRConfig(patch=2, channels=1, hidden=4, layers=1, coords=3)
+    image = PatchINRConfig(patch=2, channels=1, hidden=4, layers=1)
+    settings = TrainSettings(steps=2, qat_steps=0)
+    with pytest.raises(UserError, match="fitted to a clip, not an image"):
+        fit(camera32, video, settings, progress=False)
+    with pytest.raises(UserError, match="fitted to an image, not a clip"):
+        fit_clip(_moving_clip(), image, settings, progress=False)
+
+
+def test_cli_video_run(capsys, tmp_path):
+    out, js, png = tmp_path / "clip.npz", tmp_path / "clip.json", tmp_path / "clip"
+    rc = main(["--video", "bikes", "--size", "8", "--frames", "3", "--frame-step", "2",
+               "--patch", "2", "--hidden", "8", "--layers", "1", "--steps", "6",
+               "--out", str(out), "--json", str(js), "--png", str(png), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    mf = export.load(out)
+    assert mf.config.coords == 3 and mf.config.channels == 3
+    assert mf.meta["video"] == "bikes" and mf.meta["frames"] == 3 and mf.meta["frame_step"] == 2
+    res = json.loads(js.read_text())
+    assert res["frames"] == 3 and res["batch"] == 65536
+    assert Image.open(f"{png}_int8.png").size == (3 * 8 + 2 * 2, 8)
+    assert "bikes 8x8x3 n=2" in capsys.readouterr().out

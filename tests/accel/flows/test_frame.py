@@ -77,3 +77,20 @@ def test_parsers():
     for bad in ("", "x", "4x", "-1x4", "0x0"):
         with pytest.raises(UserError):
             parse_array(bad)
+
+
+def test_upscaled_frame_through_query_mode(tmp_path, capsys):
+    # 8x8 of the camera fixture at twice its resolution: 4 phases of 16 queries through the
+    # Amaranth simulation, every pixel against the integer reference of the same queries.
+    out, png = tmp_path / "up.json", tmp_path / "up.png"
+    rc = main(["--weights", str(FIXTURE), "--size", "8x8", "--upscale", "2", "--array", "4x4",
+               "--json", str(out), "--out", str(png), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    r = json.loads(out.read_text())
+    assert (r["width"], r["height"], r["base_width"], r["upscale"]) == (16, 16, 8, 2)
+    assert r["mismatches"] == 0 and r["queries"] == 4 * 16 and r["pixels"] == 256
+    assert 0 < r["cycles"] <= r["cycles_bound"]
+    assert {"psnr", "psnr_bicubic", "psnr_torch"} <= set(r)
+    from PIL import Image
+    assert Image.open(png).size == (16, 16)
+    assert "x2 = 16x16" in capsys.readouterr().out

@@ -123,3 +123,13 @@ def test_missing_compiler_names_the_install_step(monkeypatch, config):
     monkeypatch.setenv("CXX", "no-such-compiler")
     with pytest.raises(UserError, match="apt-get install g\\+\\+"):
         build_model(config, progress=False)
+
+
+def test_query_mode_renders_sub_patch_phases(built, model_file):
+    # The upscale's queries (off the patch grid) through the driver's query mode.
+    from model.quant import int_forward
+    from model.upscale import upscale_coords_q
+    q = upscale_coords_q(8, 8, 2, 3)
+    patches, cycles = built.query(model_file, q, precision="int8", stall=0.2, seed=2)
+    want = int_forward(model_file.quant, q).reshape(patches.shape)
+    assert np.array_equal(patches, want) and cycles > 0
