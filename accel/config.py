@@ -152,9 +152,6 @@ class AccelConfig:
         for name, v in (("array rows", rows), ("array columns", cols), ("batch", batch),
                         ("maximum width", max_width), ("maximum height", max_height)):
             positive_int(name, v)
-        if model.is_video:
-            raise UserError("this is a video model (x, y, t): the accelerator renders image "
-                            "models (x, y) only so far")
         if rows % cols:
             raise UserError(f"array {rows}x{cols}: the column count must divide the row count")
         if cols < model.channels:
@@ -422,7 +419,11 @@ class Timing:
         self.coord_info = 1 if self.patch_shift is not None else 1 + 2 * self.division
         #: ``start`` to the first query: a division per axis, and one per axis for the
         #: patch counts unless ``n`` is a power of two.
-        self.coord_setup = 1 + (2 if self.patch_shift is not None else 4) * self.division
+        # A video build divides once more (the clip's t step) and spends one cycle
+        # entering the first frame (plus one per skipped frame: FIRST_FRAME).
+        divisions = (2 if self.patch_shift is not None else 4) + (1 if config.model.is_video
+                                                                  else 0)
+        self.coord_setup = 1 + divisions * self.division + (1 if config.model.is_video else 0)
         #: ``committed`` covering a readable row or query to its first pixel.
         self.scatter = self.SCATTER
 

@@ -30,21 +30,27 @@ def useful_macs(config, queries):
     return queries * sum(g.k * g.n for g in config.layers)
 
 
-def frame_cycles(config, width, height):
-    """Cycles from START to the last pixel of a ``width x height`` frame.
+def frame_cycles(config, width, height, *, frames=1, first_frame=0):
+    """Cycles from START to the last pixel of a ``width x height`` frame (a video build:
+    of ``frames`` frames from ``first_frame`` on, one job).
 
     Returns a dict: ``total``, ``compute`` (cycles the sequencer spends running tiles),
     ``batches``, ``queries``, ``tail`` (cycles after the last batch's results are written)
-    and ``fps_at_200mhz``.
+    and ``fps_at_200mhz`` (frames per second: a clip's frames count each).
     """
     if not isinstance(config, AccelConfig):
         raise TypeError(f"config must be an AccelConfig, not {config!r}")
     config.check_frame(width, height)
+    if (frames, first_frame) != (1, 0) and not config.model.is_video:
+        raise ValueError("frames and first_frame are for video builds")
     tm = config.timing
     n, B = config.model.patch, config.batch
     pw, ph = width // n, height // n
-    Q = pw * ph
-    setup = tm.coord_setup
+    # A clip leaves as its frames stacked: the generator runs on from one frame's last
+    # patch row to the next frame's first without a pause, and the output unit likewise.
+    Q = pw * ph * frames
+    # The generator steps t once a cycle to the first frame before its first query.
+    setup = tm.coord_setup + first_frame
     out_latency = tm.scatter
     layers = config.layers
 
@@ -96,7 +102,7 @@ def frame_cycles(config, width, height):
         "batches": len(lengths),
         "queries": Q,
         "tail": total - end,
-        "fps_at_200mhz": 200e6 / total,
+        "fps_at_200mhz": 200e6 * frames / total,
     }
 
 
@@ -114,10 +120,12 @@ def query_cycles_bound(config, queries):
     return tm.coord_setup + batches * (per_batch + tm.depth + tm.scatter) + queries * n * n
 
 
-def pe_utilization(config, width, height, cycles=None):
-    """Useful MACs / (PEs x cycles) for a frame (cycles from the model unless given)."""
+def pe_utilization(config, width, height, cycles=None, *, frames=1, first_frame=0):
+    """Useful MACs / (PEs x cycles) for a frame, or a video build's clip of ``frames``
+    (cycles from the model unless given)."""
     n = config.model.patch
-    q = (width // n) * (height // n)
+    q = (width // n) * (height // n) * frames
     if cycles is None:
-        cycles = frame_cycles(config, width, height)["total"]
+        cycles = frame_cycles(config, width, height, frames=frames,
+                              first_frame=first_frame)["total"]
     return useful_macs(config, q) / (config.rows * config.cols * cycles)

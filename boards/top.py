@@ -34,7 +34,7 @@ def _check_core(core, channels):
         "m_axis_pix":   (Out, AXIStreamSignature(8 * channels, user_width=1)),
         "s_axil":       (In,  AXI4LiteSignature),
         "s_axis_wgt":   (In,  AXIStreamSignature(32)),
-        "s_axis_coord": (In,  AXIStreamSignature(32)),
+        "s_axis_coord": (In,  AXIStreamSignature),      # 32 bits, or 64 in a video build
     }
     for name, (flow, want) in expected.items():
         if name not in members or members[name].flow != flow:
@@ -49,7 +49,7 @@ def _check_core(core, channels):
             ok = isinstance(sig, want) if isinstance(want, type) else sig == want
         if not ok:
             shape = "1 bit" if want is None else (
-                "an AXI4LiteSignature" if isinstance(want, type) else repr(want))
+                f"an {want.__name__}" if isinstance(want, type) else repr(want))
             raise TypeError(f"core member {name!r} must be {flow.name}({shape})")
 
 
@@ -80,8 +80,8 @@ class BoardTop(wiring.Component):
         The accelerator core, clocked by ``sync``. Ports: ``start: In(1)`` (a one-cycle pulse
         starts a frame with the current registers), ``busy``, ``done``, ``error: Out(1)``,
         ``m_axis_pix: Out(AXIStreamSignature(8 * channels, user_width=1))``,
-        ``s_axil: In(AXI4LiteSignature(...))``, ``s_axis_wgt`` and
-        ``s_axis_coord: In(AXIStreamSignature(32))``.
+        ``s_axil: In(AXI4LiteSignature(...))``, ``s_axis_wgt: In(AXIStreamSignature(32))``
+        and ``s_axis_coord: In(AXIStreamSignature(...))`` (32 bits; 64 in a video build).
     channels : int
         Bytes per pixel of ``m_axis_pix``.
     baud : float

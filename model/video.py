@@ -26,7 +26,8 @@ from .errors import UserError
 from .limits import MAX_IMAGE_PIXELS, MAX_SIDE
 from .validate import nonnegative_int, positive_int
 
-__all__ = ["BUNDLED_VIDEOS", "bundled_video_path", "load_video", "frame_strip", "clip_coords",
+__all__ = ["BUNDLED_VIDEOS", "bundled_video_path", "load_video", "frame_strip", "clip_bytes",
+           "CLIP_SUFFIXES", "clip_coords",
            "clip_coords_q", "frame_times", "frame_times_q", "patchify_clip", "unpatchify_clip",
            "MAX_FRAMES"]
 
@@ -201,6 +202,43 @@ def load_video(source, *, size=None, frames=16, first=0, step=1, channels=None, 
     if channels == 1:
         clip = np.stack([rgb2gray(f) for f in clip])[..., None]
     return np.clip(clip, 0.0, 1.0).astype(np.float32)
+
+
+#: Clip file formats :func:`clip_bytes` writes.
+CLIP_SUFFIXES = (".gif", ".mp4")
+
+
+def clip_bytes(clip, suffix, *, fps=25):
+    """A clip (``[F, H, W, C]``, [0, 1] float or uint8) encoded as an animated GIF
+    (Pillow, lossless for gray) or an MP4 (H.264 through PyAV, visually lossless at CRF
+    12, even sizes padded by one edge pixel as H.264 asks)."""
+    import io
+
+    from .data import to_uint8
+    clip = np.asarray(clip)
+    if clip.dtype != np.uint8:
+        clip = np.stack([to_uint8(f) for f in clip])
+    if clip.shape[3] == 1:
+        clip = np.repeat(clip, 3, axis=3)
+    buf = io.BytesIO()
+    if suffix == ".gif":
+        from PIL import Image
+        frames = [Image.fromarray(f) for f in clip]
+        frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=round(1000 / fps), loop=0)
+        return buf.getvalue()
+    if suffix != ".mp4":
+        raise UserError(f"clips are written as {' or '.join(CLIP_SUFFIXES)}, not {suffix!r}")
+    import av
+    h, w = clip.shape[1:3]
+    clip = np.pad(clip, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    with av.open(buf, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"crf": "12"})
+        stream.width, stream.height, stream.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
+        for f in clip:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        container.mux(stream.encode())
+    return buf.getvalue()
 
 
 def frame_strip(clip, *, count=8):

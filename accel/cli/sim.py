@@ -6,12 +6,14 @@ Command line::
         --size 24x24 --out frame.png --json result.json
     python -m accel.sim --backend verilator --weights model.npz --size 256x256 --json out.json
     python -m accel.sim --backend verilator --weights camera128.npz --upscale 2 --out up.png
+    python -m accel.sim --backend verilator --weights clip.npz --out clip.mp4 --strip strip.png
 
 The frame is compared pixel for pixel with the reference of the datapath (INT8: the
 integer reference and the fake-quantized torch model, which are equal; FP32: the float32
 reference of the hardware's operation order). ``--upscale S`` renders the frame at S times
 its resolution through query mode (S x S sub-patch phases, interleaved on the host) and
-compares it with the reference of the same queries. Exit status 0 when every pixel matches, 1 on
+compares it with the reference of the same queries. A video model's clip (``model.train
+--video``) renders from one START, every frame compared. Exit status 0 when every pixel matches, 1 on
 any mismatch, 2 on bad input.
 """
 
@@ -19,10 +21,10 @@ any mismatch, 2 on bad input.
 from model.errors import ArgumentParser, UserError, cli_entry
 from model.files import OutputSet, check_output, json_bytes
 from model.upscale import MAX_UPSCALE
-from model.validate import cli_type, parse_array, parse_size, positive_int
+from model.validate import cli_type, nonnegative_int, parse_array, parse_size, positive_int
 
 from ..config import SIMULATION
-from ..flows.frame import simulate_frame, simulate_upscaled
+from ..flows.frame import simulate_clip, simulate_frame, simulate_upscaled
 
 __all__ = ["build_parser", "main"]
 
@@ -41,6 +43,13 @@ def build_parser():
     p.add_argument("--size", default=None, help="frame WIDTHxHEIGHT (default: the model file's)")
     p.add_argument("--image", default=None, help="image the model was fitted to, for PSNR "
                    "(default: the one recorded in the model file)")
+    p.add_argument("--first-frame", type=cli_type(int, nonnegative_int), default=0,
+                   help="video: first frame of the fitted clip to render")
+    p.add_argument("--frames", type=cli_type(int, positive_int), default=None,
+                   help="video: frames to render (default: to the clip's end)")
+    p.add_argument("--clip-frames", type=cli_type(int, positive_int), default=None,
+                   help="video: frames of the fitted clip (default: the model file's)")
+    p.add_argument("--strip", default=None, help="video: write a PNG strip of frames")
     p.add_argument("--upscale", type=cli_type(int, positive_int, maximum=MAX_UPSCALE),
                    default=None, help="render at this integer multiple of the frame size "
                    "through query mode")
@@ -57,7 +66,8 @@ def build_parser():
                         "compiles faster, runs slower)")
     p.add_argument("--verilator-threads", type=cli_type(int, positive_int, maximum=64), default=1,
                    help="simulation threads of the Verilator model (default %(default)s)")
-    p.add_argument("--out", default=None, help="write the rendered frame as PNG")
+    p.add_argument("--out", default=None, help="write the rendered frame as PNG (a clip: "
+                   "as .mp4 or .gif)")
     p.add_argument("--json", default=None, help="write the results as JSON")
     p.add_argument("--quiet", action="store_true")
     return p
@@ -70,10 +80,24 @@ def main(argv=None):
     size = parse_size(args.size) if args.size else None
     if not 0.0 <= args.stall < 1.0:
         raise UserError(f"--stall must be in [0, 1), not {args.stall}")
-    if args.out and args.json and args.out == args.json:
-        raise UserError(f"--out and --json name the same file {args.out!r}")
+    from model import export
+    video = export.load(args.weights).config.is_video
+    outputs = [p for p in (args.out, args.json, args.strip) if p]
+    if len(set(outputs)) != len(outputs):
+        raise UserError(f"two outputs name the same file: {sorted(outputs)}")
+    if not video:
+        for flag, value in (("--strip", args.strip), ("--frames", args.frames),
+                            ("--clip-frames", args.clip_frames),
+                            ("--first-frame", args.first_frame or None)):
+            if value is not None:
+                raise UserError(f"{flag} is for a video model; {args.weights!r} is an image "
+                                f"model")
     if args.out:
-        check_output(args.out, inputs=(args.weights, args.image), suffixes=(".png",))
+        from model.video import CLIP_SUFFIXES
+        check_output(args.out, inputs=(args.weights, args.image),
+                     suffixes=CLIP_SUFFIXES if video and not args.upscale else (".png",))
+    if args.strip:
+        check_output(args.strip, inputs=(args.weights,), suffixes=(".png",))
     if args.json:
         check_output(args.json, inputs=(args.weights, args.image))
     common = dict(weights=args.weights, precision=args.precision, array=array,
@@ -83,6 +107,13 @@ def main(argv=None):
                   verilator_opt=args.verilator_opt, verilator_threads=args.verilator_threads)
     if args.upscale:
         result = simulate_upscaled(scale=args.upscale, **common)
+    elif video:
+        if args.image:
+            raise UserError("--image is for an image model; a clip is scored against the "
+                            "video its model file names")
+        del common["image"]
+        return _clip(args, simulate_clip(first_frame=args.first_frame, frames=args.frames,
+                                         clip_frames=args.clip_frames, **common))
     else:
         result = simulate_frame(**common)
     frame = result.pop("_frame")
@@ -109,4 +140,29 @@ def main(argv=None):
           + (f"; Verilator model {'cached' if result['verilator_cached'] else 'compiled'} in "
              f"{result['compile_seconds']:.0f} s, frame in {result['wall_seconds']:.0f} s"
              if "compile_seconds" in result else ""))
+    return 1 if result["mismatches"] else 0
+
+
+def _clip(args, result):
+    clip = result.pop("_clip")
+    out = OutputSet()
+    if args.out:
+        import os
+
+        from model.video import clip_bytes
+        out.add(args.out, clip_bytes(clip, os.path.splitext(args.out)[1].lower()))
+    if args.strip:
+        from model.evaluate import png_bytes
+        from model.video import frame_strip
+        out.add(args.strip, png_bytes(frame_strip(clip)))
+    if args.json:
+        out.add(args.json, json_bytes(result))
+    out.commit()
+    print(f"{result['frames']} frames of {result['width']}x{result['height']} (from frame "
+          f"{result['first_frame']} of {result['clip_frames']}) n={result['patch']} "
+          f"{result['precision']} array {result['array']}: {result['mismatches']} mismatching "
+          f"pixels of {result['pixels']}, {result['cycles']} cycles (model "
+          f"{result['cycles_model']}), {result['fps_at_200mhz']:.1f} frames/s at 200 MHz"
+          + (f", PSNR {result['psnr']:.2f} dB (mean over the frames)" if "psnr" in result
+             else ""))
     return 1 if result["mismatches"] else 0

@@ -18,7 +18,8 @@ from model.validate import nonnegative_int, one_of
 
 from ..config import SIMULATION, AccelConfig
 
-__all__ = ["reference_frame", "torch_frames", "simulate_frame", "simulate_upscaled",
+__all__ = ["reference_frame", "torch_frames", "simulate_frame", "simulate_clip",
+           "simulate_upscaled",
            "AMARANTH_MAX_CYCLES"]
 
 #: Frames longer than this are refused by the Amaranth backend before they start: at a few
@@ -152,6 +153,111 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
     return result
 
 
+def simulate_clip(*, weights, precision="int8", array=None, batch=None, size=None,
+                  first_frame=0, frames=None, clip_frames=None, stream_weights=False,
+                  stall=0.0, seed=0, backend="amaranth", progress=True, verilator_opt="-O2",
+                  verilator_threads=1):
+    """A video model's clip through the RTL in one job (frames ``first_frame`` ..
+    ``first_frame + frames - 1`` of the ``clip_frames`` the model was fitted to, by default
+    the model file's), every pixel of every frame against the reference of the same
+    ``(x, y, t)`` queries, CYCLES against the cycle model. The result has the keys of
+    :func:`simulate_frame` (``pixels`` over the clip, ``fps_at_200mhz`` frames per second)
+    plus ``frames``, ``first_frame``, ``clip_frames``, ``mismatches_frames`` and, when the
+    model file names its clip, ``psnr`` (mean over the frames) and ``psnr_frames``
+    against it; ``_clip`` holds the rendered frames."""
+    from model.evaluate import render_clip_int8, score_clip
+    from model.validate import nonnegative_int, positive_int
+    from model.video import MAX_FRAMES, clip_coords_q, load_video, unpatchify_clip
+
+    from ..cycles import frame_cycles, pe_utilization
+    from ..gateware.weight_buffer import memory_images
+
+    mf, config, _ = _setup(weights=weights, precision=precision, array=array, batch=batch,
+                           size=size, image=None, stall=stall, seed=seed, backend=backend,
+                           video=True)
+    width, height = config.max_width, config.max_height
+    meta = mf.meta
+    if clip_frames is None:
+        clip_frames = meta.get("frames")
+        if not isinstance(clip_frames, int) or clip_frames <= 0:
+            raise UserError("the model file records no clip length: give --clip-frames")
+    positive_int("clip frames", clip_frames, maximum=MAX_FRAMES)
+    nonnegative_int("first frame", first_frame)
+    frames = clip_frames - first_frame if frames is None else frames
+    positive_int("frame count", frames)
+    if first_frame + frames > clip_frames:
+        raise UserError(f"frames {first_frame}..{first_frame + frames - 1} are outside the "
+                        f"{clip_frames}-frame clip the model was fitted to")
+    model = frame_cycles(config, width, height, frames=frames, first_frame=first_frame)
+    if backend == "amaranth" and model["total"] > AMARANTH_MAX_CYCLES:
+        raise UserError(f"{frames} frames of {width}x{height} take {model['total']:,} cycles "
+                        f"on a {config.rows}x{config.cols} array, more than the "
+                        f"{AMARANTH_MAX_CYCLES:,} the Amaranth simulator runs in reasonable "
+                        f"time: use --backend verilator")
+    cfg_m = mf.config
+    n = cfg_m.patch
+    span = slice(first_frame, first_frame + frames)
+    if precision == "int8":
+        expected = render_clip_int8(mf.quant, width, height, clip_frames)[span]
+    else:
+        from model.fp32ref import fold_weights, fp32_forward
+        pw, ph = width // n, height // n
+        per = pw * ph
+        q = clip_coords_q(pw, ph, clip_frames)[first_frame * per:(first_frame + frames) * per]
+        pix = fp32_forward(fold_weights(mf.fp32, cfg_m.omega0), q, k_pad=config.rows)
+        expected = unpatchify_clip(pix, width, height, frames, n, cfg_m.channels)
+    clip = (clip_frames, first_frame, frames)
+    extra = {}
+    t0 = time.perf_counter()
+    if backend == "amaranth":
+        from .simulation import render
+        res = render(config, width=width, height=height, precision=precision, clip=clip,
+                     images=None if stream_weights else memory_images(config, mf),
+                     model_file=mf, stream_weights=stream_weights, stall=stall, seed=seed,
+                     max_cycles=2 * model["total"] + 100_000)
+        if res.frame is None:
+            raise RuntimeError(f"the clip job ended in error {res.error_code}")
+        got, cycles = res.frame, res.cycles
+    else:
+        from .lint import find_verilator
+        from .verilator import _verilator_version, build_model
+        built = build_model(config, opt=verilator_opt, threads=verilator_threads,
+                            progress=progress)
+        extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
+                 "verilator_opt": verilator_opt, "verilator_threads": verilator_threads,
+                 "verilator": _verilator_version(find_verilator())}
+        t0 = time.perf_counter()
+        got, cycles = built.run(mf, width=width, height=height, precision=precision,
+                                stall=stall, seed=seed, progress=progress, clip=clip)
+    wall = time.perf_counter() - t0
+    bad = np.any(got != expected, axis=3)
+    result = {
+        "weights": os.fspath(weights), "precision": precision, "backend": backend,
+        "array": f"{config.rows}x{config.cols}", "batch": config.batch,
+        "width": width, "height": height, "frames": frames, "first_frame": first_frame,
+        "clip_frames": clip_frames, "patch": n, "channels": cfg_m.channels,
+        "widths": cfg_m.widths, "pixels": int(width * height * frames),
+        "mismatches": int(np.count_nonzero(bad)),
+        "mismatches_frames": [int(v) for v in bad.sum(axis=(1, 2))],
+        "cycles": int(cycles), "cycles_model": int(model["total"]),
+        "cycles_model_error": (model["total"] - cycles) / cycles,
+        "pe_utilization": pe_utilization(config, width, height, cycles, frames=frames),
+        "fps_at_200mhz": 200e6 * frames / cycles, "wall_seconds": wall, **extra,
+    }
+    source = meta.get("video")
+    if source:
+        # The clip as the model was fitted to it (the same frames, crop and size).
+        step = meta.get("frame_step", 1)
+        first = meta.get("first_frame", 0) + first_frame * step
+        target = load_video(source, size=(width, height), frames=frames, first=first,
+                            step=step, channels=1 if cfg_m.channels == 1 else None,
+                            fit=meta.get("fit", "crop"))
+        scored = score_clip(target, got)
+        result.update(video=source, psnr=scored["psnr"], psnr_frames=scored["psnr_frames"])
+    result["_clip"] = got
+    return result
+
+
 def simulate_upscaled(*, weights, scale, precision="int8", array=None, batch=None, size=None,
                       image=None, stream_weights=False, stall=0.0, seed=0, backend="amaranth",
                       progress=True, verilator_opt="-O2", verilator_threads=1):
@@ -247,9 +353,11 @@ def simulate_upscaled(*, weights, scale, precision="int8", array=None, batch=Non
     return result
 
 
-def _setup(*, weights, precision, array, batch, size, image, stall, seed, backend):
+def _setup(*, weights, precision, array, batch, size, image, stall, seed, backend,
+           video=False):
     """The model file, the build configuration (its maximum frame is the frame to render:
-    ``size`` or the model file's) and the image to score against."""
+    ``size`` or the model file's) and the image to score against. ``video`` says which
+    kind of model the caller renders; the other kind is refused with one line."""
     from model import export
     one_of("backend", backend, tuple(SIMULATION))
     nonnegative_int("seed", seed, maximum=SEED_MAX)
@@ -259,6 +367,11 @@ def _setup(*, weights, precision, array, batch, size, image, stall, seed, backen
         array = SIMULATION[backend].array
     mf = export.load(weights)
     cfg_m = mf.config
+    if cfg_m.is_video != video:
+        kind = "a video model (x, y, t)" if cfg_m.is_video else "an image model (x, y)"
+        raise UserError(f"{os.fspath(weights)!r} is {kind}: "
+                        + ("render its clip (accel.sim without --upscale)" if cfg_m.is_video
+                           else "a clip needs a video model (model.train --video)"))
     if precision not in ("int8", "fp32"):
         raise UserError(f"unknown precision {precision!r} (choose int8 or fp32)")
     if size is None:

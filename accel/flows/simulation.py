@@ -64,7 +64,7 @@ class _Harness(Elaboratable):
 def render(config, *, width, height, precision="int8", images=None, model_file=None,
            stream_weights=False, queries=None, stall=0.0, gaps=0.0, seed=0,
            reset_after=None, jobs=None, override_size=None, progress=None,
-           max_cycles=50_000_000):
+           max_cycles=50_000_000, clip=None):
     """Simulate jobs on a core built from ``config``; return the last job's :class:`SimResult`.
 
     Parameters
@@ -77,7 +77,7 @@ def render(config, *, width, height, precision="int8", images=None, model_file=N
         Weight-buffer contents at elaboration (:func:`~accel.gateware.weight_buffer.memory_images`).
     model_file : ModelFile, optional
         With ``stream_weights``, the weights go in over ``s_axis_wgt`` before the job.
-    queries : array ``[Q, 2]`` of int16, optional
+    queries : array ``[Q, coords]`` of int16, optional
         Query mode: these coordinates go in over ``s_axis_coord``; otherwise frame mode.
     stall, gaps : float
         Probability of ``tready`` low before an output beat / of a gap before an input beat.
@@ -90,6 +90,10 @@ def render(config, *, width, height, precision="int8", images=None, model_file=N
         attribute all of them.
     override_size : (int, int), optional
         Write these to WIDTH / HEIGHT instead (to test the core's frame-size checks).
+    clip : (int, int, int), optional
+        A video build's ``(CLIP_FRAMES, FIRST_FRAME, FRAME_COUNT)``, written before START;
+        frame mode then renders ``FRAME_COUNT`` frames and ``frame`` is
+        ``[FRAME_COUNT, H, W, C]``.
     progress : callable, optional
         Called with the number of pixels received so far.
     """
@@ -100,11 +104,16 @@ def render(config, *, width, height, precision="int8", images=None, model_file=N
     query_mode = queries is not None
     if query_mode and reset_after is not None:
         raise ValueError("reset_after is supported in frame mode only")
+    video = config.model.is_video
+    clip = tuple(clip) if clip is not None else ((1, 0, 1) if video else None)
+    if clip is not None and not video:
+        raise ValueError("clip is for video builds")
+    count = clip[2] if clip is not None else 1
     if query_mode:
         queries = np.asarray(queries, dtype=np.int64)
         expected = len(queries) * n * n
     else:
-        expected = width * height
+        expected = width * height * count
     job_list = list(jobs) if jobs else [precision]
     state = {"epoch": 0, "results": []}
 
@@ -116,6 +125,9 @@ def render(config, *, width, height, precision="int8", images=None, model_file=N
     async def start_job(ctx, prec):
         await axil_write(ctx, core.s_axil, REGISTERS["WIDTH"].offset, reg_w)
         await axil_write(ctx, core.s_axil, REGISTERS["HEIGHT"].offset, reg_h)
+        if clip is not None:
+            for name, value in zip(("CLIP_FRAMES", "FIRST_FRAME", "FRAME_COUNT"), clip):
+                await axil_write(ctx, core.s_axil, REGISTERS[name].offset, value)
         await axil_write(ctx, core.s_axil, REGISTERS["CTRL"].offset, ctrl_word(prec))
 
     async def wait_idle(ctx):
@@ -152,8 +164,8 @@ def render(config, *, width, height, precision="int8", images=None, model_file=N
             return
         while not state.get("job_started"):
             await ctx.tick()
-        beats = [((int(y) & 0xFFFF) << 16 | (int(x) & 0xFFFF), i == len(queries) - 1)
-                 for i, (x, y) in enumerate(queries)]
+        beats = [(sum((int(v) & 0xFFFF) << (16 * k) for k, v in enumerate(q)),
+                  i == len(queries) - 1) for i, q in enumerate(queries)]
         await axis_put(ctx, core.s_axis_coord, beats, rng=rng, gap_prob=gaps)
 
     async def sink(ctx):
@@ -206,7 +218,12 @@ def render(config, *, width, height, precision="int8", images=None, model_file=N
             data = np.array([b[0] for b in beats], dtype=np.uint64)
             pix = np.stack([(data >> np.uint64(8 * c)) & np.uint64(0xFF) for c in range(ch)],
                            axis=-1).astype(np.uint8)
-            frame = pix.reshape(len(queries), n * n * ch) if query_mode else pix.reshape(height, width, ch)
+            if query_mode:
+                frame = pix.reshape(len(queries), n * n * ch)
+            elif video:
+                frame = pix.reshape(count, height, width, ch)
+            else:
+                frame = pix.reshape(height, width, ch)
         results.append(SimResult(frame=frame, cycles=cycles, status=status, beats=beats,
                                  wall_seconds=wall))
     last = results[-1]

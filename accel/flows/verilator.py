@@ -267,7 +267,7 @@ class VerilatorModel:
         return VerilatorTransport(self.executable, **options)
 
     def run(self, model_file, *, width, height, precision, stall=0.0, seed=0,
-            max_cycles=None, progress=None):
+            max_cycles=None, progress=None, clip=None):
         """Load ``model_file`` and render one frame through :class:`PatchINRDriver`;
         returns ``(frame uint8 [H, W, C], cycles)``.
 
@@ -289,6 +289,9 @@ class VerilatorModel:
             million).
         progress : bool or callable, optional
             As for :func:`render_verilator`.
+        clip : (int, int, int), optional
+            A video build: ``(clip_frames, first_frame, frame_count)``; the frame is then
+            the clip, ``[frame_count, H, W, C]``.
 
         Raises
         ------
@@ -304,10 +307,17 @@ class VerilatorModel:
         try:
             with self.open(stall=stall, seed=seed) as link:
                 core = _open_driver(self, link, model_file)
-                report.message(f"rendering {width}x{height} {precision}")
-                frame = core.render(width, height, precision, max_cycles=max_cycles,
-                                    progress=lambda done, total: report.update(
-                                        "render", done, total))
+                report.message(f"rendering {width}x{height} {precision}"
+                               + (f", {clip[2]} frames" if clip else ""))
+                show = lambda done, total: report.update("render", done, total)  # noqa: E731
+                if clip:
+                    frame = core.render_clip(width, height, clip_frames=clip[0],
+                                             first_frame=clip[1], frame_count=clip[2],
+                                             precision=precision, max_cycles=max_cycles,
+                                             progress=show)
+                else:
+                    frame = core.render(width, height, precision, max_cycles=max_cycles,
+                                        progress=show)
                 cycles = core.cycles
                 stats = link.stats()
         finally:
@@ -319,7 +329,7 @@ class VerilatorModel:
         return frame, cycles
 
     def query(self, model_file, coords_q, *, precision, stall=0.0, seed=0, max_cycles=None):
-        """Load ``model_file`` and answer int16 queries ``[Q, 2]`` in query mode; returns
+        """Load ``model_file`` and answer int16 queries ``[Q, coords]`` in query mode; returns
         ``(patches uint8 [Q, n, n, C], cycles)``."""
         with self.open(stall=stall, seed=seed) as link:
             core = _open_driver(self, link, model_file)

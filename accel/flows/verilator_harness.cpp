@@ -13,15 +13,15 @@
 // The register map is not known here: offsets and values come from the host, so
 // accel/host/registers.py stays the only copy of it.
 //
-// Commands (numbers decimal or 0x hex; beats are little-endian uint64 on the pipe):
+// Commands (numbers decimal or 0x hex; beats are little-endian uint64 on the pipe, tdata
+// in the low 62 bits, tuser in bit 62, tlast in bit 63):
 //   reset                      aresetn low for 16 cycles, queued pixels dropped  -> ok
 //   write OFFSET VALUE         AXI4-Lite write (address and data together)      -> ok BRESP
 //   read OFFSET                AXI4-Lite read                                   -> ok DATA RRESP
-//   send wgt|coord COUNT       then COUNT beats: tdata [31:0], tlast bit 32; tvalid held
-//                              high until each is taken                          -> ok
+//   send wgt|coord COUNT       then COUNT beats; tvalid held high until each is taken
+//                                                                                -> ok
 //   recv COUNT CYCLES          run until COUNT pixel beats are queued or CYCLES cycles pass,
-//                              then hand over up to COUNT of them -> ok N, then N beats:
-//                              tdata [31:0], tlast bit 32, tuser bit 33
+//                              then hand over up to COUNT of them -> ok N, then N beats
 //   run CYCLES                 run the clock                                     -> ok
 //   stall PROBABILITY SEED     tready drops (1..3 cycles) before a beat with this
 //                              probability, from a seeded generator              -> ok
@@ -67,6 +67,8 @@ struct Sampled {
 };
 
 struct TimedOut {};
+
+constexpr uint64_t TDATA_MASK = (1ULL << 62) - 1, TUSER = 1ULL << 62, TLAST = 1ULL << 63;
 
 class Host {
 public:
@@ -115,13 +117,14 @@ public:
     void send(bool coord, const std::vector<uint64_t> &beats) {
         for (uint64_t beat : beats) {
             if (coord) {
-                top_->s_axis_coord_tdata = static_cast<uint32_t>(beat);
-                top_->s_axis_coord_tlast = (beat >> 32) & 1;
+                // 32 bits in an image build, 64 in a video build: the assignment narrows.
+                top_->s_axis_coord_tdata = beat & TDATA_MASK;
+                top_->s_axis_coord_tlast = (beat & TLAST) != 0;
                 top_->s_axis_coord_tvalid = 1;
                 while (!tick().coord_tready) {}
             } else {
-                top_->s_axis_wgt_tdata = static_cast<uint32_t>(beat);
-                top_->s_axis_wgt_tlast = (beat >> 32) & 1;
+                top_->s_axis_wgt_tdata = static_cast<uint32_t>(beat & TDATA_MASK);
+                top_->s_axis_wgt_tlast = (beat & TLAST) != 0;
                 top_->s_axis_wgt_tvalid = 1;
                 while (!tick().wgt_tready) {}
             }
@@ -189,8 +192,8 @@ private:
     void sink() {
         bool valid = top_->m_axis_pix_tvalid, ready = top_->m_axis_pix_tready;
         uint64_t beat = static_cast<uint64_t>(top_->m_axis_pix_tdata) |
-                        (static_cast<uint64_t>(top_->m_axis_pix_tlast & 1) << 32) |
-                        (static_cast<uint64_t>(top_->m_axis_pix_tuser & 1) << 33);
+                        ((top_->m_axis_pix_tuser & 1) ? TUSER : 0) |
+                        ((top_->m_axis_pix_tlast & 1) ? TLAST : 0);
         if (held_ && !(valid && beat == held_beat_)) {
             if (hold_violations_++ == 0)
                 std::fprintf(stderr, "harness: cycle %" PRIu64 ": beat changed or withdrawn "

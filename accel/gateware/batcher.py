@@ -5,9 +5,17 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
-from .coord_gen import COORD_LAYOUT
+from .coord_gen import coord_layout
 
-__all__ = ["CoordinateBatcher"]
+__all__ = ["CoordinateBatcher", "coord_write_layout"]
+
+
+def coord_write_layout(config):
+    """A coordinate-buffer write: ``en``, ``addr`` (``2 * batch`` entries) and one 16-bit
+    field per coordinate (``x``, ``y``, and ``t`` in a video build)."""
+    names = ("x", "y", "t")[:config.model.coords]
+    return data.StructLayout({"en": 1, "addr": range(2 * config.batch),
+                              **{name: 16 for name in names}})
 
 
 class CoordinateBatcher(wiring.Component):
@@ -21,11 +29,11 @@ class CoordinateBatcher(wiring.Component):
     -----
     start : In(1)
         Pulse: a new job; both halves empty, filling starts in half 0.
-    coords : In(stream.Signature(COORD_LAYOUT))
+    coords : In(stream.Signature(coord_layout(coords)))
         Coordinates, ``last`` on the job's final query. Accepted one per cycle while the
         half being filled has room.
-    coord_wr : Out(StructLayout(en, addr, x, y))
-        Coordinate-buffer write (``addr = half * batch + index``).
+    coord_wr : Out(StructLayout(en, addr, x, y[, t]))
+        Coordinate-buffer write (``addr = half * batch + index``; ``t`` in video builds).
     half : In(1)
         The half the sequencer takes next (its ``coord_half``).
     batch_valid : Out(1), batch_len : Out(range(batch + 1)), batch_last : Out(1)
@@ -45,8 +53,8 @@ class CoordinateBatcher(wiring.Component):
         B = config.batch
         super().__init__({
             "start":       In(1),
-            "coords":      In(stream.Signature(COORD_LAYOUT)),
-            "coord_wr":    Out(data.StructLayout({"en": 1, "addr": range(2 * B), "x": 16, "y": 16})),
+            "coords":      In(stream.Signature(coord_layout(config.model.coords))),
+            "coord_wr":    Out(coord_write_layout(config)),
             "half":        In(1),
             "batch_valid": Out(1),
             "batch_len":   Out(range(B + 1)),
@@ -90,8 +98,8 @@ class CoordinateBatcher(wiring.Component):
         m.d.comb += [
             self.coord_wr.en.eq(self.coords.valid & self.coords.ready),
             self.coord_wr.addr.eq(fill * B + index),
-            self.coord_wr.x.eq(c.x),
-            self.coord_wr.y.eq(c.y),
+            *(getattr(self.coord_wr, name).eq(getattr(c, name))
+              for name in ("x", "y", "t")[:self._config.model.coords]),
         ]
         with m.If(self.coords.valid & self.coords.ready):
             m.d.sync += [index.eq(index + 1), self.count.eq(self.count + 1)]

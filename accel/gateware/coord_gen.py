@@ -22,12 +22,20 @@ from model.config import COORD_SCALE
 from ..config import AccelConfig, Timing
 from .divider import SequentialDivider
 
-__all__ = ["CoordinateGenerator", "COORD_LAYOUT"]
+__all__ = ["CoordinateGenerator", "COORD_LAYOUT", "coord_layout"]
 
 
-#: One query: the patch centre in int16 coordinates (x, y), and ``last`` on the frame's
-#: final query.
-COORD_LAYOUT = data.StructLayout({"x": signed(16), "y": signed(16), "last": 1})
+def coord_layout(coords):
+    """One query: the patch centre in int16 coordinates ``x``, ``y`` (and ``t`` for a
+    video build, ``coords = 3``), and ``last`` on the job's final query."""
+    fields = {"x": signed(16), "y": signed(16)}
+    if coords == 3:
+        fields["t"] = signed(16)
+    return data.StructLayout({**fields, "last": 1})
+
+
+#: The query layout of an image build.
+COORD_LAYOUT = coord_layout(2)
 
 
 class _Axis:
@@ -67,7 +75,10 @@ class _Axis:
 
 
 class CoordinateGenerator(wiring.Component):
-    """Patch-centre coordinates of a whole frame in raster patch order (x fastest).
+    """Patch-centre coordinates of a whole frame in raster patch order (x fastest); in a
+    video build, of ``frame_count`` frames from ``first_frame`` on, frame by frame, each
+    with its ``t`` (frame ``f`` of a ``clip_frames``-frame clip at the patch-centre rule's
+    ``q(f)``, so :func:`model.video.clip_coords_q` of the frames rendered).
 
     Parameters
     ----------
@@ -88,10 +99,15 @@ class CoordinateGenerator(wiring.Component):
     info_valid : Out(1)
         Low from ``start`` until ``pw``/``ph`` are known (:attr:`info_latency` cycles
         after ``start``), then high until the next ``start``.
-    coords : Out(stream.Signature(COORD_LAYOUT))
-        ``pw * ph`` queries equal to :func:`model.data.patch_centres_q` ``(pw, ph)``,
-        ``last`` on the final one. The first is valid :attr:`setup_latency` cycles after
-        ``start``; then one query per cycle while ``ready`` is high.
+    clip_frames, first_frame, frame_count : In(16)
+        Video builds only, sampled with ``start``: the clip's frame count (the ``t`` grid),
+        the first frame and the number of frames. The caller guarantees
+        ``1 <= frame_count`` and ``first_frame + frame_count <= clip_frames``.
+    coords : Out(stream.Signature(coord_layout(coords)))
+        ``pw * ph`` queries (per frame) equal to :func:`model.data.patch_centres_q`
+        ``(pw, ph)``, ``last`` on the final one. The first is valid :attr:`setup_latency`
+        cycles after ``start`` (plus ``first_frame`` in a video build); then one query per
+        cycle while ``ready`` is high.
     busy : Out(1)
         High from the cycle after ``start`` until the final query transfers.
     """
@@ -100,14 +116,17 @@ class CoordinateGenerator(wiring.Component):
         if not isinstance(config, AccelConfig):
             raise TypeError(f"config must be an AccelConfig, not {config!r}")
         self._config = config
+        video = {"clip_frames": In(16), "first_frame": In(16), "frame_count": In(16)} \
+            if config.model.is_video else {}
         super().__init__({
             "start":      In(1),
             "width":      In(16),
             "height":     In(16),
+            **video,
             "pw":         Out(16),
             "ph":         Out(16),
             "info_valid": Out(1),
-            "coords":     Out(stream.Signature(COORD_LAYOUT)),
+            "coords":     Out(stream.Signature(coord_layout(config.model.coords))),
             "busy":       Out(1),
         })
 
@@ -130,9 +149,11 @@ class CoordinateGenerator(wiring.Component):
 
         m.submodules.divider = div = SequentialDivider(width=Timing.COORD_DIV_WIDTH)
 
+        video = cfg.model.is_video
         x = _Axis("x", cfg.patches_per_row_max)
         y = _Axis("y", cfg.max_height // n)
-        # x restarts every row, so its first centre and remainder are kept.
+        # x restarts every row (and y every frame), so their first centres and remainders
+        # are kept.
         x_q0 = Signal(signed(16))
         x_r0 = Signal(16)
 
@@ -151,24 +172,52 @@ class CoordinateGenerator(wiring.Component):
             k, step_m, q0, r0 = _Axis.setup(pw, q, r)
             return [*x.init(k, step_m, q0, r0), x_q0.eq(q0), x_r0.eq(r0)]
 
-        def capture_y(q, r):
-            return [*y.init(*_Axis.setup(ph, q, r)), self.coords.valid.eq(1)]
-
         steps = []
         if cfg.timing.patch_shift is None:
             steps += [(pw, n, capture_pw), (ph, n, capture_ph)]
-        steps += [(COORD_SCALE, pw, capture_x), (COORD_SCALE, ph, capture_y)]
+        steps += [(COORD_SCALE, pw, capture_x)]
+
+        end_x, end_y = x.index == pw - 1, y.index == ph - 1
+        if video:
+            from model.video import MAX_FRAMES
+            t = _Axis("t", MAX_FRAMES)
+            y_q0 = Signal(signed(16))
+            y_r0 = Signal(16)
+            frames = Signal(16)                 # the clip's frames: t's patch count
+            skip = Signal(16)                   # frames still to pass before the first
+            count = Signal(16)                  # frames to render
+            frame = Signal(16)                  # frames of this job begun, less one
+
+            def capture_y(q, r):
+                k, step_m, q0, r0 = _Axis.setup(ph, q, r)
+                return [*y.init(k, step_m, q0, r0), y_q0.eq(q0), y_r0.eq(r0)]
+
+            def capture_t(q, r):
+                return t.init(*_Axis.setup(frames, q, r))
+
+            steps += [(COORD_SCALE, ph, capture_y), (COORD_SCALE, frames, capture_t)]
+            end_job = end_x & end_y & (frame == count - 1)
+            m.d.comb += self.coords.payload.t.eq(t.q)
+        else:
+            def capture_y(q, r):
+                return [*y.init(*_Axis.setup(ph, q, r)), self.coords.valid.eq(1)]
+
+            steps += [(COORD_SCALE, ph, capture_y)]
+            end_job = end_x & end_y
 
         m.d.comb += [
             self.coords.payload.x.eq(x.q),
             self.coords.payload.y.eq(y.q),
-            self.coords.payload.last.eq((x.index == pw - 1) & (y.index == ph - 1)),
+            self.coords.payload.last.eq(end_job),
         ]
 
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [self.busy.eq(1), self.info_valid.eq(0)]
+                    if video:
+                        m.d.sync += [frames.eq(self.clip_frames), skip.eq(self.first_frame),
+                                     count.eq(self.frame_count), frame.eq(0)]
                     if cfg.timing.patch_shift is None:
                         m.d.sync += [pw.eq(self.width), ph.eq(self.height)]
                     else:
@@ -177,6 +226,7 @@ class CoordinateGenerator(wiring.Component):
                                      self.info_valid.eq(1)]
                     m.next = "ISSUE-0"
 
+            after_setup = "SKIP" if video else "RUN"
             for i, (dividend, divisor, capture) in enumerate(steps):
                 with m.State(f"ISSUE-{i}"):
                     m.d.comb += [div.start.eq(1), div.dividend.eq(dividend),
@@ -185,15 +235,29 @@ class CoordinateGenerator(wiring.Component):
                 with m.State(f"WAIT-{i}"):
                     with m.If(div.done):
                         m.d.sync += capture(div.quotient, div.remainder)
-                        m.next = f"ISSUE-{i + 1}" if i + 1 < len(steps) else "RUN"
+                        m.next = f"ISSUE-{i + 1}" if i + 1 < len(steps) else after_setup
+
+            if video:
+                with m.State("SKIP"):
+                    # Step t to the first frame, one frame a cycle.
+                    with m.If(skip == 0):
+                        m.d.sync += self.coords.valid.eq(1)
+                        m.next = "RUN"
+                    with m.Else():
+                        m.d.sync += [*t.step(frames), skip.eq(skip - 1)]
 
             with m.State("RUN"):
                 with m.If(self.coords.valid & self.coords.ready):
-                    with m.If(x.index == pw - 1):
+                    with m.If(end_x):
                         m.d.sync += [x.index.eq(0), x.q.eq(x_q0), x.r.eq(x_r0)]
-                        with m.If(y.index == ph - 1):
+                        with m.If(end_job):
                             m.d.sync += [self.coords.valid.eq(0), self.busy.eq(0)]
                             m.next = "IDLE"
+                        if video:
+                            with m.Elif(end_y):
+                                # The next frame: y starts over, t steps.
+                                m.d.sync += [y.index.eq(0), y.q.eq(y_q0), y.r.eq(y_r0),
+                                             *t.step(frames), frame.eq(frame + 1)]
                         with m.Else():
                             m.d.sync += y.step(ph)
                     with m.Else():

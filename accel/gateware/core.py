@@ -31,7 +31,13 @@ from .scatter import PatchScatter
 from .sequencer import Sequencer
 from .weight_loader import WeightLoader
 
-__all__ = ["PatchINRCore"]
+__all__ = ["PatchINRCore", "coord_bits"]
+
+
+def coord_bits(config):
+    """Width of ``s_axis_coord``'s ``tdata``: 16 bits per coordinate, in whole 32-bit words
+    (32 for an image build, 64 for a video build)."""
+    return 32 * -(-16 * config.model.coords // 32)
 
 
 class PatchINRCore(wiring.Component):
@@ -53,9 +59,10 @@ class PatchINRCore(wiring.Component):
         Control and status registers (:mod:`accel.host.csr`).
     s_axis_wgt : In(AXIStreamSignature(32))
         Weight-stream packets (:mod:`accel.gateware.weight_loader`); not accepted while busy.
-    s_axis_coord : In(AXIStreamSignature(32))
-        Query mode: ``tdata = {y[15:0], x[15:0]}`` int16 coordinates ``round(x*32767)``,
-        ``tlast`` on the last query.
+    s_axis_coord : In(AXIStreamSignature(coord_bits(config)))
+        Query mode: ``tdata = {y[15:0], x[15:0]}`` int16 coordinates ``round(x*32767)``
+        (32 bits); a video build's is 64 bits, ``{16'b0, t, y, x}``; ``tlast`` on the last
+        query.
     m_axis_pix : Out(AXIStreamSignature(8 * channels, user_width=1))
         Pixels (:class:`~accel.gateware.scatter.PatchScatter`).
     start : In(1)
@@ -77,7 +84,7 @@ class PatchINRCore(wiring.Component):
         super().__init__({
             "s_axil":       In(AXI4LiteSignature(addr_width=12)),
             "s_axis_wgt":   In(AXIStreamSignature(32)),
-            "s_axis_coord": In(AXIStreamSignature(32)),
+            "s_axis_coord": In(AXIStreamSignature(coord_bits(config))),
             "m_axis_pix":   Out(AXIStreamSignature(8 * config.model.channels, user_width=1)),
             "start":        In(1),
             "busy":         Out(1),
@@ -124,6 +131,14 @@ class PatchINRCore(wiring.Component):
         size_ok = ((w != 0) & (h != 0) & (w <= cfg.max_width) & (h <= cfg.max_height)
                    & (w % n == 0) & (h % n == 0))
         prec_ok = Mux(csr.precision, cfg.has_fp32, cfg.has_int8)
+        video = cfg.model.is_video
+        if video:
+            from model.video import MAX_FRAMES
+            job_frames = Signal(16)             # FRAME_COUNT as the job started
+            with m.If(start & ~self.busy):
+                m.d.sync += job_frames.eq(csr.frame_count)
+            clip_ok = ((csr.frame_count != 0) & (csr.clip_frames <= MAX_FRAMES)
+                       & (csr.first_frame + csr.frame_count <= csr.clip_frames))
 
         launch = Signal()
         with m.If(start & ~self.busy):
@@ -131,6 +146,10 @@ class PatchINRCore(wiring.Component):
                 m.d.sync += [self.error.eq(1), error_code.eq(ErrorCode.PRECISION), self.done.eq(0)]
             with m.Elif(~csr.mode & ~size_ok):
                 m.d.sync += [self.error.eq(1), error_code.eq(ErrorCode.FRAME_SIZE), self.done.eq(0)]
+            if video:
+                with m.Elif(~csr.mode & ~clip_ok):
+                    m.d.sync += [self.error.eq(1), error_code.eq(ErrorCode.CLIP_RANGE),
+                                 self.done.eq(0)]
             with m.Else():
                 m.d.comb += launch.eq(1)
         with m.If(launch):
@@ -156,6 +175,10 @@ class PatchINRCore(wiring.Component):
         # Frame mode: the generator needs the frame size one cycle after launch, and the
         # scatter unit the patch grid once the generator has divided it out.
         m.d.comb += [cgen.start.eq(launch & ~csr.mode), cgen.width.eq(w), cgen.height.eq(h)]
+        if video:
+            m.d.comb += [cgen.clip_frames.eq(csr.clip_frames),
+                         cgen.first_frame.eq(csr.first_frame),
+                         cgen.frame_count.eq(csr.frame_count), sc.frames.eq(job_frames)]
         sc_started = Signal()
         with m.If(launch):
             m.d.sync += sc_started.eq(0)
@@ -176,7 +199,8 @@ class PatchINRCore(wiring.Component):
             m.d.comb += [
                 bat.coords.valid.eq(coord_in.tvalid & self.busy),
                 bat.coords.payload.x.eq(coord_in.tdata[:16]),
-                bat.coords.payload.y.eq(coord_in.tdata[16:]),
+                bat.coords.payload.y.eq(coord_in.tdata[16:32]),
+                *([bat.coords.payload.t.eq(coord_in.tdata[32:48])] if video else []),
                 bat.coords.payload.last.eq(coord_in.tlast),
             ]
             with m.If(coord_in.tvalid & coord_in.tready & coord_in.tlast):

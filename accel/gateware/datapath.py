@@ -27,11 +27,12 @@ in one memory per column (``batch`` words). Coordinates of two batches (double b
 live in one memory read by rows 0 and 1.
 """
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
+from .batcher import coord_write_layout
 from .mac_array import MacArray
 from .postproc import PostLane
 from .sequencer import issue_layout
@@ -76,8 +77,7 @@ class Datapath(wiring.Component):
             "w_addr":       In(config.weight_addr_bits),
             "w_load":       In(1),
             "mode":         In(1),
-            "coord_wr":     In(data.StructLayout({"en": 1, "addr": range(2 * config.batch),
-                                                  "x": 16, "y": 16})),
+            "coord_wr":     In(coord_write_layout(config)),
             "wr":           In(self._buffer.wr.shape()),
             "lut":          In(data.StructLayout({"en": 1, "addr": k, "data": 8})),
             "out_wr":       Out(data.ArrayLayout(lane, config.cols)),
@@ -125,11 +125,15 @@ class Datapath(wiring.Component):
                 w, v = w2, v2
             m.d.comb += [arr.w[c].eq(w), arr.w_shift[c].eq(v)]
 
-        # Coordinates: two batches, read by rows 0 and 1 (row 0 alone when rows == 1).
-        m.submodules.coords = cmem = memory.Memory(shape=32, depth=2 * B, init=[])
+        # Coordinates: two batches, one 16-bit field per coordinate, read by the first
+        # min(rows, coords) rows (with fewer rows than coordinates, row r takes component
+        # kt * rows + r in input tile kt).
+        K = cfg.model.coords
+        names = ("x", "y", "t")[:K]
+        m.submodules.coords = cmem = memory.Memory(shape=16 * K, depth=2 * B, init=[])
         cw = cmem.write_port()
         m.d.comb += [cw.en.eq(self.coord_wr.en), cw.addr.eq(self.coord_wr.addr),
-                     cw.data.eq(self.coord_wr.x | (self.coord_wr.y << 16))]
+                     cw.data.eq(Cat(*(getattr(self.coord_wr, name) for name in names)))]
 
         # Columns: partial sums, bias, post-processing.
         results = []
@@ -180,12 +184,20 @@ class Datapath(wiring.Component):
             t_read, t_feed = line[r * Lp], line[r * Lp + 1]
             m.d.comb += rp.addr.eq(t_read.read_half * (B * AW) + t_read.q * AW + t_read.kt)
             coord = None
-            if r < 2:
+            if r < min(R, K):
                 crp = cmem.read_port()
                 m.d.comb += crp.addr.eq(t_read.coord_half * B + t_read.q)
-                comp = t_feed.kt[0] if R == 1 else r        # coordinate component of this row
                 coord = Signal(16, name=f"coord{r}")
-                m.d.comb += coord.eq(Mux(comp, crp.data[16:], crp.data[:16]))
+                if R >= K:
+                    m.d.comb += coord.eq(crp.data.word_select(r, 16))
+                else:
+                    # Component kt * R + r of this row; past the last one the row is not
+                    # live (rows_valid), so what it reads then does not matter.
+                    comp = t_feed.kt * R + r
+                    with m.Switch(comp):
+                        for k in range(K):
+                            with m.Case(k):
+                                m.d.comb += coord.eq(crp.data.word_select(k, 16))
             act = self._feed_value(m, r, rp.data, coord, t_feed)
             live = t_feed.valid & (r < t_feed.rows_valid)
             m.d.sync += [arr.a[r].eq(Mux(live, act, 0)),

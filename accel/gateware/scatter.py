@@ -49,6 +49,10 @@ class PatchScatter(wiring.Component):
     pw, ph : In(16)
         Patch grid of the frame (frame mode; ``1 <= pw <= config.patches_per_row_max``,
         ``1 <= ph <= config.max_height / n``).
+    frames : In(16)
+        Video builds only, sampled with ``start``: frame mode renders this many frames of
+        ``pw x ph`` patches one after the other (at least 1), each with ``tuser`` on its
+        first pixel.
     wr : In(ArrayLayout(lane, C))
         ``lane = StructLayout({valid: 1, slot: range(out_slots), word: range(out_words),
         data: 8})``. Lane ``c`` writes ``data`` into bank ``c`` when ``valid``: neuron
@@ -70,8 +74,8 @@ class PatchScatter(wiring.Component):
         transfer of a patch row's last pixel; query mode, up by 1 on each query's last.
     m_axis_pix : Out(AXIStreamSignature(8*channels, user_width=1))
         Pixels, channel ``ch`` in ``tdata[8ch+7:8ch]``. Frame mode: the ``pw*n x ph*n``
-        frame in raster order, ``tuser`` on its first pixel, ``tlast`` on each line's last
-        (AXI4-Stream video, UG934). Query mode: each query's ``n*n`` pixels in ``(dy, dx)``
+        frame in raster order (a video build: ``frames`` of them in order), ``tuser`` on each
+        frame's first pixel, ``tlast`` on each line's last (AXI4-Stream video, UG934). Query mode: each query's ``n*n`` pixels in ``(dy, dx)``
         raster order, ``tlast`` on the job's last pixel only, ``tuser`` on the job's first
         beat. One pixel
         per cycle while ``tready`` is high; ``tvalid`` and ``tdata`` come from registers.
@@ -102,6 +106,7 @@ class PatchScatter(wiring.Component):
             "mode":        In(1),
             "pw":          In(16),
             "ph":          In(16),
+            **({"frames": In(16)} if config.model.is_video else {}),
             "wr":          In(data.ArrayLayout(lane, config.cols)),
             "committed":   In(32),
             "total":       In(32),
@@ -148,6 +153,9 @@ class PatchScatter(wiring.Component):
         mode = Signal()
         pw = Signal(16)
         ph = Signal(16)
+        video = cfg.model.is_video
+        frames = Signal(16)                     # video: frames of the job
+        frame = Signal(16)                      # video: the frame being read
         committed = Signal(32)
         m.d.sync += committed.eq(self.committed)
 
@@ -192,7 +200,8 @@ class PatchScatter(wiring.Component):
                 s0_valid.eq(self.busy & walking & (committed >= row_end)),
                 s0_last.eq(end_patch_line),
                 s0_release.eq(end_row),
-                s0_final.eq(end_row & (py == ph - 1)),
+                s0_final.eq(end_row & (py == ph - 1)
+                            & ((frame == frames - 1) if video else 1)),
             ]
         with m.Else():
             m.d.comb += [
@@ -280,6 +289,7 @@ class PatchScatter(wiring.Component):
                 mode.eq(self.mode),
                 pw.eq(self.pw),
                 ph.eq(self.ph),
+                *([frames.eq(self.frames), frame.eq(0)] if video else []),
                 self.freed.eq(0),
                 self.pixels.eq(0),
                 dx.eq(0), dy.eq(0), px.eq(0), py.eq(0),
@@ -332,5 +342,13 @@ class PatchScatter(wiring.Component):
                     row_end.eq(row_end + pw),
                 ]
                 with m.If(py == ph - 1):
-                    m.d.sync += walking.eq(0)
+                    if video:
+                        # A clip is its frames stacked: the next frame's rows follow in the
+                        # ring, and its first pixel carries tuser.
+                        with m.If(frame == frames - 1):
+                            m.d.sync += walking.eq(0)
+                        with m.Else():
+                            m.d.sync += [py.eq(0), frame.eq(frame + 1), first.eq(1)]
+                    else:
+                        m.d.sync += walking.eq(0)
         return m

@@ -48,6 +48,9 @@ class ControlRegisters(wiring.Component):
         nothing. ``wstrb`` selects the bytes written.
     width, height : Out(16)
         WIDTH and HEIGHT, updated on the write's B cycle.
+    clip_frames, first_frame, frame_count : Out(16)
+        CLIP_FRAMES, FIRST_FRAME and FRAME_COUNT (video builds use them), updated on the
+        write's B cycle.
     mode, precision : Out(1)
         CTRL.MODE and CTRL.PRECISION, updated on the write's B cycle.
     start, clear : Out(1)
@@ -76,6 +79,9 @@ class ControlRegisters(wiring.Component):
             "s_axil":     In(AXI4LiteSignature(addr_width=12)),
             "width":      Out(16, init=width_init),
             "height":     Out(16, init=height_init),
+            "clip_frames": Out(16, init=1),
+            "first_frame": Out(16),
+            "frame_count": Out(16, init=1),
             "mode":       Out(1),
             "precision":  Out(1, init=int(not config.has_int8)),
             "start":      Out(1),
@@ -114,7 +120,10 @@ class ControlRegisters(wiring.Component):
             "MAX_HEIGHT": Const(cfg.max_height, 32),
             "BATCH":      Const(cfg.batch, 32),
             "LAYERS":     _pack(regs["LAYERS"], SINE_LAYERS=cfg.model.layers,
-                                HIDDEN=cfg.model.hidden),
+                                HIDDEN=cfg.model.hidden, COORDS=cfg.model.coords),
+            "CLIP_FRAMES": _pack(regs["CLIP_FRAMES"], FRAMES=self.clip_frames),
+            "FIRST_FRAME": _pack(regs["FIRST_FRAME"], FRAME=self.first_frame),
+            "FRAME_COUNT": _pack(regs["FRAME_COUNT"], COUNT=self.frame_count),
         }
         # Where writes go: stored fields to their outputs, pulse fields to their pulses.
         # PRECISION is always writable: the core, not the register, rejects a datapath the
@@ -124,6 +133,9 @@ class ControlRegisters(wiring.Component):
                        "START": self.start, "CLEAR": self.clear},
             "WIDTH":  {"WIDTH": self.width},
             "HEIGHT": {"HEIGHT": self.height},
+            "CLIP_FRAMES": {"FRAMES": self.clip_frames},
+            "FIRST_FRAME": {"FRAME": self.first_frame},
+            "FRAME_COUNT": {"COUNT": self.frame_count},
         }
         assert reads.keys() == regs.keys()
         assert all(regs[name].access == "RW" for name in writes)

@@ -101,6 +101,7 @@ class HardwareInfo:
     batch: int
     layers: int
     hidden: int
+    coords: int
 
     @classmethod
     def read(cls, transport):
@@ -119,7 +120,8 @@ class HardwareInfo:
                    channels=f("CHANNELS").extract(hw), version=f("VERSION").extract(hw),
                    patch=reg("PATCH"), max_width=reg("MAX_WIDTH"),
                    max_height=reg("MAX_HEIGHT"), batch=reg("BATCH"),
-                   layers=g("SINE_LAYERS").extract(layers), hidden=g("HIDDEN").extract(layers))
+                   layers=g("SINE_LAYERS").extract(layers), hidden=g("HIDDEN").extract(layers),
+                   coords=g("COORDS").extract(layers))
         if info.version != MAP_VERSION:
             raise ProtocolError(f"the core's register map is version {info.version}; this "
                                 f"driver speaks version {MAP_VERSION}")
@@ -137,8 +139,9 @@ class HardwareInfo:
         from ..config import AccelConfig
         mismatch = [f"{what} {have} (model {want})" for what, have, want in (
             ("patch", self.patch, model.patch), ("channels", self.channels, model.channels),
-            ("sine layers", self.layers, model.layers), ("hidden width", self.hidden,
-                                                         model.hidden))
+            ("sine layers", self.layers, model.layers),
+            ("hidden width", self.hidden, model.hidden),
+            ("coordinates per query", self.coords, model.coords))
             if have != want]
         if mismatch:
             raise UserError("the model file's network differs from the one the build was made "
@@ -268,27 +271,60 @@ class PatchINRDriver:
             Wrong pixel count or framing: ``tuser`` must mark the first pixel alone and
             ``tlast`` each line's last.
         """
+        if self.info.coords == 3:
+            raise UserError("this is a video build: render clips with render_clip")
+        return self._frames(width, height, 1, precision, max_cycles, progress, {})[0]
+
+    def render_clip(self, width, height, *, clip_frames, first_frame=0, frame_count=None,
+                    precision="int8", max_cycles=None, progress=None):
+        """A video build: render ``frame_count`` frames (default: to the clip's end) from
+        ``first_frame`` of a ``clip_frames``-frame clip in one job; returns uint8
+        ``[frame_count, height, width, channels]``. ``tuser`` must mark each frame's first
+        pixel. Otherwise as :meth:`render`."""
+        from model.video import MAX_FRAMES
+        from model.validate import nonnegative_int, positive_int
+        if self.info.coords != 3:
+            raise UserError("this is an image build: render frames with render")
+        positive_int("clip frames", clip_frames, maximum=MAX_FRAMES)
+        nonnegative_int("first frame", first_frame)
+        if frame_count is None:
+            frame_count = clip_frames - first_frame
+        positive_int("frame count", frame_count)
+        if first_frame + frame_count > clip_frames:
+            raise UserError(f"frames {first_frame}..{first_frame + frame_count - 1} are "
+                            f"outside the {clip_frames}-frame clip")
+        registers = {"CLIP_FRAMES": clip_frames, "FIRST_FRAME": first_frame,
+                     "FRAME_COUNT": frame_count}
+        return self._frames(width, height, frame_count, precision, max_cycles, progress,
+                            registers)
+
+    def _frames(self, width, height, count, precision, max_cycles, progress, registers):
         from ..cycles import frame_cycles
         config = self._config()
         self._precision(precision)
         config.check_frame(width, height)
-        budget = max_cycles or 10 * frame_cycles(config, width, height)["total"] + 1_000_000
+        clip = {"frames": count, "first_frame": registers.get("FIRST_FRAME", 0)} \
+            if registers else {}
+        budget = max_cycles or (10 * frame_cycles(config, width, height, **clip)["total"]
+                                + 1_000_000)
         self._write("WIDTH", width)
         self._write("HEIGHT", height)
+        for name, value in registers.items():
+            self._write(name, value)
         self.start(mode="frame", precision=precision)
-        beats = self._collect(width * height, budget, progress)
+        beats = self._collect(width * height * count, budget, progress)
         data, last, user = unpack_beats(beats)
         index = np.arange(len(beats))
-        self._framing(user, index == 0, "tuser", "the frame's first pixel")
+        self._framing(user, index % (width * height) == 0, "tuser", "each frame's first pixel")
         self._framing(last, index % width == width - 1, "tlast", "each line's last pixel")
-        return self._pixels(data).reshape(height, width, self.info.channels)
+        return self._pixels(data).reshape(count, height, width, self.info.channels)
 
     def query(self, coords, precision="int8", *, quantized=False, max_cycles=None):
         """Answer patch queries; returns uint8 ``[Q, n, n, channels]``.
 
-        ``coords`` is ``[Q, 2]``: ``(x, y)`` in [-1, 1] (quantized here as the core
-        expects, ``round_half_up(v * 32767)``), or int16 already quantized with
-        ``quantized=True``. Patch ``q`` holds the pixels around coordinate ``q`` in raster
+        ``coords`` is ``[Q, 2]``: ``(x, y)`` in [-1, 1] (a video build's ``[Q, 3]``:
+        ``(x, y, t)``), quantized here as the core expects, ``round_half_up(v * 32767)``,
+        or int16 already quantized with ``quantized=True``. Patch ``q`` holds the pixels around coordinate ``q`` in raster
         order; at a patch centre of a ``W x H`` frame they are that frame's patch.
         """
         from model.data import quantize_coords
@@ -297,9 +333,11 @@ class PatchINRDriver:
         config = self._config()
         self._precision(precision)
         coords = np.asarray(coords)
-        if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) == 0:
-            raise UserError(f"queries must be a non-empty [Q, 2] array of (x, y), not shape "
-                            f"{coords.shape}")
+        k = self.info.coords
+        names = "(x, y)" if k == 2 else "(x, y, t)"
+        if coords.ndim != 2 or coords.shape[1] != k or len(coords) == 0:
+            raise UserError(f"queries must be a non-empty [Q, {k}] array of {names}, not "
+                            f"shape {coords.shape}")
         if quantized:
             if not np.issubdtype(coords.dtype, np.integer) or np.abs(coords).max() > 32767:
                 raise UserError("quantized coordinates must be integers in [-32767, 32767]")
@@ -311,7 +349,8 @@ class PatchINRDriver:
         n, ch = config.model.patch, config.model.channels
         count = len(q) * n * n
         budget = max_cycles or 10 * query_cycles_bound(config, len(q)) + 1_000_000
-        words = ((q[:, 1] & 0xFFFF) << 16) | (q[:, 0] & 0xFFFF)
+        # {t, y, x}, 16 bits each, x in the low bits (docs/interface.md).
+        words = sum((q[:, i] & 0xFFFF) << (16 * i) for i in range(k))
         self.start(mode="query", precision=precision)
         self.transport.send("coord", pack_beats(words, np.arange(len(q)) == len(q) - 1))
         beats = self._collect(count, budget, None)

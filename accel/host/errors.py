@@ -19,6 +19,9 @@ class ErrorCode(enum.Enum, shape=8):
     WGT_RANGE = 4
     #: A weight-stream packet ended (tlast) inside a memory word; the partial word was dropped.
     WGT_TRUNCATED = 5
+    #: START of a video frame job with FRAME_COUNT zero, or FIRST_FRAME + FRAME_COUNT past
+    #: CLIP_FRAMES.
+    CLIP_RANGE = 6
 
     @classmethod
     def describe(cls, code):
@@ -30,4 +33,6 @@ class ErrorCode(enum.Enum, shape=8):
             3: "weight packet for an unknown memory",
             4: "weight packet past the end of its memory",
             5: "weight packet ended inside a memory word",
+            6: "clip frames out of range (FRAME_COUNT zero, or FIRST_FRAME + FRAME_COUNT "
+               "past CLIP_FRAMES)",
         }.get(int(code), f"unknown error code {int(code)}")

@@ -17,7 +17,7 @@ __all__ = ["Register", "Field", "REGISTERS", "ID_VALUE", "MAP_VERSION", "RESP_OK
 #: ``ID`` register value: ASCII "PINR".
 ID_VALUE = 0x50494E52
 #: Register-map version in ``HWINFO``; bump when the map changes incompatibly.
-MAP_VERSION = 1
+MAP_VERSION = 2
 
 RESP_OKAY = 0b00
 RESP_SLVERR = 0b10
@@ -101,7 +101,7 @@ REGISTERS = _registers(
         Field("INT8", 16, 1, "INT8 datapath present."),
         Field("FP32", 17, 1, "FP32 datapath present."),
         Field("CHANNELS", 20, 4, "Colour channels per pixel."),
-        Field("VERSION", 24, 8, "Register-map version (1)."),
+        Field("VERSION", 24, 8, "Register-map version (2)."),
     )),
     Register("PATCH", 0x08, "RO", "Patch size n (pixels per patch side)."),
     Register("CTRL", 0x0C, "RW", "Job control.", (
@@ -135,7 +135,21 @@ REGISTERS = _registers(
     Register("LAYERS", 0x34, "RO", "Network geometry.", (
         Field("SINE_LAYERS", 0, 8, "Number of sine layers."),
         Field("HIDDEN", 8, 16, "Hidden width."),
+        Field("COORDS", 24, 4, "Coordinates per query: 2 for an image (x, y), 3 for a video "
+                               "(x, y, t)."),
     )),
+    Register("CLIP_FRAMES", 0x38, "RW", "Video builds: frames of the clip the model was "
+                                        "fitted to; frame f sits at t = (2f + 1) / "
+                                        "CLIP_FRAMES - 1. Image builds ignore it.",
+             (Field("FRAMES", 0, 16, "Frames."),), reset="1"),
+    Register("FIRST_FRAME", 0x3C, "RW", "Video builds: the first frame a frame-mode job "
+                                        "renders (0-based).",
+             (Field("FRAME", 0, 16, "Frame."),), reset="0"),
+    Register("FRAME_COUNT", 0x40, "RW", "Video builds: frames a frame-mode job renders, one "
+                                        "after the other from FIRST_FRAME; FIRST_FRAME + "
+                                        "FRAME_COUNT must not exceed CLIP_FRAMES (else error "
+                                        "CLIP_RANGE).",
+             (Field("COUNT", 0, 16, "Count."),), reset="1"),
 )
 
 

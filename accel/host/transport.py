@@ -6,20 +6,25 @@ example AXI4-Lite through ``/dev/mem`` or a PCIe BAR and the streams through an 
 XDMA channel, and the driver works unchanged. This package ships one:
 :class:`accel.flows.verilator.VerilatorTransport`, the exported Verilog in Verilator.
 
-Beats are numpy ``uint64`` arrays with ``tdata`` in bits ``[31:0]``, ``tlast`` in bit 32 and,
-on the pixel stream, ``tuser`` in bit 33 (:func:`pack_beats`, :func:`unpack_beats`).
+Beats are numpy ``uint64`` arrays with ``tdata`` in bits ``[61:0]`` (32 bits on every stream
+but a video build's 64-bit coordinate stream, whose 48 used bits fit), ``tuser`` in bit 62
+and ``tlast`` in bit 63 (:func:`pack_beats`, :func:`unpack_beats`).
 """
 
 import abc
 
 import numpy as np
 
-__all__ = ["Transport", "TransportTimeout", "pack_beats", "unpack_beats", "STREAMS"]
+__all__ = ["Transport", "TransportTimeout", "pack_beats", "unpack_beats", "STREAMS",
+           "TDATA_BITS"]
 
 #: The core's input streams, by the names a transport's :meth:`Transport.send` takes.
 STREAMS = ("wgt", "coord")
 
-_TLAST, _TUSER = np.uint64(1 << 32), np.uint64(1 << 33)
+#: Bits of ``tdata`` a beat carries.
+TDATA_BITS = 62
+_TUSER, _TLAST = np.uint64(1 << 62), np.uint64(1 << 63)
+_MASK = np.uint64((1 << TDATA_BITS) - 1)
 
 
 class TransportTimeout(RuntimeError):
@@ -27,18 +32,17 @@ class TransportTimeout(RuntimeError):
 
 
 def pack_beats(tdata, tlast):
-    """``uint64`` beats from ``tdata`` (32-bit values) and ``tlast`` flags."""
+    """``uint64`` beats from ``tdata`` (up to 62-bit values) and ``tlast`` flags."""
     tdata = np.asarray(tdata, dtype=np.uint64)
-    if tdata.size and int(tdata.max()) >> 32:
-        raise ValueError("tdata is 32 bits wide")
+    if tdata.size and int(tdata.max()) >> TDATA_BITS:
+        raise ValueError(f"tdata is at most {TDATA_BITS} bits wide")
     return tdata | np.where(np.asarray(tlast, dtype=bool), _TLAST, np.uint64(0))
 
 
 def unpack_beats(beats):
-    """``(tdata uint32, tlast bool, tuser bool)`` arrays from ``uint64`` beats."""
+    """``(tdata uint64, tlast bool, tuser bool)`` arrays from ``uint64`` beats."""
     beats = np.asarray(beats, dtype=np.uint64)
-    return ((beats & np.uint64(0xFFFF_FFFF)).astype(np.uint32), (beats & _TLAST) != 0,
-            (beats & _TUSER) != 0)
+    return beats & _MASK, (beats & _TLAST) != 0, (beats & _TUSER) != 0
 
 
 class Transport(abc.ABC):

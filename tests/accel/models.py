@@ -47,9 +47,9 @@ def _check_fits(qm):
         assert (bound <= INT32_MAX).all(), f"layer {i} can overflow int32"
 
 
-def random_model(*, patch=2, channels=1, hidden=8, layers=2, seed=0, phase_bits=10):
+def random_model(*, patch=2, channels=1, hidden=8, layers=2, seed=0, phase_bits=10, coords=2):
     """A :class:`ModelFile` with SIREN-initialised random weights (no training) that fits
-    the INT8 datapath's int32 accumulators for every input.
+    the INT8 datapath's int32 accumulators for every input (``coords=3``: a video model).
 
     A random first-layer neuron whose weights are both near zero gets a tiny weight scale,
     and its bias, quantized at that scale, can exceed int32 (seed 463 at hidden 4 does; so
@@ -60,7 +60,7 @@ def random_model(*, patch=2, channels=1, hidden=8, layers=2, seed=0, phase_bits=
     """
     torch.manual_seed(seed)
     cfg = PatchINRConfig(patch=patch, channels=channels, hidden=hidden, layers=layers,
-                         quant={"phase_bits": phase_bits})
+                         coords=coords, quant={"phase_bits": phase_bits})
     net = PatchINR(cfg)
     with torch.no_grad():
         # Spread the head's outputs over the pixel range so clamps and all codes occur.

@@ -221,6 +221,13 @@ def test_refuses_a_memory_a_weight_header_cannot_address(monkeypatch):
         AccelConfig(model=model, rows=2, cols=1)
 
 
-def test_video_models_are_refused_with_one_line():
-    with pytest.raises(UserError, match="video model \\(x, y, t\\)"):
-        AccelConfig(model=PatchINRConfig(patch=2, channels=1, hidden=4, layers=1, coords=3))
+def test_video_builds_take_three_coordinates():
+    # The first layer has 3 inputs: on 2 rows it needs 2 input tiles (the third coordinate
+    # alone in the second), on 4 rows one; one more set-up division than an image build.
+    video = PatchINRConfig(patch=2, channels=1, hidden=8, layers=1, coords=3)
+    image = PatchINRConfig(patch=2, channels=1, hidden=8, layers=1)
+    for rows, tiles in ((2, 2), (4, 1)):
+        v, i = (AccelConfig(model=m, rows=rows, cols=2) for m in (video, image))
+        assert v.layers[0].k == 3 and v.layers[0].kt == tiles
+        assert v.first_words == tiles * v.layers[0].nt * rows
+        assert v.timing.coord_setup == i.timing.coord_setup + v.timing.division + 1

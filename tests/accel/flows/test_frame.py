@@ -94,3 +94,50 @@ def test_upscaled_frame_through_query_mode(tmp_path, capsys):
     from PIL import Image
     assert Image.open(png).size == (16, 16)
     assert "x2 = 16x16" in capsys.readouterr().out
+
+
+def _video_model(path, *, patch=2, frames=3, size=4):
+    from model import export
+    from tests.accel.models import random_model
+    mf = random_model(patch=patch, hidden=6, layers=1, seed=9, coords=3)
+    export.save(path, config=mf.config, fp32=mf.fp32, quant=mf.quant,
+                meta={"video": "bikes", "width": size, "height": size, "frames": frames,
+                      "first_frame": 0, "frame_step": 1, "fit": "crop"})
+    return path
+
+
+def test_clip_command_line(tmp_path, capsys):
+    # A video model file: its clip from one START, every frame against the reference,
+    # written as a GIF and a strip, scored against the frames the file names.
+    weights = _video_model(tmp_path / "v.npz")
+    out, gif, strip = tmp_path / "c.json", tmp_path / "c.gif", tmp_path / "s.png"
+    rc = main(["--weights", str(weights), "--array", "2x2", "--first-frame", "1",
+               "--json", str(out), "--out", str(gif), "--strip", str(strip), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    r = json.loads(out.read_text())
+    assert (r["frames"], r["first_frame"], r["clip_frames"]) == (2, 1, 3)
+    assert r["mismatches"] == 0 and r["mismatches_frames"] == [0, 0]
+    assert r["cycles"] == r["cycles_model"] and len(r["psnr_frames"]) == 2
+    from PIL import Image
+    with Image.open(gif) as im:
+        assert im.n_frames == 2 and im.size == (4, 4)
+    assert Image.open(strip).size == (4 * 2 + 2, 4)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--first-frame", "2", "--frames", "2"], "outside the 3-frame clip"),
+    (["--upscale", "2"], "is a video model"),
+    (["--out", "x.png"], "must end in .gif or .mp4"),
+    (["--image", "camera"], "--image is for an image model"),
+])
+def test_clip_bad_input(tmp_path, capsys, args, message):
+    weights = _video_model(tmp_path / "v.npz")
+    args = [a.replace("x.png", str(tmp_path / "x.png")) for a in args]
+    assert main(["--weights", str(weights), "--array", "2x2", "--quiet", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_image_model_refuses_clip_options(capsys):
+    assert main(["--weights", str(FIXTURE), "--frames", "2", "--quiet"]) == 2
+    assert "is for a video model" in capsys.readouterr().err

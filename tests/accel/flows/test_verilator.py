@@ -133,3 +133,23 @@ def test_query_mode_renders_sub_patch_phases(built, model_file):
     patches, cycles = built.query(model_file, q, precision="int8", stall=0.2, seed=2)
     want = int_forward(model_file.quant, q).reshape(patches.shape)
     assert np.array_equal(patches, want) and cycles > 0
+
+
+def test_video_clip_and_queries(build_dir):
+    # A video build through the driver: one START renders 3 frames of a 5-frame clip from
+    # frame 2, tuser per frame checked by the driver, CYCLES the cycle model; 3-coordinate
+    # queries over the 64-bit coordinate stream.
+    from model.evaluate import render_clip_int8
+    from model.quant import int_forward
+    mf = random_model(patch=2, hidden=6, layers=1, seed=11, coords=3)
+    config = AccelConfig(model=mf.config, rows=2, cols=2, batch=8, precision="int8",
+                         max_width=8, max_height=8)
+    built = build_model(config, build_dir=build_dir, opt="-O0", progress=False)
+    clip, cycles = built.run(mf, width=8, height=4, precision="int8", stall=0.2, seed=3,
+                             clip=(5, 2, 3))
+    assert np.array_equal(clip, render_clip_int8(mf.quant, 8, 4, 5)[2:])
+    clip, cycles = built.run(mf, width=8, height=4, precision="int8", clip=(5, 2, 3))
+    assert cycles == frame_cycles(config, 8, 4, frames=3, first_frame=2)["total"]
+    q = np.array([[0, 0, -32767], [32767, -32767, 32767], [123, -456, 789]], dtype=np.int16)
+    patches, _ = built.query(mf, q, precision="int8")
+    assert np.array_equal(patches.reshape(3, -1), int_forward(mf.quant, q))

@@ -152,3 +152,41 @@ def test_start_while_busy_is_ignored():
 def test_rejects_bad_config():
     with pytest.raises(TypeError, match="config must be an AccelConfig"):
         CoordinateGenerator(config=None)
+
+
+@pytest.mark.parametrize("n, pw, ph, clip, first, count", [
+    (2, 3, 2, 5, 1, 3), (1, 2, 3, 1, 0, 1), (3, 1, 1, 7, 6, 1), (4, 2, 1, 4, 0, 4)])
+def test_video_frames_in_order_with_their_t(n, pw, ph, clip, first, count):
+    # A video build: FRAME_COUNT frames from FIRST_FRAME, each frame's patch centres with
+    # the t of that frame in a CLIP_FRAMES clip, `last` on the job's final query only; the
+    # first query comes setup_latency + FIRST_FRAME cycles after start with ready high.
+    from model.video import clip_coords_q
+    cfg = AccelConfig(model=PatchINRConfig(patch=n, channels=1, hidden=4, layers=1, coords=3),
+                      max_width=8 * n, max_height=8 * n)
+    dut = CoordinateGenerator(config=cfg)
+    want = clip_coords_q(pw, ph, clip)[first * pw * ph:(first + count) * pw * ph]
+
+    async def testbench(ctx):
+        ctx.set(dut.coords.ready, 1)
+        ctx.set(dut.clip_frames, clip)
+        ctx.set(dut.first_frame, first)
+        ctx.set(dut.frame_count, count)
+        await _frame(ctx, dut, pw * n, ph * n)
+        cycles = 1
+        while not ctx.get(dut.coords.valid):
+            await ctx.tick()
+            cycles += 1
+        assert cycles == dut.setup_latency + first
+        got = []
+        for _ in range(len(want)):
+            *_, valid, p = await ctx.tick().sample(dut.coords.valid, dut.coords.payload)
+            assert valid
+            got.append((p.x, p.y, p.t, p.last))
+        assert [g[:3] for g in got] == [tuple(int(v) for v in w) for w in want]
+        assert [g[3] for g in got] == [0] * (len(want) - 1) + [1]
+        assert not ctx.get(dut.coords.valid) and not ctx.get(dut.busy)
+
+    sim = Simulator(dut)
+    sim.add_clock(1 / 200e6)
+    sim.add_testbench(testbench)
+    sim.run()

@@ -60,7 +60,7 @@ def test_read_only_registers():
                 (busy | done << 1 | error << 2 | 0xA5 << 8, RESP_OKAY)
         expected = {
             "ID": ID_VALUE,
-            "HWINFO": 8 | 4 << 8 | 1 << 16 | 0 << 17 | 3 << 20 | 1 << 24,
+            "HWINFO": 8 | 4 << 8 | 1 << 16 | 0 << 17 | 3 << 20 | 2 << 24,
             "PATCH": 2,
             "CYCLES": inputs["cycles"],
             "QUERIES": inputs["queries"],
@@ -68,7 +68,7 @@ def test_read_only_registers():
             "MAX_WIDTH": 640,
             "MAX_HEIGHT": 480,
             "BATCH": 16,
-            "LAYERS": 5 | 48 << 8,
+            "LAYERS": 5 | 48 << 8 | 2 << 24,
         }
         for name, value in expected.items():
             assert await axil_read(ctx, dut.s_axil, A[name]) == (value, RESP_OKAY), name
@@ -115,7 +115,8 @@ def test_ctrl_mode_and_precision(precision):
 
 
 @settings(max_examples=10, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["WIDTH", "HEIGHT", "CTRL"]),
+@given(st.lists(st.tuples(st.sampled_from(["WIDTH", "HEIGHT", "CTRL", "CLIP_FRAMES",
+                                           "FIRST_FRAME", "FRAME_COUNT"]),
                           st.integers(0, 2 ** 32 - 1), st.integers(0, 15),
                           st.integers(0, 3), st.integers(0, 3)),
                 min_size=1, max_size=12))
@@ -126,8 +127,10 @@ def test_writes_honour_wstrb_in_any_order(writes):
     pulses = []
 
     async def testbench(ctx):
-        model = {"WIDTH": 320, "HEIGHT": 240, "CTRL": 0}
-        masks = {"WIDTH": 0xFFFF, "HEIGHT": 0xFFFF, "CTRL": 0b0110}
+        model = {"WIDTH": 320, "HEIGHT": 240, "CTRL": 0, "CLIP_FRAMES": 1, "FIRST_FRAME": 0,
+                 "FRAME_COUNT": 1}
+        masks = {"WIDTH": 0xFFFF, "HEIGHT": 0xFFFF, "CTRL": 0b0110, "CLIP_FRAMES": 0xFFFF,
+                 "FIRST_FRAME": 0xFFFF, "FRAME_COUNT": 0xFFFF}
         expected_pulses = []
         for name, data, strb, aw_delay, w_delay in writes:
             bytemask = sum(0xFF << 8 * i for i in range(4) if strb >> i & 1)
@@ -143,6 +146,9 @@ def test_writes_honour_wstrb_in_any_order(writes):
             assert ctx.get(dut.height) == model["HEIGHT"]
             assert ctx.get(dut.mode) == model["CTRL"] >> 1 & 1
             assert ctx.get(dut.precision) == model["CTRL"] >> 2 & 1
+            assert (ctx.get(dut.clip_frames), ctx.get(dut.first_frame),
+                    ctx.get(dut.frame_count)) == (model["CLIP_FRAMES"], model["FIRST_FRAME"],
+                                                  model["FRAME_COUNT"])
         assert [name for _, name in pulses] == expected_pulses
 
     _simulate(dut, testbench, _pulse_monitor(dut, pulses))

@@ -37,12 +37,13 @@ def test_status_decodes_every_field():
 
 
 def test_beats_round_trip():
-    beats = pack_beats([0, 0xFFFF_FFFF, 5], [False, True, False]) | np.uint64(1 << 33)
+    wide = (1 << 48) - 1                 # a video build's 3-coordinate beat
+    beats = pack_beats([0, 0xFFFF_FFFF, wide], [False, True, False]) | np.uint64(1 << 62)
     data, last, user = unpack_beats(beats)
-    assert data.tolist() == [0, 0xFFFF_FFFF, 5]
+    assert data.tolist() == [0, 0xFFFF_FFFF, wide]
     assert last.tolist() == [False, True, False] and user.all()
-    with pytest.raises(ValueError, match="32 bits"):
-        pack_beats([1 << 32], [True])
+    with pytest.raises(ValueError, match="62 bits"):
+        pack_beats([1 << 62], [True])
 
 
 class _Registers(Transport):
