@@ -115,15 +115,20 @@ CASES = [
          "--image"),
     Case("sim-verilator-dir-is-file", "accel.sim", (*SIM, "--backend", "verilator"),
          "PATCHINR_VERILATOR_DIR", env={"PATCHINR_VERILATOR_DIR": f"{T}/file"}),
-    Case("sim-video-model", "accel.sim", ("--weights", f"{T}/video.npz", "--size", "4x4"),
-         "video model"),
+    Case("sim-video-model-without-clip-length", "accel.sim",
+         ("--weights", f"{T}/video.npz", "--size", "4x4"), "give --clip-frames"),
+    Case("sim-video-model-upscaled", "accel.sim",
+         ("--weights", f"{T}/video.npz", "--size", "4x4", "--upscale", "2"), "is a video model"),
+    Case("sim-image-model-clip-frames", "accel.sim", (*SIM, "--frames", "2"),
+         "is for a video model"),
+    Case("sim-clip-range-outside", "accel.sim",
+         ("--weights", f"{T}/video.npz", "--size", "4x4", "--clip-frames", "4",
+          "--first-frame", "3", "--frames", "2"), "outside the 4-frame clip"),
     Case("sim-upscale-zero", "accel.sim", (*SIM, "--upscale", "0"), "positive integer"),
     Case("sim-upscale-beyond-the-build", "accel.sim",
          ("--weights", f"{T}/good.npz", "--size", "256x256", "--upscale", "8"),
          "beyond the build's maximum frame"),
     # accel.build
-    Case("build-video-model", "accel.build",
-         ("--weights", f"{T}/video.npz", "--no-synth", "--out", f"{T}/b"), "video model"),
     Case("build-out-is-file", "accel.build", ("--out", f"{T}/file", "--no-synth"), "is a file"),
     Case("build-array-huge", "accel.build", ("--array", "1000x1000", "--no-synth", "--out", f"{T}/b"),
          "does not fit"),
@@ -187,7 +192,7 @@ def prepare(tmp):
     mf = export.load(os.path.join(tmp, "good.npz"))
     export.save(os.path.join(tmp, "relimage.npz"), config=mf.config, fp32=mf.fp32,
                 quant=mf.quant, meta=dict(mf.meta, image="no/such/relative.png"))
-    # A video model (x, y, t), which the accelerator does not take yet.
+    # A video model (x, y, t) whose file does not record its clip's length.
     import torch
 
     from model.config import PatchINRConfig

@@ -73,6 +73,18 @@ def test_refuses_a_device_that_is_not_a_patchinr_core():
         PatchINRDriver(_Registers(ID=ID_VALUE, HWINFO=version))
 
 
+def test_a_model_of_another_kind_is_refused():
+    # An image model for a video build (and the other way round) differs in LAYERS.COORDS.
+    from tests.accel.models import random_model
+    mf = random_model(patch=2, hidden=6, layers=1)
+    info = HardwareInfo(rows=2, cols=2, int8=True, fp32=False, channels=1, version=2,
+                        patch=2, max_width=8, max_height=8, batch=8, layers=1, hidden=6,
+                        coords=3)
+    with pytest.raises(UserError, match="coordinates per query 3 \\(model 2\\)"):
+        info.config(mf.config)
+    assert info.config(random_model(patch=2, hidden=6, layers=1, coords=3).config).model.coords == 3
+
+
 # -- through Verilator -----------------------------------------------------------------------
 
 
