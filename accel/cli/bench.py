@@ -6,6 +6,8 @@ Command line::
     python -m accel.bench --images camera --size 64 --patches 1,2 --steps 50 --no-synth
     python -m accel.bench --stage train        # training only (say, on a GPU machine)
     python -m accel.bench --stage report       # tables and plots from the finished points
+    python -m accel.bench --videos bikes,carphone --size 128 --frames 16 --patches 1,2,4,8 \\
+        --steps 300                            # the video sweep (accel.flows.video_bench)
 
 What each stage does and writes is described in :mod:`accel.flows.bench`.
 """
@@ -27,6 +29,11 @@ def build_parser():
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", default=",".join(DEFAULT_IMAGES),
                    help="comma-separated scikit-image names or files (default: %(default)s)")
+    p.add_argument("--videos", default=None,
+                   help="comma-separated clips (bundled names, files, frame folders): the "
+                        "video sweep instead of the image sweep")
+    p.add_argument("--frames", type=int, default=16, help="video sweep: frames per clip "
+                   "(default %(default)s)")
     p.add_argument("--patches", type=int_list, default=list(DEFAULT_PATCHES),
                    help="comma-separated patch sizes (default 1,2,4,8,16)")
     p.add_argument("--size", type=int, default=256, help="square frame size (default 256)")
@@ -55,6 +62,8 @@ def build_parser():
 @cli_entry("accel.bench")
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.videos is not None:
+        return _videos(args)
     images = [s.strip() for s in args.images.split(",") if s.strip()]
     spec = SweepSpec(images=images, patches=args.patches, size=args.size, steps=args.steps,
                      hidden=args.hidden, layers=args.layers, seed=args.seed,
@@ -86,4 +95,25 @@ def main(argv=None):
         for p in results["pending"]:
             print(f"{p['image']:>10} n={p['patch']:<2} not trained with the current recipe yet")
         print(f"wrote {os.path.join(args.results, 'results.json')}, results.csv and plots")
+    return 0
+
+
+def _videos(args):
+    from ..flows.video_bench import VideoSweep, train_video_points, video_report
+    patches = args.patches if args.patches != list(DEFAULT_PATCHES) else [1, 2, 4, 8]
+    sweep = VideoSweep(videos=[v.strip() for v in args.videos.split(",") if v.strip()],
+                       patches=patches, size=args.size, frames=args.frames, steps=args.steps,
+                       seed=args.seed, hidden=args.hidden, layers=args.layers)
+
+    def log(line):
+        print(line, file=sys.stderr, flush=True)
+    points = os.path.join(args.results, "video", "points")
+    if args.stage in ("all", "train"):
+        train_video_points(sweep, args.out, points, fresh=args.fresh, device=args.device,
+                           progress=not args.quiet, log=log)
+    if args.stage in ("all", "report"):
+        for r in video_report(sweep, args.out, args.results, log=log):
+            print(f"{r['video']:>10} n={r['patch']:<2} FP32 {r['psnr_fp32']:6.2f} dB  INT8 "
+                  f"{r['psnr_int8']:6.2f} dB  {r['params']:>7,} params  "
+                  f"{r['cycles_per_frame']:>11,.0f} cycles/frame {r['fps_at_200mhz']:8.1f} fps")
     return 0

@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -142,3 +143,35 @@ def test_report_with_missing_points_says_what_is_pending(sweep, tmp_path, capsys
                        "--results", str(tmp_path / "results")]) == 0
     md = (tmp_path / "results" / "results.md").read_text()
     assert "| camera | 4 | not trained with the current recipe yet" in md
+
+
+def test_video_sweep(tmp_path, capsys):
+    # Two clips at 16x16, 3 frames, n in {1, 2}, a tiny network: the points, the table, the
+    # plots; a second run trains nothing.
+    from accel.config import BUILD, AccelConfig
+    from accel.cycles import frame_cycles
+    from model.config import PatchINRConfig
+    args = ["--videos", "bikes,carphone", "--size", "16", "--frames", "3", "--patches", "1,2",
+            "--steps", "3", "--hidden", "8", "--layers", "1", "--out", str(tmp_path / "o"),
+            "--results", str(tmp_path / "r"), "--quiet"]
+    assert bench_main(args) == 0
+    first = capsys.readouterr()
+    assert first.err.count("bench: training") == 4
+    folder = tmp_path / "r" / "video"
+    data = json.loads((folder / "video.json").read_text())
+    rows = {(p["video"], p["patch"]): p for p in data["points"]}
+    assert set(rows) == {(v, n) for v in ("bikes", "carphone") for n in (1, 2)}
+    for (video, n), row in rows.items():
+        assert len(row["psnr_int8_frames"]) == 3
+        assert row["psnr_int8"] == pytest.approx(np.mean(row["psnr_int8_frames"]))
+        assert row["queries_per_frame"] == (16 // n) ** 2
+        config = AccelConfig.fitting(
+            model=PatchINRConfig(patch=n, channels=3, hidden=8, layers=1, coords=3),
+            rows=BUILD.rows, cols=BUILD.cols, batch=BUILD.batch, precision="int8")
+        assert row["cycles_per_frame"] == frame_cycles(config, 16, 16, frames=3)["total"] / 3
+    assert rows[("bikes", 1)]["psnr_int8_vs_n1"] == 0
+    assert "| carphone | 2 |" in (folder / "video.md").read_text()
+    for name in ("video_psnr_frames.png", "video_strip_bikes.png", "video_strip_carphone.png"):
+        assert (folder / name).stat().st_size > 0
+    assert bench_main(args) == 0
+    assert "bench: training" not in capsys.readouterr().err

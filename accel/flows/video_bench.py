@@ -1,0 +1,221 @@
+"""The video sweep: (x, y, t) models of real clips against patch size.
+
+``python -m accel.bench --videos bikes,carphone --size 128 --frames 16 --patches 1,2,4,8
+--steps S`` fits one video model per clip and patch size with the same recipe and step
+budget (:func:`model.training.train_clip`: mini-batches of :data:`model.train.VIDEO_BATCH`
+queries, the last quarter quantization-aware) and reports, per point: the mean PSNR over
+the clip's frames (FP32 and INT8, each frame's PSNR averaged), parameters and their
+overhead against n = 1, training seconds per step, queries and cycles per frame and frames
+per second at 200 MHz on the default build (the 32x32 array, batch 256, from the cycle
+model; a clip is one job). It writes ``RESULTS/video/video.json``, ``video.md`` (the
+table), ``video_psnr_frames.png`` (PSNR per frame for each n) and, per clip,
+``video_strip_<clip>.png`` (original, n = 1, n = 2 and n = 8, frames side by side).
+
+Points are kept in ``RESULTS/video/points/<clip>_<size>x<frames>_p<n>.json`` (the model
+files in ``OUT/video/models``); a point trained with the same clip, size, frames, steps,
+seed and network is not trained again.
+"""
+
+import json
+import os
+import re
+import sys
+
+import numpy as np
+
+from model.errors import UserError
+from model.files import write_bytes, write_json
+from model.validate import positive_int
+
+__all__ = ["VideoSweep", "train_video_points", "video_report"]
+
+
+class VideoSweep:
+    """What the video sweep covers (keyword-only, validated)."""
+
+    def __init__(self, *, videos, patches=(1, 2, 4, 8), size=128, frames=16, steps=300,
+                 seed=0, hidden=None, layers=None):
+        from model.config import PatchINRConfig
+        from model.video import load_video
+        if not videos:
+            raise UserError("no videos to sweep")
+        if not patches:
+            raise UserError("no patch sizes to sweep")
+        for n in patches:
+            positive_int("patch size", n)
+            if size % n:
+                raise UserError(f"size {size} is not a multiple of patch size {n}")
+        positive_int("size", size)
+        positive_int("frames", frames)
+        positive_int("steps", steps)
+        default = PatchINRConfig()
+        self.videos, self.patches = tuple(videos), tuple(sorted(set(patches)))
+        self.size, self.frames, self.steps, self.seed = size, frames, steps, seed
+        self.hidden = default.hidden if hidden is None else hidden
+        self.layers = default.layers if layers is None else layers
+        # Every clip is read once now (a few frames): a bad name fails before any training.
+        for v in self.videos:
+            load_video(v, size=8, frames=frames)
+
+    def config(self, patch):
+        from model.config import PatchINRConfig
+        return PatchINRConfig(patch=patch, channels=3, hidden=self.hidden, layers=self.layers,
+                              coords=3)
+
+    def key(self, video, patch):
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", os.path.splitext(os.path.basename(video))[0])
+        return f"{stem}_{self.size}x{self.frames}_p{patch}"
+
+    def clip(self, video):
+        from model.video import load_video
+        return load_video(video, size=self.size, frames=self.frames)
+
+
+def _point(path, sweep, video, patch):
+    try:
+        with open(path) as f:
+            point = json.load(f)
+    except (OSError, ValueError):
+        return None
+    same = (isinstance(point, dict) and point.get("video") == video
+            and point.get("steps") == sweep.steps and point.get("seed") == sweep.seed
+            and point.get("frames") == sweep.frames and point.get("width") == sweep.size
+            and point.get("config") == sweep.config(patch).to_dict())
+    return point if same else None
+
+
+def train_video_points(sweep, out, points, *, fresh=False, device="auto", progress=True,
+                       log=print):
+    """Train every missing point; returns ``{(video, patch): point}``."""
+    from model import export
+    from model.train import VIDEO_BATCH
+    from model.training import TrainSettings, train_clip
+    os.makedirs(points, exist_ok=True)
+    models = os.path.join(out, "video", "models")
+    os.makedirs(models, exist_ok=True)
+    done = {}
+    for video in sweep.videos:
+        clip = None
+        for n in sweep.patches:
+            key = sweep.key(video, n)
+            path = os.path.join(points, key + ".json")
+            point = None if fresh else _point(path, sweep, video, n)
+            if point is None:
+                clip = sweep.clip(video) if clip is None else clip
+                log(f"bench: training {key} ({sweep.steps} steps)")
+                settings = TrainSettings(steps=sweep.steps, seed=sweep.seed, device=device,
+                                         batch=VIDEO_BATCH)
+                model, quant, point = train_clip(clip, sweep.config(n), settings,
+                                                 progress=progress, video_name=video)
+                point.pop("history", None)
+                meta = {k: point[k] for k in ("video", "width", "height", "frames",
+                                              "psnr_fp32", "psnr_int8", "steps", "seed")}
+                export.save(os.path.join(models, key + ".npz"), config=sweep.config(n),
+                            fp32=model.state_arrays(), quant=quant,
+                            meta={**meta, "first_frame": 0, "frame_step": 1, "fit": "crop"})
+                write_json(path, point)
+            done[(video, n)] = point
+    return done
+
+
+def _hardware(sweep, patch):
+    from ..config import BUILD, AccelConfig
+    from ..cycles import frame_cycles
+    rows, cols = BUILD.array
+    config = AccelConfig.fitting(model=sweep.config(patch), rows=rows, cols=cols,
+                                 batch=BUILD.batch, precision="int8")
+    cycles = frame_cycles(config, sweep.size, sweep.size, frames=sweep.frames)
+    return {"array": f"{rows}x{cols}", "batch": BUILD.batch,
+            "cycles_per_clip": cycles["total"],
+            "cycles_per_frame": cycles["total"] / sweep.frames,
+            "fps_at_200mhz": cycles["fps_at_200mhz"]}
+
+
+def video_report(sweep, out, results, *, log=print):
+    """Tables and plots from the finished points (every point must be trained)."""
+    points_dir = os.path.join(results, "video", "points")
+    rows = []
+    for video in sweep.videos:
+        base = None
+        for n in sweep.patches:
+            point = _point(os.path.join(points_dir, sweep.key(video, n) + ".json"), sweep,
+                           video, n)
+            if point is None:
+                raise UserError(f"point {sweep.key(video, n)} is not trained with this sweep's "
+                                f"settings in {points_dir!r}: run --stage train")
+            hw = _hardware(sweep, n)
+            row = {k: point[k] for k in ("video", "patch", "psnr_fp32", "psnr_int8",
+                                         "psnr_fp32_frames", "psnr_int8_frames", "params",
+                                         "param_overhead", "seconds_per_step",
+                                         "queries_per_frame", "steps", "frames")}
+            row.update(hw)
+            if n == 1:
+                base = row
+            rows.append(row)
+        for row in rows:
+            if row["video"] == video and base is not None:
+                row["psnr_int8_vs_n1"] = row["psnr_int8"] - base["psnr_int8"]
+                row["psnr_fp32_vs_n1"] = row["psnr_fp32"] - base["psnr_fp32"]
+    folder = os.path.join(results, "video")
+    os.makedirs(folder, exist_ok=True)
+    write_json(os.path.join(folder, "video.json"),
+               {"size": sweep.size, "frames": sweep.frames, "steps": sweep.steps,
+                "seed": sweep.seed, "points": rows})
+    write_bytes(os.path.join(folder, "video.md"), markdown(rows, sweep).encode())
+    _plots(sweep, out, folder, rows, log)
+    return rows
+
+
+def markdown(rows, sweep):
+    lines = [f"Clips at {sweep.size}x{sweep.size}, {sweep.frames} frames, {sweep.steps} "
+             f"steps per point; PSNR is the mean over the frames of each frame's PSNR.", "",
+             "| clip | n | PSNR FP32 | PSNR INT8 | INT8 vs n = 1 | parameters | overhead | "
+             "s / step | queries / frame | cycles / frame | fps @ 200 MHz |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        vs = r.get("psnr_int8_vs_n1")
+        lines.append(
+            f"| {r['video']} | {r['patch']} | {r['psnr_fp32']:.2f} dB | {r['psnr_int8']:.2f} dB "
+            f"| {'-' if vs is None else f'{vs:+.2f} dB'} | {r['params']:,} | "
+            f"{100 * r['param_overhead']:+.2f} % | {r['seconds_per_step']:.2f} | "
+            f"{r['queries_per_frame']:,} | {r['cycles_per_frame']:,.0f} | "
+            f"{r['fps_at_200mhz']:,.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plots(sweep, out, folder, rows, log):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from model import export
+    from model.evaluate import png_bytes, render_clip_int8
+    from model.video import frame_strip
+
+    fig, axes = plt.subplots(1, len(sweep.videos), figsize=(5 * len(sweep.videos), 3.5),
+                             squeeze=False)
+    for ax, video in zip(axes[0], sweep.videos):
+        for r in rows:
+            if r["video"] == video:
+                ax.plot(r["psnr_int8_frames"], marker="o", label=f"n = {r['patch']}")
+        ax.set(title=f"{video}: INT8 PSNR per frame", xlabel="frame", ylabel="dB")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(folder, "video_psnr_frames.png"), dpi=110)
+    plt.close(fig)
+    shown = [n for n in (1, 2, 8) if n in sweep.patches]
+    for video in sweep.videos:
+        clip = sweep.clip(video)
+        strips = [frame_strip(clip, count=4)]
+        for n in shown:
+            mf = export.load(os.path.join(out, "video", "models", sweep.key(video, n) + ".npz"))
+            strips.append(frame_strip(render_clip_int8(mf.quant, sweep.size, sweep.size,
+                                                       sweep.frames), count=4)
+                          .astype(np.float32) / 255.0)
+        gap = np.ones((2, strips[0].shape[1], 3), dtype=np.float32)
+        stacked = np.concatenate([x for s in strips for x in (s, gap)][:-1])
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", os.path.splitext(os.path.basename(video))[0])
+        write_bytes(os.path.join(folder, f"video_strip_{stem}.png"), png_bytes(stacked))
+        log(f"bench: strip of {video}: original, then n = {', '.join(map(str, shown))} (INT8)")
+    print(f"wrote {folder}", file=sys.stderr)
