@@ -339,7 +339,7 @@ class AccelConfig:
         partial sums, coordinates and the output patch ring."""
         act = self.rows * self.act_depth * self.elem_bits
         psum = self.cols * self.batch * 32
-        coords = 2 * self.batch * 32
+        coords = 2 * self.batch * 16 * self.model.coords
         ring = self.cols * self.out_slots * self.out_words * 8
         return act + psum + coords + ring
 

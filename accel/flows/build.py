@@ -302,6 +302,16 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
         "resources": resources,
         "yosys": None if tool is None else str(tool),
     }
+    if model_cfg.is_video:
+        # A video build renders clips: the fitted clip's length (or 16 frames) in one job.
+        frames = 16
+        if request.weights is not None:
+            from model import export
+            recorded = export.load(request.weights).meta.get("frames")
+            frames = recorded if isinstance(recorded, int) and recorded > 0 else frames
+        clip = frame_cycles(config, width, height, frames=frames)
+        report["clip"] = {"frames": frames, "cycles": clip["total"],
+                          "fps_at_200mhz": clip["fps_at_200mhz"]}
     if synthesis_error is not None:
         report["synthesis_error"] = synthesis_error
         report["note"] = f"resources not estimated: {synthesis_error}"
@@ -402,6 +412,11 @@ def summary(report, out):
         f"{report['cycles_per_frame']:,} cycles, {report['fps_at_200mhz']:.1f} fps at 200 MHz, "
         f"PE utilization {100 * report['pe_utilization']:.1f} %",
     ]
+    if "clip" in report:
+        clip = report["clip"]
+        lines.append(f"  clip       {clip['frames']} frames of {report['frame']['width']}x"
+                     f"{report['frame']['height']} in one job: {clip['cycles']:,} cycles, "
+                     f"{clip['fps_at_200mhz']:.1f} frames/s at 200 MHz")
     res = report["resources"]
     if res is None:
         lines.append(f"  resources  {report['note']}")

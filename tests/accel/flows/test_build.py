@@ -191,3 +191,28 @@ def test_command_line_runs_as_a_module(tmp_path):
                           env={**os.environ, "PYTHONPATH": os.path.abspath(root)})
     assert proc.returncode == 2
     assert proc.stderr == "accel.build: error: unknown board 'nope' (choose vcu118)\n"
+
+
+def test_video_build_reports_its_clip_and_takes_three_coordinates(tmp_path):
+    # A video model file: the report adds the clip (the file's 5 frames, one job), the core
+    # takes 64-bit coordinate beats, and the IP-XACT component says so.
+    from accel.config import AccelConfig
+    from accel.cycles import frame_cycles
+    from model import export
+    from tests.accel.models import random_model
+    mf = random_model(patch=2, hidden=6, layers=1, seed=2, coords=3)
+    weights = tmp_path / "v.npz"
+    export.save(weights, config=mf.config, fp32=mf.fp32, quant=mf.quant,
+                meta={"video": "bikes", "width": 8, "height": 8, "frames": 5})
+    report = build_mod.build(weights=weights, array=(2, 2), batch=8, size=(8, 8),
+                             out=tmp_path / "b", synth=False, progress=lambda line: None)
+    top = report["configuration"]["max_frame"]
+    config = AccelConfig(model=mf.config, rows=2, cols=2, batch=8, max_width=top["width"],
+                         max_height=top["height"])
+    assert report["clip"] == {"frames": 5,
+                              "cycles": frame_cycles(config, 8, 8, frames=5)["total"],
+                              "fps_at_200mhz": frame_cycles(config, 8, 8,
+                                                            frames=5)["fps_at_200mhz"]}
+    verilog = (tmp_path / "b" / "patchinr_core.v").read_text()
+    assert "input [63:0] s_axis_coord_tdata" in verilog
+    assert "s_axis_coord_tdata" in (tmp_path / "b" / "component.xml").read_text()
