@@ -110,13 +110,13 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
                 bar.close()         # also on an interrupt: the line is cleared
         frame, cycles = res.frame, res.cycles
     else:
-        from .lint import find_verilator
-        from .verilator import _verilator_version, build_model
+        from .lint import find_verilator, verilator_version
+        from .verilator import build_model
         built = build_model(config, opt=verilator_opt, threads=verilator_threads,
                             progress=progress)
         extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
                  "verilator_opt": verilator_opt, "verilator_threads": verilator_threads,
-                 "verilator": _verilator_version(find_verilator())}
+                 "verilator": verilator_version(find_verilator())}
         t0 = time.perf_counter()
         frame, cycles = built.run(mf, width=width, height=height, precision=precision,
                                   stall=stall, seed=seed, progress=progress)
@@ -219,13 +219,13 @@ def simulate_clip(*, weights, precision="int8", array=None, batch=None, size=Non
             raise RuntimeError(f"the clip job ended in error {res.error_code}")
         got, cycles = res.frame, res.cycles
     else:
-        from .lint import find_verilator
-        from .verilator import _verilator_version, build_model
+        from .lint import find_verilator, verilator_version
+        from .verilator import build_model
         built = build_model(config, opt=verilator_opt, threads=verilator_threads,
                             progress=progress)
         extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
                  "verilator_opt": verilator_opt, "verilator_threads": verilator_threads,
-                 "verilator": _verilator_version(find_verilator())}
+                 "verilator": verilator_version(find_verilator())}
         t0 = time.perf_counter()
         got, cycles = built.run(mf, width=width, height=height, precision=precision,
                                 stall=stall, seed=seed, progress=progress, clip=clip)
@@ -317,11 +317,13 @@ def simulate_upscaled(*, weights, scale, precision="int8", array=None, batch=Non
             raise RuntimeError(f"the query job ended in error {res.error_code}")
         got, cycles = res.frame, res.cycles
     else:
+        from .lint import find_verilator, verilator_version
         from .verilator import build_model
         built = build_model(config, opt=verilator_opt, threads=verilator_threads,
                             progress=progress)
         extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
-                 "verilator_opt": verilator_opt, "verilator_threads": verilator_threads}
+                 "verilator_opt": verilator_opt, "verilator_threads": verilator_threads,
+                 "verilator": verilator_version(find_verilator())}
         t0 = time.perf_counter()
         got, cycles = built.query(mf, queries, precision=precision, stall=stall, seed=seed)
         got = got.reshape(len(queries), n * n * ch)

