@@ -12,7 +12,8 @@ from .errors import UserError
 from .limits import OMEGA0_MAX
 from .validate import positive_int
 
-__all__ = ["PatchINRConfig", "QuantSpec", "COORD_SCALE", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY"]
+__all__ = ["PatchINRConfig", "QuantSpec", "COORD_SCALE", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY",
+           "VIDEO_BATCH"]
 
 
 #: Patch-centre coordinates in [-1, 1] become signed 16-bit integers ``round(x * 32767)``.
@@ -24,6 +25,8 @@ COORD_SCALE = 32767
 DEFAULT_LR = 3e-4
 #: Weight of the FP32/INT8 disagreement in the quantization-aware loss.
 DEFAULT_QAT_CONSISTENCY = 100.0
+#: Queries per step when fitting a clip: all of a 128x128, 16-frame clip's at n = 2.
+VIDEO_BATCH = 65536
 
 
 def _is_int(value):

@@ -18,7 +18,7 @@ import argparse
 import sys
 
 # Only light modules at the top: torch loads inside main, where an interrupt is handled.
-from .config import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY, PatchINRConfig
+from .config import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY, VIDEO_BATCH, PatchINRConfig
 from .errors import ArgumentParser, UserError, cli_entry
 from .files import OutputSet, check_output, json_bytes
 from .validate import parse_size
@@ -126,10 +126,6 @@ def _write(args, config, model, quant, meta, results, pngs, renders):
     if args.json:
         out.add(args.json, json_bytes(results))
     out.commit()
-
-
-#: Queries per step when fitting a clip (all of them for a 128x128 16-frame clip at n = 2).
-VIDEO_BATCH = 65536
 
 
 def _train_video(args, w, h, settings, pngs):

@@ -2,7 +2,7 @@
 
 ``python -m accel.bench --videos bikes,carphone --size 128 --frames 16 --patches 1,2,4,8
 --steps S`` fits one video model per clip and patch size with the same recipe and step
-budget (:func:`model.training.train_clip`: mini-batches of :data:`model.train.VIDEO_BATCH`
+budget (:func:`model.training.train_clip`: mini-batches of :data:`model.config.VIDEO_BATCH`
 queries, the last quarter quantization-aware) and reports, per point: the mean PSNR over
 the clip's frames (FP32 and INT8, each frame's PSNR averaged), parameters and their
 overhead against n = 1, training seconds per step, queries and cycles per frame and frames
@@ -88,7 +88,7 @@ def train_video_points(sweep, out, points, *, fresh=False, device="auto", progre
                        log=print):
     """Train every missing point; returns ``{(video, patch): point}``."""
     from model import export
-    from model.train import VIDEO_BATCH
+    from model.config import VIDEO_BATCH
     from model.training import TrainSettings, train_clip
     os.makedirs(points, exist_ok=True)
     models = os.path.join(out, "video", "models")

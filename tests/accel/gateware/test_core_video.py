@@ -83,3 +83,16 @@ def test_clip_out_of_range_is_an_error_and_renders_nothing(clip):
     res = render(config, width=4, height=4, images=memory_images(config, mf), clip=clip)
     assert res.frame is None and res.error_code == ErrorCode.CLIP_RANGE.value
     assert res.beats == []
+
+
+def test_fp32_clip_matches_the_float32_reference():
+    # The FP32 datapath converts each of the three coordinates (2 rows: over 2 input tiles).
+    from model.fp32ref import fold_weights, fp32_forward
+    from model.video import clip_coords_q, unpatchify_clip
+    mf, config = _build(2, 2, 2, seed=7, size=4, precision="fp32")
+    res = render(config, width=4, height=4, precision="fp32",
+                 images=memory_images(config, mf), clip=(2, 0, 2))
+    pix = fp32_forward(fold_weights(mf.fp32, mf.config.omega0), clip_coords_q(2, 2, 2),
+                       k_pad=config.rows)
+    assert np.array_equal(res.frame, unpatchify_clip(pix, 4, 4, 2, 2, 1))
+    assert res.cycles == frame_cycles(config, 4, 4, frames=2)["total"]
