@@ -62,8 +62,11 @@ def test_interrupt_stops_cleanly_and_keeps_earlier_outputs(argv, tmp_path):
     (tmp_path / "m.png").write_bytes(b"an earlier picture")
     before = {p.name: _digest(p) for p in tmp_path.iterdir()}
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    # SIGINT restored in the child: a suite started in the background of a non-interactive
+    # shell inherits it ignored, and Python then leaves it ignored.
     proc = subprocess.Popen([sys.executable, "-m", *[a.format(out=tmp_path) for a in argv]],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Interrupt once the work is under way: its progress bar is on stderr.
     os.set_blocking(proc.stderr.fileno(), False)
     err = b""
