@@ -284,8 +284,8 @@ class PatchINRDriver:
         ``first_frame`` of a ``clip_frames``-frame clip in one job; returns uint8
         ``[frame_count, height, width, channels]``. ``tuser`` must mark each frame's first
         pixel. Otherwise as :meth:`render`."""
-        from model.video import MAX_FRAMES
         from model.validate import nonnegative_int, positive_int
+        from model.video import MAX_FRAMES
         if self.info.coords != 3:
             raise UserError("this is an image build: render frames with render")
         positive_int("clip frames", clip_frames, maximum=MAX_FRAMES)
