@@ -110,13 +110,7 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
                 bar.close()         # also on an interrupt: the line is cleared
         frame, cycles = res.frame, res.cycles
     else:
-        from .lint import find_verilator, verilator_version
-        from .verilator import build_model
-        built = build_model(config, opt=verilator_opt, threads=verilator_threads,
-                            progress=progress)
-        extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
-                 "verilator_opt": verilator_opt, "verilator_threads": verilator_threads,
-                 "verilator": verilator_version(find_verilator())}
+        built, extra = _verilator_model(config, verilator_opt, verilator_threads, progress)
         t0 = time.perf_counter()
         frame, cycles = built.run(mf, width=width, height=height, precision=precision,
                                   stall=stall, seed=seed, progress=progress)
@@ -219,13 +213,7 @@ def simulate_clip(*, weights, precision="int8", array=None, batch=None, size=Non
             raise RuntimeError(f"the clip job ended in error {res.error_code}")
         got, cycles = res.frame, res.cycles
     else:
-        from .lint import find_verilator, verilator_version
-        from .verilator import build_model
-        built = build_model(config, opt=verilator_opt, threads=verilator_threads,
-                            progress=progress)
-        extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
-                 "verilator_opt": verilator_opt, "verilator_threads": verilator_threads,
-                 "verilator": verilator_version(find_verilator())}
+        built, extra = _verilator_model(config, verilator_opt, verilator_threads, progress)
         t0 = time.perf_counter()
         got, cycles = built.run(mf, width=width, height=height, precision=precision,
                                 stall=stall, seed=seed, progress=progress, clip=clip)
@@ -317,13 +305,7 @@ def simulate_upscaled(*, weights, scale, precision="int8", array=None, batch=Non
             raise RuntimeError(f"the query job ended in error {res.error_code}")
         got, cycles = res.frame, res.cycles
     else:
-        from .lint import find_verilator, verilator_version
-        from .verilator import build_model
-        built = build_model(config, opt=verilator_opt, threads=verilator_threads,
-                            progress=progress)
-        extra = {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
-                 "verilator_opt": verilator_opt, "verilator_threads": verilator_threads,
-                 "verilator": verilator_version(find_verilator())}
+        built, extra = _verilator_model(config, verilator_opt, verilator_threads, progress)
         t0 = time.perf_counter()
         got, cycles = built.query(mf, queries, precision=precision, stall=stall, seed=seed)
         got = got.reshape(len(queries), n * n * ch)
@@ -353,6 +335,16 @@ def simulate_upscaled(*, weights, scale, precision="int8", array=None, batch=Non
         result["psnr_torch"] = score(target, np.rint(torch_up * 255).astype(np.uint8))["psnr"]
     result["_frame"] = frame
     return result
+
+
+def _verilator_model(config, opt, threads, progress):
+    """The compiled Verilator model of ``config`` and the result keys that describe it."""
+    from .lint import find_verilator, verilator_version
+    from .verilator import build_model
+    built = build_model(config, opt=opt, threads=threads, progress=progress)
+    return built, {"compile_seconds": built.compile_seconds, "verilator_cached": built.cached,
+                   "verilator_opt": opt, "verilator_threads": threads,
+                   "verilator": verilator_version(find_verilator())}
 
 
 def _setup(*, weights, precision, array, batch, size, image, stall, seed, backend,
