@@ -85,11 +85,13 @@ class Preset:
         return self.batch if self.batch is not None else max(2 * rows, 8)
 
 
-#: The build ``accel.build`` makes and ``accel.bench`` reports: 1,024 PEs. Every 256-wide
-#: layer tiles it exactly (8 x 8 tiles); an INT8 build uses 1,092 of the XCVU9P's 6,840
-#: DSP48E2s (FP32 2,212, dual 3,300; :func:`accel.device.dsp_count`), so all three
-#: precisions fit with DSPs to spare for a host design. 256 queries in flight hide a tile's
-#: 32 weight-reload cycles. The largest frame is 1080p.
+#: The build ``accel.build`` makes by default and ``accel.bench`` reports: 1,024 PEs, a
+#: small build that all three precisions fit with room for a host design. Every 256-wide
+#: layer tiles it exactly (8 x 8 tiles); an INT8 build uses 612 of the XCVU9P's 6,840
+#: DSP48E2s (two wide rows, then packed pairs: :class:`~accel.gateware.int8.array.ArrayPlan`;
+#: FP32 2,212, dual 3,300; :func:`accel.device.dsp_count`). 256 queries in flight hide a
+#: tile's weight reload. The largest frame is 1080p. ``--array auto``
+#: (:mod:`accel.sizing`) builds the largest.
 BUILD = Preset(name="build", rows=32, cols=32, batch=256, frame=(256, 256),
                max_frame=(1920, 1080))
 
@@ -141,11 +143,15 @@ class AccelConfig:
         Queries in flight per tile (and per batch of the layer schedule).
     precision : {"int8", "fp32", "dual"}
         Datapaths the build carries.
+    lut_cols : int
+        INT8 builds: array columns whose PEs below the wide rows multiply in LUTs rather
+        than DSP48E2s (:class:`~accel.gateware.int8.array.ArrayPlan`); the rest pair up,
+        two products per DSP48E2. 0 for FP32 and dual builds.
     max_width, max_height : int
         Largest frame the coordinate generator and the output buffer accept.
     """
 
-    def __init__(self, *, model, rows=4, cols=4, batch=16, precision="int8",
+    def __init__(self, *, model, rows=4, cols=4, batch=16, precision="int8", lut_cols=0,
                  max_width=MAX_FRAME[0], max_height=MAX_FRAME[1]):
         if not isinstance(model, PatchINRConfig):
             raise TypeError(f"model must be a PatchINRConfig, not {model!r}")
@@ -158,6 +164,14 @@ class AccelConfig:
             raise UserError(f"array {rows}x{cols}: needs at least {model.channels} columns "
                             f"for {model.channels}-channel pixels")
         one_of("precision", precision, PRECISIONS)
+        if not isinstance(lut_cols, int) or isinstance(lut_cols, bool) or lut_cols < 0:
+            raise UserError(f"LUT columns must be a non-negative integer, not {lut_cols!r}")
+        if lut_cols > cols:
+            raise UserError(f"array {rows}x{cols}: {lut_cols} LUT columns is more than "
+                            f"the {cols} columns")
+        if lut_cols and precision != "int8":
+            raise UserError(f"LUT columns are for INT8 builds; a {precision} build's PEs "
+                            f"are all fabric and DSP48E2 already")
         if max_width % model.patch or max_height % model.patch:
             raise UserError(f"maximum frame {max_width}x{max_height} is not divisible by the "
                             f"patch size {model.patch}")
@@ -166,6 +180,7 @@ class AccelConfig:
         self.model = model
         self.rows, self.cols, self.batch = rows, cols, batch
         self.precision = precision
+        self.lut_cols = lut_cols
         self.max_width, self.max_height = max_width, max_height
         self._check_widths()
 
@@ -200,8 +215,9 @@ class AccelConfig:
                    **kwargs)
 
     def __repr__(self):
+        lut = f", lut_cols={self.lut_cols}" if self.lut_cols else ""
         return (f"AccelConfig(rows={self.rows}, cols={self.cols}, batch={self.batch}, "
-                f"precision={self.precision!r}, patch={self.model.patch}, "
+                f"precision={self.precision!r}{lut}, patch={self.model.patch}, "
                 f"widths={self.model.widths})")
 
     # Datapaths -----------------------------------------------------------------------------
@@ -233,6 +249,17 @@ class AccelConfig:
             return Int8Arithmetic()
         from .formats.fp32 import DualArithmetic, Fp32Arithmetic
         return Fp32Arithmetic() if self.precision == "fp32" else DualArithmetic()
+
+    @cached_property
+    def array_plan(self):
+        """The INT8 array's :class:`~accel.gateware.int8.array.ArrayPlan` (which PE sits
+        where), or ``None`` for FP32 and dual builds (one generic PE everywhere). Its wide
+        rows are the ones that see the first layer's coordinates."""
+        if self.precision != "int8":
+            return None
+        from .gateware.int8.array import ArrayPlan
+        return ArrayPlan(rows=self.rows, cols=self.cols,
+                         wide_rows=min(self.rows, self.model.coords), lut_cols=self.lut_cols)
 
     # Geometry ------------------------------------------------------------------------------
 
@@ -282,9 +309,11 @@ class AccelConfig:
 
     @property
     def out_slots(self):
-        """Capacity, in queries, of the output patch ring: a full patch row being read out
-        plus a batch being written, so the writer never waits on an incomplete row."""
-        return self.patches_per_row_max + self.batch
+        """Capacity, in queries, of the output patch ring: two batches and two patch rows,
+        so that a batch's results are written while the previous batch's patch rows are
+        still being read out (with one batch and one row, the array would wait for the
+        output after every batch whenever a batch takes longer to send than to compute)."""
+        return 2 * (self.patches_per_row_max + self.batch)
 
     @property
     def out_words(self):
@@ -393,16 +422,23 @@ class Timing:
         from .gateware.divider import SequentialDivider
         self.config = config
         R, C = config.rows, config.cols
-        #: PE (multiply-accumulate) latency.
+        plan = config.array_plan
+        #: Row-to-row skew of the array (the generic PE's multiply-accumulate latency; 1 in
+        #: the INT8 array, whose partial sums cascade one row per cycle).
         self.pe = config.arith.latency
-        self.array = R * self.pe
+        #: ``psum_top`` to ``psum_bottom`` of a column.
+        self.array = plan.latency if plan else R * self.pe
+        #: ``w_shift`` to the shadow load it causes (the INT8 array's load-enable tree).
+        self.load_delay = plan.load_delay if plan else 0
         #: Lane post-processing latency, the same in every mode of a dual build.
         self.post = max(([self.INT8_POST] if config.has_int8 else [])
                         + ([Fp32Post.LATENCY] if config.has_fp32 else []))
         # The reload of the next tile's weights starts after this tile's last swap (row
-        # rows-1) and takes `rows` cycles inside this tile's period; the partial sums of one
-        # input tile must be written before the next input tile reads them.
-        self.tile_min = max(self.FEED + (R - 1) * self.pe - 1 + R, R * self.pe + 2)
+        # rows-1) and takes `rows` cycles (plus the load delay) inside this tile's period;
+        # the partial sums of one input tile must be written before the next input tile
+        # reads them.
+        self.tile_min = max(self.FEED + (R - 1) * self.pe - 1 + R + self.load_delay,
+                            self.array + 2)
         self.wload_start = self.FEED + (R - 1) * self.pe - 1
         #: Last issue of a layer to the first issue of the next.
         self.drain = self.FEED + (C - 1) + self.array + self.post

@@ -15,7 +15,7 @@ from tests.paths import ROOT
 PACKAGES = ("accel", "model", "boards")
 
 #: Modules that ``python -m`` runs and that only hand over to a command.
-ENTRY_MODULES = {"accel.build", "accel.sim", "accel.bench", "accel.check_fp32"}
+ENTRY_MODULES = {"accel.build", "accel.sim", "accel.bench", "accel.check_fp32", "accel.size"}
 
 
 def is_command(module):

@@ -2,7 +2,7 @@
 
 Command line::
 
-    python -m accel.build --patch 2 --precision int8 [--weights FILE] [--array 32x32] \\
+    python -m accel.build --patch 2 --precision int8 [--weights FILE] [--array 32x32|auto] \\
         [--batch 256] [--size 256x256] [--board vcu118] [--out build] [--no-synth] [--check]
 
 What it writes is described in :mod:`accel.flows.build`. Progress lines, with the seconds
@@ -38,7 +38,8 @@ def build_parser():
     p.add_argument("--precision", default="int8", help="int8, fp32 or dual (default int8)")
     p.add_argument("--weights", default=None, help="model file (from python -m model.train)")
     p.add_argument("--array", default="x".join(map(str, BUILD.array)),
-                   help="systolic array ROWSxCOLS (default %(default)s)")
+                   help="systolic array ROWSxCOLS, or auto: the fastest the XCVU9P holds "
+                        "within its routing margins, with its batch (default %(default)s)")
     p.add_argument("--batch", type=int, default=BUILD.batch,
                    help="queries in flight (default %(default)s)")
     p.add_argument("--size", default="x".join(map(str, BUILD.frame)),
@@ -57,7 +58,8 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     report = build(patch=args.patch, precision=args.precision, weights=args.weights,
-                   array=parse_array(args.array), batch=args.batch, size=parse_size(args.size),
+                   array="auto" if args.array == "auto" else parse_array(args.array),
+                   batch=args.batch, size=parse_size(args.size),
                    board=args.board, out=args.out, synth=not args.no_synth, check=args.check,
                    progress=_progress)
     print(summary(report, args.out))

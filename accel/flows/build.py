@@ -63,7 +63,7 @@ from model.files import OutputSet, json_bytes
 from model.validate import one_of, positive_int
 
 from ..config import BUILD, PRECISIONS, AccelConfig
-from ..device import RESOURCES, XCVU9P, check_fit
+from ..device import INT8_MACS_LIMIT, RESOURCES, XCVU9P, check_fit
 from .synth import SynthesisError, estimate, find_yosys
 
 __all__ = ["BOARD_TOPS", "BuildRequest", "resolve", "start_synthesis", "write_outputs",
@@ -118,9 +118,11 @@ def _model(*, patch, weights):
 
 
 def resolve(*, patch=None, precision="int8", weights=None, array=BUILD.array,
-            batch=BUILD.batch, size=BUILD.frame, board="vcu118", out="build"):
+            batch=BUILD.batch, size=BUILD.frame, board="vcu118", out="build", say=None):
     """Stage 1: check every argument and make the build's configuration.
 
+    ``array="auto"`` sizes the array, its LUT columns and the batch to the device
+    (:func:`accel.sizing.auto_array`; ``batch`` is then ignored) and tells ``say`` why.
     Raises :class:`UserError` on bad input; creates ``out`` (and proves it writable).
     """
     if board not in BOARD_TOPS:
@@ -130,14 +132,22 @@ def resolve(*, patch=None, precision="int8", weights=None, array=BUILD.array,
                         f"board {board!r} has no buttons, LEDs or UART for the board top "
                         f"(choose {', '.join(BOARD_TOPS)})")
     one_of("precision", precision, PRECISIONS)
-    rows, cols = array
-    positive_int("array rows", rows)
-    positive_int("array columns", cols)
-    positive_int("batch", batch)
-    check_fit(precision, rows, cols)
+    if array != "auto":
+        rows, cols = array
+        positive_int("array rows", rows)
+        positive_int("array columns", cols)
+        positive_int("batch", batch)
     model_cfg, mf = _model(patch=patch, weights=weights)
-    config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
-                                 precision=precision)
+    if array == "auto":
+        from ..sizing import auto_array
+        choice = auto_array(model_cfg, precision=precision, max_frame=BUILD.max_frame)
+        config = choice.config
+        if say is not None:
+            say(choice.reason())
+    else:
+        config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
+                                     precision=precision)
+    check_fit(config)
     width, height = size
     config.check_frame(width, height)
     _prepare_out(out)
@@ -287,6 +297,7 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
             "array": f"{config.rows}x{config.cols}",
             "rows": config.rows,
             "cols": config.cols,
+            "lut_cols": config.lut_cols,
             "batch": config.batch,
             "max_frame": {"width": config.max_width, "height": config.max_height},
             "weights": None if request.weights is None else os.fspath(request.weights),
@@ -299,9 +310,12 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
         "fps_at_200mhz": cycles["fps_at_200mhz"],
         "pe_utilization": pe_utilization(config, width, height, cycles["total"]),
         "cycle_source": "analytic cycle model (accel.cycles), validated against RTL simulation",
+        "throughput": _throughput(config),
         "resources": resources,
         "yosys": None if tool is None else str(tool),
     }
+    if resources is not None and "timing" in resources:
+        report["timing"] = timing_evidence(resources["timing"], config)
     if model_cfg.is_video:
         # A video build renders clips: the fitted clip's length (or 16 frames) in one job.
         frames = 16
@@ -322,6 +336,53 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
     return report
 
 
+def _throughput(config):
+    """Useful MACs per cycle and fps of the reference frames, against the device's INT8
+    multiply limit (:data:`accel.device.INT8_MACS_LIMIT`)."""
+    from ..sizing import throughput
+    out = {"device_limit_macs_per_cycle": INT8_MACS_LIMIT, "frames": {}}
+    n = config.model.patch
+    for w, h in ((256, 256), (config.max_width, config.max_height)):
+        w, h = w - w % n, h - h % n
+        if w > config.max_width or h > config.max_height or not w or not h:
+            continue
+        macs, fps = throughput(config, w, h)
+        out["frames"][f"{w}x{h}"] = {"useful_macs_per_cycle": round(macs, 1),
+                                     "fraction_of_limit": round(macs / INT8_MACS_LIMIT, 4),
+                                     "fps_at_200mhz": round(fps, 2)}
+    return out
+
+
+#: What every block should meet for 200 MHz on an UltraScale+ part (``report.json``
+#: ``timing.goal``): LUT levels and carry chains of the deepest register-to-register path,
+#: and the largest fanout of a net inside the array.
+TIMING_GOAL = {"lut_levels": 6, "carry_chains": 1, "array_fanout": 64}
+
+
+def timing_evidence(figures, config):
+    """``report.json``'s ``timing``: each block's figures (:mod:`accel.flows.netlist`), the
+    goal, and the blocks that miss it, each with what misses."""
+    misses = {}
+    for block, f in figures.items():
+        why = []
+        if f["lut_levels"] > TIMING_GOAL["lut_levels"]:
+            why.append(f"{f['lut_levels']} LUT levels (to {f['deepest_end']})")
+        if f["carry_chains"] > TIMING_GOAL["carry_chains"]:
+            why.append(f"{f['carry_chains']} carry chains on one path")
+        in_array = block.startswith(("pe", "group_"))
+        if in_array and f["max_fanout"] > TIMING_GOAL["array_fanout"]:
+            why.append(f"fanout {f['max_fanout']} ({f['max_fanout_net']})")
+        d = f["dsp"]
+        if in_array and d["count"] and min(d["a_reg"], d["b_reg"], d["m_reg"],
+                                           d["p_reg"]) < d["count"]:
+            why.append("a DSP48E2 without its A/B, M or P register")
+        if why:
+            misses[block] = "; ".join(why)
+    return {"goal": TIMING_GOAL, "blocks": figures, "misses": misses,
+            "note": ("structural figures of Yosys's netlist (accel.flows.netlist): logic "
+                     "between registers and net fanout, not placement or routing")}
+
+
 def build(*, patch=None, precision="int8", weights=None, array=BUILD.array,
           batch=BUILD.batch, size=BUILD.frame, board="vcu118", out="build", synth=True,
           check=False, progress=None):
@@ -335,8 +396,10 @@ def build(*, patch=None, precision="int8", weights=None, array=BUILD.array,
     precision : {"int8", "fp32", "dual"}
     weights : str or os.PathLike, optional
         Model file (:mod:`model.export`): its configuration, buffers initialised.
-    array : (int, int)
+    array : (int, int) or "auto"
         ``(rows, cols)``; default :data:`accel.config.BUILD`'s, as ``batch`` and ``size``.
+        ``"auto"``: the fastest array the XCVU9P holds within :data:`accel.device.MARGINS`
+        (:mod:`accel.sizing`), its LUT columns and batch.
     batch : int
     size : (int, int)
         ``(width, height)`` of the reported frame and the WIDTH/HEIGHT reset values.
@@ -369,7 +432,7 @@ def build(*, patch=None, precision="int8", weights=None, array=BUILD.array,
             progress(f"[{time.perf_counter() - t0:5.0f} s] {line}")
 
     request = resolve(patch=patch, precision=precision, weights=weights, array=array,
-                      batch=batch, size=size, board=board, out=out)
+                      batch=batch, size=size, board=board, out=out, say=say)
     config = request.config
 
     from ..gateware.weight_buffer import memory_images
@@ -403,8 +466,9 @@ def summary(report, out):
     """A few aligned lines describing a build's report."""
     c = report["configuration"]
     m = c["model"]
+    lut = f" ({c['lut_cols']} LUT columns)" if c.get("lut_cols") else ""
     lines = [
-        f"patchinr {c['array']} {c['precision']}, patch {m['patch']}, "
+        f"patchinr {c['array']}{lut} {c['precision']}, patch {m['patch']}, "
         f"batch {c['batch']}, {c['board']} -> {os.fspath(out)}",
         f"  model      {m['layers']} x {m['hidden']} sine layers, {m['channels']} channel(s), "
         f"{report['params']:,} params, {report['weight_buffer_bits'] / 1e6:.2f} Mbit of buffers",
@@ -412,6 +476,13 @@ def summary(report, out):
         f"{report['cycles_per_frame']:,} cycles, {report['fps_at_200mhz']:.1f} fps at 200 MHz, "
         f"PE utilization {100 * report['pe_utilization']:.1f} %",
     ]
+    tp = report.get("throughput")
+    if tp:
+        lines.append("  speed      " + "; ".join(
+            f"{name}: {f['useful_macs_per_cycle']:,.0f} useful MACs/cycle "
+            f"({100 * f['fraction_of_limit']:.1f} % of the XCVU9P's "
+            f"{tp['device_limit_macs_per_cycle']:,} INT8), {f['fps_at_200mhz']:.1f} fps"
+            for name, f in tp["frames"].items()))
     if "clip" in report:
         clip = report["clip"]
         lines.append(f"  clip       {clip['frames']} frames of {report['frame']['width']}x"
@@ -425,11 +496,21 @@ def summary(report, out):
             f"{k.upper()} {res[k]:,.{1 if k == 'bram36' else 0}f} ({res['percent'][k]:.1f} %)"
             for k in RESOURCES))
         pe = res["per_pe"]
-        lines.append(f"  per PE     {pe['lut']:,.0f} LUT, {pe['ff']:,.0f} FF, {pe['dsp']:g} DSP48E2"
-                     f"  ({res['yosys']})")
+        kinds = pe.items() if "lut" not in pe or isinstance(pe["lut"], dict) else [("", pe)]
+        lines.append("  per PE     " + "; ".join(
+            f"{(kind + ' ') if kind else ''}{p['lut']:,.0f} LUT, {p['ff']:,.0f} FF, "
+            f"{p['dsp']:g} DSP48E2" for kind, p in kinds) + f"  ({res['yosys']})")
         if res.get("scaled_from"):
             lines.append(f"  estimate   scaled from {res['scaled_from']} (Yosys estimate, not "
                          f"Vivado; method in report.json)")
+    if "timing" in report:
+        t = report["timing"]
+        worst = max(t["blocks"].values(), key=lambda f: (f["lut_levels"], f["carry_chains"]))
+        lines.append(f"  timing     deepest path {worst['lut_levels']} LUT levels, "
+                     f"{worst['carry_chains']} carry chain(s); goal <= "
+                     f"{t['goal']['lut_levels']} + {t['goal']['carry_chains']}: "
+                     + ("met by every block" if not t["misses"] else
+                        "missed by " + ", ".join(t["misses"])))
     for name, result in report.get("checks", {}).items():
         lines.append(f"  check      {name}: {result.splitlines()[0] if result else result}")
     lines.append(f"  wrote      {' '.join(report['files'])}  ({report['seconds']:.0f} s)")

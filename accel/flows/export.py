@@ -34,7 +34,8 @@ A 32x32 build holds several megabits of weight memory, and Amaranth 0.5 spent mo
 on those bits than on the rest of the design; the text is the same, byte for byte (the
 tests compare the two). All-zero initialisers, megabits in a build without weights, are
 written as one digit for Yosys, or left out for the Verilator model and the synthesis
-estimates. And every PE becomes an instance of one module (:func:`fragment_verilog`).
+estimates. And every PE becomes an instance of one module per PE kind
+(:func:`fragment_verilog`).
 """
 
 import re
@@ -48,12 +49,13 @@ from ..config import AccelConfig
 from ..gateware.core import PatchINRCore
 
 __all__ = ["TOP_NAME", "PE_NAME", "CoreTop", "CoreInstance", "export_core", "elaborate_core",
-           "fragment_verilog", "convert_rtlil", "port_names", "module_ports"]
+           "fragment_verilog", "share_pes", "pe_module", "convert_rtlil", "port_names", "module_ports"]
 
 #: Name of the exported top module.
 TOP_NAME = "patchinr_core"
 
-#: Name of the one processing-element module that every PE of the array instantiates.
+#: Name of the processing-element module that every PE of a generic array instantiates
+#: (the INT8 array's PE kinds add a suffix: :func:`pe_module`).
 PE_NAME = f"{TOP_NAME}_pe"
 
 # Xilinx interface definitions (VLNV) of the core's bus ports.
@@ -227,53 +229,81 @@ def _rtlil_ports(text, module):
                       re.M)
 
 
-def _share_pes(fragment, arith):
-    """Make every PE of an elaborated core an instance of one module; return its RTLIL.
+def pe_module(origin, arith):
+    """``(module name, fresh copy)`` of a processing element of an elaborated core, or
+    ``None`` if ``origin`` is not one: the generic PE is :data:`PE_NAME`, the INT8 array's
+    PEs ``PE_NAME`` with their kind (``_wide16x16``, ``_wide8x8``, ``_pair``, ``_lut``)."""
+    from ..gateware.int8.lut import LutPE
+    from ..gateware.int8.pair import PackedPair
+    from ..gateware.int8.wide import WidePE
+    from ..gateware.pe import ProcessingElement
+    if isinstance(origin, ProcessingElement):
+        return PE_NAME, lambda: ProcessingElement(arith=arith)
+    if isinstance(origin, PackedPair):      # before WidePE: it is one
+        return f"{PE_NAME}_pair", PackedPair
+    if isinstance(origin, WidePE):
+        a, w, acc = origin.a_width, origin.w_width, origin.acc_width
+        return (f"{PE_NAME}_wide{a}x{w}",
+                lambda: WidePE(a_width=a, w_width=w, acc_width=acc))
+    if isinstance(origin, LutPE):
+        return f"{PE_NAME}_lut", LutPE
+    return None
+
+
+def share_pes(fragment, arith):
+    """Make every PE of an elaborated design an instance of one module per PE kind
+    (:func:`pe_module`); return ``(RTLIL of those modules, their names)``.
 
     Amaranth writes a module per PE instance (``pe_0_0`` ... ``pe_31_31``), all alike:
     converting a 32x32 FP32 array that way repeats the PE a thousand times over. Each
-    PE's subfragment is replaced by an :class:`~amaranth.hdl.Instance` of :data:`PE_NAME`
-    on the PE's own port signals, so the array's wiring is untouched, and the module is
-    converted once. The co-simulation tests run this Verilog against the references.
+    PE's subfragment is replaced by an :class:`~amaranth.hdl.Instance` of its kind's
+    module on the PE's own port signals, so the array's wiring is untouched, and each
+    module is converted once. The co-simulation tests run this Verilog against the
+    references.
     """
-    from ..gateware.pe import ProcessingElement
-    pe_text = convert_rtlil(ProcessingElement(arith=arith), name=PE_NAME)
-    # The PE is instantiated, not a second top module.
-    pe_text = re.sub(rf"^attribute \\top 1\n(?=module \\{re.escape(PE_NAME)}\n)", "",
-                     pe_text, flags=re.M)
-    pe_ports = set(_rtlil_ports(pe_text, PE_NAME))
     domain = {"clk": ("i_clk", ClockSignal("sync")), "rst": ("i_rst", ResetSignal("sync"))}
+    modules = {}            # name -> (RTLIL text, port names)
 
-    def instance(pe):
+    def instance(pe, name, make):
+        if name not in modules:
+            text = convert_rtlil(make(), name=name)
+            # The PE is instantiated, not a second top module.
+            text = re.sub(rf"^attribute \\top 1\n(?=module \\{re.escape(name)}\n)", "",
+                          text, flags=re.M)
+            modules[name] = (text, set(_rtlil_ports(text, name)))
+        pe_ports = modules[name][1]
         ports = {}
         for path, member, value in pe.signature.flatten(pe):
-            name = "__".join(map(str, path))
-            ports[("i_" if member.flow == wiring.In else "o_") + name] = value
+            port = "__".join(map(str, path))
+            ports[("i_" if member.flow == wiring.In else "o_") + port] = value
         ports.update(v for k, v in domain.items() if k in pe_ports)
         if {k[2:] for k in ports} != pe_ports:
-            raise RuntimeError(f"{PE_NAME} ports {sorted(pe_ports)} differ from the PE's "
+            raise RuntimeError(f"{name} ports {sorted(pe_ports)} differ from the PE's "
                                f"signature {sorted(k[2:] for k in ports)}")
-        return Instance(PE_NAME, **ports)
+        return Instance(name, **ports)
 
     def walk(frag):
-        for index, (sub, name, src_loc) in enumerate(frag.subfragments):
-            pe = next((o for o in sub.origins or () if isinstance(o, ProcessingElement)), None)
-            if pe is not None:
-                frag.subfragments[index] = (Fragment.get(instance(pe), None), name, src_loc)
+        for index, (sub, sub_name, src_loc) in enumerate(frag.subfragments):
+            found = next(((o, k) for o in sub.origins or ()
+                          if (k := pe_module(o, arith)) is not None), None)
+            if found is not None:
+                origin, (name, make) = found
+                frag.subfragments[index] = (Fragment.get(instance(origin, name, make), None),
+                                            sub_name, src_loc)
             else:
                 walk(sub)
     walk(fragment)
-    return pe_text
+    return "".join(text for text, _ in modules.values()), sorted(modules)
 
 
 def fragment_verilog(top, fragment, *, zero_init=True):
     """Verilog text of a :class:`CoreTop` elaborated by :func:`elaborate_core`.
 
-    Its PEs become instances of one module, :data:`PE_NAME`; the fragment cannot be
-    converted again. Without ``zero_init`` all-zero memory initialisers are left out
+    Its PEs become instances of one module per PE kind (:func:`share_pes`); the fragment
+    cannot be converted again. Without ``zero_init`` all-zero memory initialisers are left out
     (:func:`convert_rtlil`).
     """
-    pe_text = _share_pes(fragment, top.core.config.arith)
+    pe_text, _ = share_pes(fragment, top.core.config.arith)
     text = convert_rtlil(fragment, name=TOP_NAME, ports=top.ports,
                          zero_init="short" if zero_init else "none")
     text += pe_text

@@ -66,6 +66,7 @@ from model.validate import positive_int
 
 from ..config import AccelConfig
 from ..device import RESOURCES, XCVU9P
+from .netlist import analyse
 
 __all__ = ["Yosys", "SynthesisError", "find_yosys", "small_array", "core_memories",
            "cell_resources", "estimate"]
@@ -93,6 +94,7 @@ _SCRIPT = """\
 read_rtlil {rtlil}
 {prepare}synth_xilinx -family xcup -top {top} -noiopad -noclkbuf -uram
 tee -q -o {stat} stat -json
+write_json {netlist}
 """
 
 class SynthesisError(RuntimeError):
@@ -232,10 +234,11 @@ def _walk(fragment, path, stop):
 def core_memories(fragment):
     """``Counter({MemoryShape: count})`` of the memories of an elaborated core outside its
     PEs and post-processing lanes (those are counted with the PE and the lane)."""
+    from ..gateware.int8.array import Int8Array
     from ..gateware.pe import ProcessingElement
     from ..gateware.postproc import PostLane
     return Counter(_shape_of(origin)
-                   for _, origin in _walk(fragment, (), (ProcessingElement, PostLane))
+                   for _, origin in _walk(fragment, (), (ProcessingElement, PostLane, Int8Array))
                    if isinstance(origin, memory.Memory))
 
 
@@ -370,6 +373,7 @@ class _Job:
     top: str
     blackbox: tuple = ()    # modules emptied before synthesis (counted elsewhere)
     flatten: bool = False   # flatten around the black boxes first
+    analyse: tuple = ()     # modules besides the top to analyse (accel.flows.netlist)
 
 
 def _stat_modules(text):
@@ -394,12 +398,15 @@ def _run(tool, job, cache_dir):
     prepare = "".join(f"blackbox {name}\n" for name in job.blackbox)
     if job.flatten:
         prepare += f"hierarchy -top {job.top}\nflatten\n"
-    script = _SCRIPT.format(rtlil="{rtlil}", top=job.top, stat="{stat}", prepare=prepare)
-    key = hashlib.sha256("\0".join((tool.version, script, text)).encode()).hexdigest()[:24]
+    script = _SCRIPT.format(rtlil="{rtlil}", top=job.top, stat="{stat}", netlist="{netlist}",
+                            prepare=prepare)
+    key = hashlib.sha256("\0".join((tool.version, script, text, *job.analyse)).encode()
+                         ).hexdigest()[:24]
     cached = os.path.join(cache_dir, f"{job.name}-{key}.json")
     if os.path.exists(cached):
         with open(cached) as f:
-            return json.load(f), True
+            kept = json.load(f)
+        return kept["modules"], kept["analysis"], True
     with tempfile.TemporaryDirectory(prefix="synth-") as tmp:
         il, stat = os.path.join(tmp, "design.il"), os.path.join(tmp, "stat.json")
         ys = os.path.join(tmp, "synth.ys")
@@ -408,7 +415,7 @@ def _run(tool, job, cache_dir):
         # Paths relative to the scratch folder, which is Yosys's working directory: the
         # WebAssembly Yosys sees only its working directory and what is below it.
         with open(ys, "w") as f:
-            f.write(script.format(rtlil="design.il", stat="stat.json"))
+            f.write(script.format(rtlil="design.il", stat="stat.json", netlist="netlist.json"))
         log = os.path.join(cache_dir, f"{job.name}-{key}.log")
         # -q keeps warnings (thousands of port-resizing notes on block RAMs) off the terminal;
         # the log is written in the scratch folder and kept in the cache directory.
@@ -421,11 +428,15 @@ def _run(tool, job, cache_dir):
                                  f"see {log}")
         with open(stat) as f:
             modules = {name.lstrip("\\"): v for name, v in _stat_modules(f.read()).items()}
+        with open(os.path.join(tmp, "netlist.json")) as f:
+            netlist = json.load(f)
+        analysis = {name: analyse(netlist, name) for name in (job.top, *job.analyse)
+                    if name.lstrip("\\") in {n.lstrip("\\") for n in netlist["modules"]}}
     tmp_path = cached + ".tmp"
     with open(tmp_path, "w") as f:
-        json.dump(modules, f)
+        json.dump({"modules": modules, "analysis": analysis}, f)
     os.replace(tmp_path, cached)
-    return modules, False
+    return modules, analysis, False
 
 
 def _core_rtlil(config):
@@ -442,13 +453,14 @@ def _core_rtlil(config):
 
 
 def _instances(fragment, top):
-    """Module names of the PE and lane instances of an elaborated core."""
+    """Module names of the PE (or INT8 array) and lane instances of an elaborated core."""
+    from ..gateware.int8.array import Int8Array
     from ..gateware.pe import ProcessingElement
     from ..gateware.postproc import PostLane
     pes, lanes = [], []
-    for path, origin in _walk(fragment, (), (ProcessingElement, PostLane)):
+    for path, origin in _walk(fragment, (), (ProcessingElement, PostLane, Int8Array)):
         name = ".".join((top, *path))
-        if isinstance(origin, ProcessingElement):
+        if isinstance(origin, (ProcessingElement, Int8Array)):
             pes.append(name)
         elif isinstance(origin, PostLane):
             lanes.append(name)
@@ -526,34 +538,51 @@ def estimate(config, *, cache_dir, tool=None, jobs=2, progress=None, memories=No
     shapes = sorted(set(small_mems) | set(real_mems), key=lambda s: (s.bits, s.width, str(s)))
 
     arith = config.arith
-    # Scaled from the small core, its PEs and lanes are replaced by the stand-alone ones
-    # anyway: emptied, they cost Yosys nothing (16 FP32 PEs are most of a 4x4 core's
-    # synthesis time).
+    plan = config.array_plan
+    # Scaled from the small core, its PEs (or INT8 array) and lanes are replaced by the
+    # stand-alone ones anyway: emptied, they cost Yosys nothing (16 FP32 PEs are most of a
+    # 4x4 core's synthesis time).
     boxed = () if direct else tuple(small_pes + small_lanes)
     # ABC9 (always on in newer Yosys; 0.70 here) fails an internal assertion
     # (rtlil.cc, count_id) on the kept hierarchy around the black-boxed PEs; flattened
     # around them it maps, and the boxes stay cells to count. With the optional ABC (0.23)
     # the hierarchy is kept, as the README's figures were measured.
     flatten = bool(boxed) and tool.abc9
+    direct_pes = _direct_pes(plan, small_pes) if direct and plan is not None else {}
+    # The core's own blocks, measured in the small core where its hierarchy is kept.
+    blocks = {b: f"{core_top}.core.{b}" for b in CORE_BLOCKS}
     job_list = [
-        _Job("core", core_il, core_top, blackbox=boxed, flatten=flatten),
+        _Job("core", core_il, core_top, blackbox=boxed, flatten=flatten,
+             analyse=tuple(direct_pes.values()) + tuple(blocks.values())),
         _Job("memories", convert_rtlil(_MemoryBench(shapes), name="bench", zero_init="none"),
              "bench"),
         _Job("lane", convert_rtlil(PostLane(config=config), name="lane", zero_init="none"),
              "lane"),
-        _Job(f"pe-{arith.name}", convert_rtlil(ProcessingElement(arith=arith), name="pe",
-                                                zero_init="none"), "pe"),
     ]
+    groups = {}
+    if plan is None:
+        job_list.append(_Job(f"pe-{arith.name}", convert_rtlil(
+            ProcessingElement(arith=arith), name="pe", zero_init="none"), "pe"))
+    else:
+        # One column group of each kind the array has, at its full height, its PEs one
+        # shared module per kind: the array is these groups side by side.
+        for kind, count in (("pair", plan.pairs), ("wide", plan.single_cols),
+                            ("lut", plan.lut_cols)):
+            if count:
+                text, names = _group_rtlil(plan, kind, arith)
+                groups[kind] = (count, names)
+                job_list.append(_Job(f"array-{kind}-{rows}", text, f"group_{kind}",
+                                     analyse=tuple(names)))
     if direct:
         del job_list[1:]
-    results = {}
+    results, analyses = {}, {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         started = time.perf_counter()
         futures = {pool.submit(_run, tool, job, cache_dir): job for job in job_list}
         for future in concurrent.futures.as_completed(futures):
             job = futures[future]
-            modules, cached = future.result()
-            results[job.name] = modules
+            modules, analysis, cached = future.result()
+            results[job.name], analyses[job.name] = modules, analysis
             res = cell_resources(_hierarchy_cells(modules, job.top, {}, frozenset(job.blackbox)))
             say(f"synth: {job.name:<10} {_brief(res)}"
                 + ("  (cached)" if cached else f"  [{time.perf_counter() - started:.0f} s]"))
@@ -567,22 +596,54 @@ def estimate(config, *, cache_dir, tool=None, jobs=2, progress=None, memories=No
     missing = sorted(set(small_pes + small_lanes) - present)
     if missing:
         raise SynthesisError(f"Yosys's output has no module {missing[0]!r}")
-    core_total = cell_resources(_hierarchy_cells(core, core_top, memo, frozenset(boxed)))
+    core_total = _absorbed(cell_resources(_hierarchy_cells(core, core_top, memo,
+                                                           frozenset(boxed))),
+                           analyses["core"][core_top])
     method_head = (f"Yosys synth_xilinx -family xcup -uram ({tool.version}), "
                    + ("the small core flattened around its black boxes (ABC9)" if flatten
                       else "hierarchy kept")
-                   + ", memories uninitialised (zero)")
+                   + ", memories uninitialised (zero)"
+                   + (", the registers and post-adder in a DSP48E2's A/B, M and P positions "
+                      "counted inside the slice (accel.flows.netlist)" if plan else ""))
+    timing = {"core": _figures(analyses["core"][core_top])}
+    timing.update((b, _figures(analyses["core"][name])) for b, name in blocks.items()
+                  if name in analyses["core"])
     if direct:
         out = _finish(core_total, config, tool)
+        per_pe = (_mean(core, small_pes, memo) if plan is None else
+                  {kind: _absorbed(cell_resources(_hierarchy_cells(core, name, memo)),
+                                   analyses["core"][name])
+                   for kind, name in direct_pes.items()})
         out.update(
-            per_pe=_mean(core, small_pes, memo), per_lane=_mean(core, small_lanes, memo),
-            parts={"core": core_total}, memories=[], scaled_from=None,
+            per_pe=per_pe, per_lane=_mean(core, small_lanes, memo),
+            parts={"core": core_total}, memories=[], scaled_from=None, timing=timing,
             method=f"{method_head}; the whole {rows}x{cols} core synthesised as one design")
         out["seconds"] = time.perf_counter() - t0
         return out
 
-    pe = cell_resources(_hierarchy_cells(results[f"pe-{arith.name}"], "pe", {}))
     lane = cell_resources(_hierarchy_cells(results["lane"], "lane", {}))
+    timing["lane"] = _figures(analyses["lane"]["lane"])
+    if plan is None:
+        pe = cell_resources(_hierarchy_cells(results[f"pe-{arith.name}"], "pe", {}))
+        timing["pe"] = _figures(analyses[f"pe-{arith.name}"]["pe"])
+        array = _combine((rows * cols, pe))
+        per_pe = pe
+    else:
+        terms, per_pe = [], {}
+        for kind, (count, names) in groups.items():
+            name = f"array-{kind}-{rows}"
+            top = f"group_{kind}"
+            group = _absorbed(cell_resources(_hierarchy_cells(results[name], top, {})),
+                              analyses[name][top])
+            terms.append((count, group))
+            timing[f"group_{kind}"] = _figures(analyses[name][top], own=True)
+            for pe_name in names:
+                kind_name = pe_name[len(_pe_prefix()) + 1:]
+                per_pe[kind_name] = _absorbed(
+                    cell_resources(_hierarchy_cells(results[name], pe_name, {})),
+                    analyses[name][pe_name])
+                timing[f"pe_{kind_name}"] = _figures(analyses[name][pe_name])
+        array = _combine(*terms)
     bench, bench_memo = results["memories"], {}
     mem_cost, notes = {}, []
     for i, shape in enumerate(shapes):
@@ -599,30 +660,88 @@ def estimate(config, *, cache_dir, tool=None, jobs=2, progress=None, memories=No
     # stand-alone synthesis; in the core Yosys may map the same memory a little
     # differently (dropping read bits nothing uses), which must not leave a negative rest.
     rest = {k: (0 if k in ("bram36", "uram") else max(v, 0)) for k, v in rest.items()}
-    array = _combine((rows * cols, pe))
     lanes = _combine((cols, lane))
     mems = _combine(*[(n, mem_cost[s]) for s, n in real_mems.items()])
     total = _combine((1, rest), (1, array), (1, lanes), (1, mems))
 
+    what = ("one PE" if plan is None else
+            "one full-height column group of each kind (" + ", ".join(groups) + ")")
     out = _finish(total, config, tool)
     out.update(
-        per_pe=pe, per_lane=lane,
+        per_pe=per_pe, per_lane=lane, timing=timing,
         parts={"rest": rest, "array": array, "lanes": lanes, "memories": mems},
-        scaled_from=(f"one PE, one post-processing lane, each memory, and the whole core "
+        scaled_from=(f"{what}, one post-processing lane, each memory, and the whole core "
                      f"at {s_rows}x{s_cols}"),
         memories=[{"shape": str(s), "count": n, **mem_cost[s]}
                   for s, n in sorted(real_mems.items(), key=lambda kv: -kv[0].bits)],
-        method=(f"{method_head}. Synthesised: one PE ({arith.name}), one post-processing "
+        method=(f"{method_head}. Synthesised: {what} ({arith.name}), one post-processing "
                 f"lane, the whole core with a {s_rows}x{s_cols} array (same model, batch, "
-                f"precision, maximum frame) with its {len(small_pes)} PEs and "
-                f"{len(small_lanes)} lanes as black boxes, and each memory outside PEs and "
-                f"lanes alone. Total = that core - its memories (block RAM of the rest taken "
-                f"as zero) + {rows}x{cols} x PE + {cols} x lane + the {rows}x{cols} build's "
-                f"memories; the glue that grows with the array outside PEs, lanes and "
-                f"memories is counted at {s_rows}x{s_cols}"
+                f"precision, maximum frame) with its array and "
+                f"{len(small_lanes)} lanes as black boxes, and each memory outside the array "
+                f"and lanes alone. Total = that core - its memories (block RAM of the rest "
+                f"taken as zero) + the {rows}x{cols} array + {cols} x lane + the "
+                f"{rows}x{cols} build's memories; the glue that grows with the array outside "
+                f"it, the lanes and the memories is counted at {s_rows}x{s_cols}"
                 + "".join(f"; {note}" for note in notes)))
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+#: The core's blocks whose timing figures the report gives (submodules of
+#: :class:`~accel.gateware.core.PatchINRCore`), where Yosys keeps the hierarchy.
+CORE_BLOCKS = ("csr", "coord_gen", "batcher", "sequencer", "datapath", "scatter", "loader")
+
+
+def _pe_prefix():
+    from .export import PE_NAME
+    return PE_NAME
+
+
+def _group_rtlil(plan, kind, arith):
+    """``(RTLIL, PE module names)`` of one column group of ``plan``'s array at full height."""
+    from amaranth.hdl import Fragment
+
+    from ..gateware.int8.array import Int8Array
+    from .export import _signature_ports, convert_rtlil, share_pes
+    arr = Int8Array(rows=plan.rows, cols=2 if kind == "pair" else 1, wide_rows=plan.wide_rows,
+                    lut_cols=1 if kind == "lut" else 0)
+    ports = _signature_ports(arr)
+    fragment = Fragment.get(arr, None)
+    pe_text, names = share_pes(fragment, arith)
+    text = convert_rtlil(fragment, name=f"group_{kind}", ports=ports, zero_init="none")
+    return text + pe_text, names
+
+
+def _absorbed(res, analysis):
+    """``res`` less the cells a DSP48E2 absorbs (:func:`accel.flows.netlist.analyse`)."""
+    out = dict(res)
+    out["lut"] -= analysis["absorbed"]["lut"]
+    out["ff"] -= analysis["absorbed"]["ff"]
+    return out
+
+
+def _direct_pes(plan, arrays):
+    """``{PE kind: module name}`` of one PE of each kind in a directly synthesised INT8
+    core (Amaranth names each PE's module after its instance)."""
+    arr, W = arrays[0], plan.wide_rows
+    out = {"wide16x16": f"{arr}.wide_0_0"}
+    if plan.pairs:
+        out["pair"] = f"{arr}.pair_{W}_0"
+    if plan.single_cols:
+        out["wide8x8"] = f"{arr}.wide_{W}_{2 * plan.pairs}"
+    if plan.lut_cols and plan.packed_rows:
+        out["lut"] = f"{arr}.lut_{W}_{plan.cols - plan.lut_cols}"
+    return out
+
+
+def _figures(analysis, own=False):
+    """The timing-evidence figures of one block (``own``: the module alone, not what is
+    below it, for an array group whose PEs are reported on their own)."""
+    d = analysis["logic_depth"]
+    return {"lut_levels": d["lut_levels"], "carry_chains": d["carry_chains"],
+            "longest_carry_cells": d["longest_carry_cells"], "deepest_end": d["end"],
+            "dsp": analysis["dsp"], "max_fanout": analysis["fanout"]["max"],
+            "max_fanout_net": analysis["fanout"]["net"]}
 
 
 def _mean(modules, names, memo):

@@ -20,6 +20,7 @@ harness, the lint waivers, the Verilator version and the compiler options.
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -389,10 +390,12 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
     verilog = export_core(config, zero_init=False)
     with open(HARNESS_PATH) as f:
         harness = f.read()
-    # The lint waivers, and the shared PE module inlined into every instance: kept as one
+    # The lint waivers, and each shared PE module inlined into every instance: kept as one
     # module, a model compiles faster but renders markedly slower (Verilator does not
     # optimise across the module boundary).
-    waivers = waiver_config(verilator) + f'inline -module "{PE_NAME}"\n'
+    pe_modules = sorted(set(re.findall(rf"^module ({re.escape(PE_NAME)}\w*)\(", verilog, re.M)))
+    waivers = waiver_config(verilator) + "".join(f'inline -module "{name}"\n'
+                                                 for name in pe_modules)
     digest = hashlib.sha256()
     for part in (verilog, harness, waivers, _verilator_version(verilator), opt, cxx,
                  str(threads)):

@@ -4,8 +4,8 @@ Every query the :class:`~accel.gateware.sequencer.Sequencer` issues carries a re
 everything about it (which layer, tile, query, buffer halves, output slot). The record
 enters a delay line; each stage reads the record at its own fixed delay (a "tap"), so
 control needs no handshakes and every column sees its queries exactly when the skewed
-data arrives. With ``F = Timing.FEED``, ``L`` the PE latency, ``P`` the post-processing
-latency, a query issued at cycle ``t``:
+data arrives. With ``F = Timing.FEED``, ``L`` the array's row skew, ``A`` its column latency
+(``Timing.array``), ``P`` the post-processing latency, a query issued at cycle ``t``:
 
 ==================================  ===================================================
 cycle                               what happens
@@ -15,9 +15,9 @@ cycle                               what happens
 ``t + F + r*L + c``                 PE ``(r, c)`` multiplies (activations move right)
 ``t + F + c - 1``                   column ``c`` reads its bias / previous partial sum
 ``t + F + c``                       ... which enters the top of column ``c``
-``t + F + c + rows*L``              the sum leaves column ``c``: partial sum memory, or
+``t + F + c + A``                   the sum leaves column ``c``: partial sum memory, or
                                     the post-processing lane when the tile ends ``K``
-``t + F + c + rows*L + P``          lane ``c`` writes the activation bank of element
+``t + F + c + A + P``               lane ``c`` writes the activation bank of element
                                     ``nt*cols + c`` (or the output unit's bank ``c``)
 ==================================  ===================================================
 
@@ -33,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
 from .batcher import coord_write_layout
+from .int8.array import Int8Array
 from .mac_array import MacArray
 from .postproc import PostLane
 from .sequencer import issue_layout
@@ -95,8 +96,13 @@ class Datapath(wiring.Component):
 
         m.submodules.buffer = buf = self._buffer
         m.d.comb += buf.wr.eq(self.wr)
-        m.submodules.array = arr = MacArray(rows=R, cols=C, arith=arith)
-        m.d.comb += arr.mode.eq(self.mode)
+        plan = cfg.array_plan
+        if plan is not None:
+            m.submodules.array = arr = Int8Array(rows=R, cols=C, wide_rows=plan.wide_rows,
+                                                 lut_cols=plan.lut_cols)
+        else:
+            m.submodules.array = arr = MacArray(rows=R, cols=C, arith=arith)
+            m.d.comb += arr.mode.eq(self.mode)
 
         # The delay line: line[d] is the record issued d cycles ago.
         layout = issue_layout(cfg)

@@ -8,9 +8,11 @@ tile ``nt`` outer and input tile ``kt`` inner (:mod:`accel.config`). Tile ``i`` 
 ``T_{i+1} = T_i + period``:
 
 * ``period = max(len, tile_min)``, where ``tile_min`` covers the shadow-weight reload
-  (``(rows-1)*L + rows + 1``: the next tile's ``rows`` words may only shift in after this
-  tile's last swap, and are all read before the next tile starts) and the partial-sum
-  read-after-write between consecutive input tiles (``rows*L + 2``); ``L`` is the PE latency.
+  (``(rows-1)*L + rows + 1 + D``: the next tile's ``rows`` words may only shift in after
+  this tile's last swap, and all reach the shadow registers, ``D`` cycles after their
+  shift, before the next tile starts) and the partial-sum read-after-write between
+  consecutive input tiles (``A + 2``); ``L`` is the array's row skew, ``A`` its column
+  latency and ``D`` its load delay (:class:`~accel.config.Timing`).
 * the last tile of a layer waits ``len + drain`` instead: the next layer reads what this
   layer writes, so the pipeline (feed, array, post-processing, all columns) empties first.
 

@@ -142,7 +142,7 @@ def test_geometry(mkw, rows, cols, batch, max_width):
     assert cfg.act_words == math.ceil(mkw["hidden"] / rows)
     assert cfg.act_depth == 2 * batch * math.ceil(mkw["hidden"] / rows)
     assert cfg.patches_per_row_max == max_width // mkw["patch"]
-    assert cfg.out_slots == max_width // mkw["patch"] + batch
+    assert cfg.out_slots == 2 * (max_width // mkw["patch"] + batch)
     assert cfg.out_words == math.ceil(widths[-1] / cols)
 
 
@@ -156,7 +156,7 @@ def test_geometry_by_hand():
     assert cfg.weight_depth == 52           # (3 + 6 + 4) tiles x 4 rows
     assert cfg.param_depth == 8
     assert cfg.act_words == 2
-    assert cfg.out_slots == 4 + 5
+    assert cfg.out_slots == 2 * (4 + 5)
     assert [g.kind for g in cfg.layers] == ["sine", "sine", "out"]
 
 

@@ -111,8 +111,11 @@ def test_build_without_weights_leaves_zero_memories_uninitialised(tmp_path):
     initials = [line.strip() for line in core.splitlines() if "initial" in line]
     assert initials and all(re.fullmatch(r"initial \\\$auto\$verilog_backend\S+\s+= 1'h0;", i)
                             for i in initials), initials[:3]
-    assert "module patchinr_core_pe(" in core
-    assert len(re.findall(r"^\s*patchinr_core_pe \S+ \(", core, re.M)) == 16
+    # The INT8 array's PEs, one shared module per kind: two wide rows of 4, then two
+    # rows of 2 packed pairs.
+    for kind, count in (("wide16x16", 8), ("pair", 4)):
+        assert f"module patchinr_core_pe_{kind}(" in core
+        assert len(re.findall(rf"^\s*patchinr_core_pe_{kind} \S+ \(", core, re.M)) == count
 
 
 @needs_verilator

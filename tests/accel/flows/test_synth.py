@@ -11,7 +11,7 @@ import os
 import pytest
 
 from accel.config import AccelConfig
-from accel.device import DSP_PER_LANE, DSP_PER_PE, RESOURCES, dsp_count
+from accel.device import DSP_PER_LANE, DSP_PER_PE, RESOURCES, array_dsps, dsp_count
 from accel.flows.synth import SynthesisError, _stat_modules, cell_resources, estimate, small_array
 from tests.accel.models import random_model
 from tests.tools import YOSYS, needs_yosys
@@ -61,9 +61,10 @@ def test_scaled_estimate_agrees_with_direct_synthesis(tmp_path):
     assert scaled["scaled_from"] and direct["scaled_from"] is None
     assert scaled["dsp"] == direct["dsp"]
     # At most the fit check's count (a 12x8 frame's address multiplies need no DSP48E2).
-    assert 2 * 2 * DSP_PER_PE["int8"] + 2 * DSP_PER_LANE["int8"] <= scaled["dsp"]
-    assert scaled["dsp"] <= dsp_count("int8", 2, 2)
-    assert scaled["per_pe"]["dsp"] == direct["per_pe"]["dsp"] == DSP_PER_PE["int8"]
+    assert array_dsps(cfg) + 2 * DSP_PER_LANE["int8"] <= scaled["dsp"]
+    assert scaled["dsp"] <= dsp_count(cfg)
+    # Two rows, both wide: one DSP48E2 per PE.
+    assert scaled["per_pe"]["wide16x16"]["dsp"] == direct["per_pe"]["wide16x16"]["dsp"] == 1
     assert scaled["per_lane"]["dsp"] == direct["per_lane"]["dsp"] == DSP_PER_LANE["int8"]
     for k in ("lut", "ff"):
         assert scaled[k] == pytest.approx(direct[k], rel=0.1), k
@@ -84,20 +85,27 @@ def _device(kind):
 
 @needs_yosys
 @pytest.mark.parametrize("precision, part", [
-    ("int8", "pe"),
+    ("int8", "wide"), ("int8", "pair"), ("int8", "lut"),
     pytest.param("int8", "lane", marks=slow),
     pytest.param("fp32", "pe", marks=slow), pytest.param("fp32", "lane", marks=slow),
     pytest.param("dual", "pe", marks=slow), pytest.param("dual", "lane", marks=slow),
 ])
 def test_dsp_per_pe_and_lane(precision, part, tmp_path):
-    # The fit check of accel.flows.build counts DSPs with these tables before elaborating.
+    # The fit check (accel.device) counts DSPs with these tables, and the INT8 array's
+    # plan with one per wide PE and packed pair and none per LUT PE, before elaborating.
     from accel.flows.export import convert_rtlil
     from accel.flows.synth import _hierarchy_cells, _Job, _run
+    from accel.gateware.int8.lut import LutPE
+    from accel.gateware.int8.pair import PackedPair
+    from accel.gateware.int8.wide import WidePE
     from accel.gateware.pe import ProcessingElement
     from accel.gateware.postproc import PostLane
     cfg = tiny(2, 2, precision)
-    design, want = ((ProcessingElement(arith=cfg.arith), DSP_PER_PE) if part == "pe" else
-                    (PostLane(config=cfg), DSP_PER_LANE))
+    design, want = {
+        "wide": (WidePE(), 1), "pair": (PackedPair(), 1), "lut": (LutPE(), 0),
+        "pe": (ProcessingElement(arith=cfg.arith), DSP_PER_PE.get(precision)),
+        "lane": (PostLane(config=cfg), DSP_PER_LANE[precision]),
+    }[part]
     job = _Job(part, convert_rtlil(design, name=part, zero_init="none"), part)
-    modules, _ = _run(YOSYS, job, tmp_path)
-    assert cell_resources(_hierarchy_cells(modules, part, {}))["dsp"] == want[precision]
+    modules, _, _ = _run(YOSYS, job, tmp_path)
+    assert cell_resources(_hierarchy_cells(modules, part, {}))["dsp"] == want

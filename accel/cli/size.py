@@ -1,0 +1,84 @@
+"""The default build, the ``--array auto`` build and the device's limit, side by side.
+
+Command line::
+
+    python -m accel.size [--precision int8] [--patches 1,2,4,8,16] [--json FILE]
+
+For each patch size of the default model: the array, LUT columns and batch of each build,
+its DSP48E2s and LUT budget (:mod:`accel.sizing`), and the useful MACs per cycle and fps
+at 200 MHz on 256x256 and on 1920x1080 frames from the cycle model, against the XCVU9P's
+INT8 limit (two multiplies per DSP48E2). Nothing is elaborated: seconds. Resources measured
+by Yosys come from ``python -m accel.build --array auto``.
+"""
+
+import json
+import sys
+
+from model.config import PatchINRConfig
+from model.errors import ArgumentParser, cli_entry
+from model.validate import int_list, one_of
+
+from ..config import BUILD, PRECISIONS, AccelConfig
+from ..device import INT8_MACS_LIMIT, dsp_count
+from ..sizing import auto_array, lut_estimate, throughput
+
+__all__ = ["build_parser", "main", "rows"]
+
+FRAMES = ((256, 256), (1920, 1080))
+
+
+def build_parser():
+    p = ArgumentParser(prog="python -m accel.size", description=__doc__.split("\n\n")[0])
+    p.add_argument("--precision", default="int8", help="int8, fp32 or dual (default int8)")
+    p.add_argument("--patches", default="1,2,4,8,16", help="patch sizes (default %(default)s)")
+    p.add_argument("--json", default=None, help="also write the rows as JSON to FILE")
+    return p
+
+
+def _row(n, build, config):
+    out = {"n": n, "build": build, "array": f"{config.rows}x{config.cols}",
+           "lut_cols": config.lut_cols, "batch": config.batch, "dsp": dsp_count(config),
+           "lut_budget": round(lut_estimate(config))}
+    for w, h in FRAMES:
+        w, h = w - w % n, h - h % n
+        macs, fps = throughput(config, w, h)
+        out[f"{w}x{h}"] = {"macs_per_cycle": round(macs), "fps": round(fps, 2),
+                           "of_limit": round(macs / INT8_MACS_LIMIT, 4)}
+    return out
+
+
+def rows(precision, patches):
+    """The table's rows: per patch size, the default build and the auto build."""
+    out = []
+    for n in patches:
+        model = PatchINRConfig(patch=n)
+        default = AccelConfig.fitting(model=model, rows=BUILD.rows, cols=BUILD.cols,
+                                      batch=BUILD.batch, precision=precision)
+        out.append(_row(n, "default", default))
+        out.append(_row(n, "auto", auto_array(model, precision=precision,
+                                              max_frame=BUILD.max_frame).config))
+    return out
+
+
+@cli_entry("accel.size")
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    one_of("precision", args.precision, PRECISIONS)
+    table = rows(args.precision, int_list(args.patches))
+    print(f"| n | build | array | LUT cols | batch | DSP48E2 | LUT budget | "
+          f"256x256: MACs/cycle | fps | 1080p: MACs/cycle | % of {INT8_MACS_LIMIT:,} | fps |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in table:
+        small, big = r["256x256"], [v for k, v in r.items() if k.startswith("1920x")][0]
+        print(f"| {r['n']} | {r['build']} | {r['array']} | {r['lut_cols']} | {r['batch']:,} | "
+              f"{r['dsp']:,} | {r['lut_budget']:,} | {small['macs_per_cycle']:,} | "
+              f"{small['fps']:,.1f} | {big['macs_per_cycle']:,} | "
+              f"{100 * big['of_limit']:.1f} % | {big['fps']:.2f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(table, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

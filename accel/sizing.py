@@ -1,0 +1,147 @@
+"""``--array auto``: the array, batch and LUT columns that do the most useful work per cycle
+on the device, within its routing margins.
+
+The search runs on figures known without elaborating anything: the DSP48E2 count of every
+block (:mod:`accel.device`), the on-chip memory of the configuration, and a LUT budget
+built from Yosys's cost of one PE of each kind and one lane (:data:`LUT_COST`, held to
+Yosys by the tests); each candidate's speed is the validated cycle model's
+(:mod:`accel.cycles`) on the largest frame of the build. The build's own Yosys estimate
+then checks the choice.
+"""
+
+from dataclasses import dataclass
+
+from model.errors import UserError
+
+from .config import AccelConfig
+from .cycles import frame_cycles, useful_macs
+from .device import DSP_CONTROL, DSP_PER_LANE, MARGINS, XCVU9P, dsp_count, onchip_bits
+
+__all__ = ["LUT_COST", "Choice", "auto_array", "throughput"]
+
+#: LUTs of one block as Yosys 0.23 ``synth_xilinx -family xcup`` maps it, a DSP48E2's
+#: registers and post-adder counted inside it (:func:`accel.flows.synth.estimate`): the
+#: INT8 array's LUT PE, the fabric around a packed pair or a single-DSP PE below the wide
+#: rows (per row of a column group: cascade splits, partial-sum delay lines, load tree),
+#: the FP32 and dual PE, each precision's lane; and what the rest of a core (control,
+#: buffers' logic) takes at most, as a share of the device.
+LUT_COST = {
+    "int8_lut_pe": 132, "int8_pair_row": 19, "int8_dsp_row": 1, "fp32_pe": 656,
+    "dual_pe": 727, "lane_int8": 231, "lane_fp32": 654, "lane_dual": 994,
+    "rest_share": 0.03,
+}
+
+#: Batches the search tries.
+BATCHES = (256, 512, 1024, 2048, 4096)
+
+
+def throughput(config, width, height):
+    """``(useful MACs per cycle, fps at 200 MHz)`` of a ``width x height`` frame."""
+    n = config.model.patch
+    cycles = frame_cycles(config, width, height)
+    return (useful_macs(config, (width // n) * (height // n)) / cycles["total"],
+            cycles["fps_at_200mhz"])
+
+
+def lut_estimate(config):
+    """LUTs of a build from :data:`LUT_COST` (the search's budget; Yosys has the last word)."""
+    plan, C = config.array_plan, config.cols
+    rest = LUT_COST["rest_share"] * XCVU9P["lut"]
+    lane = C * LUT_COST[f"lane_{config.precision}"]
+    if plan is None:
+        return config.rows * C * LUT_COST[f"{config.precision}_pe"] + lane + rest
+    array = (plan.lut_pes * LUT_COST["int8_lut_pe"]
+             + plan.packed_rows * (plan.pairs * LUT_COST["int8_pair_row"]
+                                   + (plan.single_cols + plan.lut_cols)
+                                   * LUT_COST["int8_dsp_row"]))
+    return array + lane + rest
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What :func:`auto_array` picked, and why."""
+    config: AccelConfig
+    macs_per_cycle: float
+    fps: float
+    considered: int
+    dsp: int
+    lut: float
+    onchip_bits: int
+
+    def reason(self):
+        c = self.config
+        lut = f", {c.lut_cols} LUT columns" if c.lut_cols else ""
+        return (f"--array auto: {c.rows}x{c.cols}{lut}, batch {c.batch}: "
+                f"{self.macs_per_cycle:,.0f} useful MACs/cycle on a {c.max_width}x"
+                f"{c.max_height} frame ({self.fps:.1f} fps at 200 MHz), the most of "
+                f"{self.considered} arrays that fit the XCVU9P within DSP "
+                f"{MARGINS['dsp']:.0%}, LUT {MARGINS['lut']:.0%} and memory "
+                f"{MARGINS['bram36']:.0%} ({self.dsp:,} DSP48E2, ~{self.lut:,.0f} LUT, "
+                f"{self.onchip_bits / 1e6:.1f} Mbit on chip)")
+
+
+def _fits(config):
+    dsp = dsp_count(config)
+    lut = lut_estimate(config)
+    bits = config.onchip_bits
+    ok = (dsp <= MARGINS["dsp"] * XCVU9P["dsp"] and lut <= MARGINS["lut"] * XCVU9P["lut"]
+          and bits <= MARGINS["bram36"] * onchip_bits(XCVU9P))
+    return ok, dsp, lut, bits
+
+
+def auto_array(model, *, precision, max_frame, progress=None):
+    """The :class:`Choice` of array (rows a multiple of the columns, powers of two
+    across), LUT columns (INT8) and batch with the most useful MACs per cycle on
+    ``max_frame`` (rounded down to whole patches), within :data:`accel.device.MARGINS`."""
+    w, h = max_frame
+    w, h = w - w % model.patch, h - h % model.patch
+    fitting = []
+    cols_options = [c for c in (1 << k for k in range(12)) if model.channels <= c <= 512]
+    for cols in cols_options:
+        for rows in range(cols, 513, cols):
+            for batch in BATCHES:
+                config = _cheapest_fit(dict(model=model, rows=rows, cols=cols, batch=batch,
+                                            precision=precision, max_width=w, max_height=h))
+                if config is not None:
+                    fitting.append(config)
+    if not fitting:
+        raise UserError(f"no {precision} array fits the XCVU9P within its margins")
+    # Largest arrays first: one whose every PE is busy every cycle cannot beat the best
+    # found so far, so the cycle model runs on a few candidates only.
+    fitting.sort(key=lambda c: (-c.rows * c.cols, c.batch))
+    best, evaluated = None, 0
+    for config in fitting:
+        if best is not None and config.rows * config.cols < best[0][0]:
+            break
+        evaluated += 1
+        macs, fps = throughput(config, w, h)
+        _, dsp, lut, bits = _fits(config)
+        key = (round(macs, 3), -dsp, -lut, -config.batch)
+        if best is None or key > best[0]:
+            best = (key, Choice(config=config, macs_per_cycle=macs, fps=fps,
+                                considered=len(fitting), dsp=dsp, lut=lut, onchip_bits=bits))
+        if progress is not None:
+            progress(f"auto: {config.rows}x{config.cols} batch {config.batch}: "
+                     f"{macs:,.0f} MACs/cycle")
+    return best[1]
+
+
+def _cheapest_fit(base):
+    """The configuration of ``base`` with the fewest LUT columns whose DSP48E2s fit the
+    margin (INT8; ``base`` itself otherwise), if it fits every margin; else ``None``."""
+    lut = 0
+    if base["precision"] == "int8":
+        from .gateware.int8.array import ArrayPlan
+        rows, cols = base["rows"], base["cols"]
+        wide = min(rows, base["model"].coords)
+        budget = MARGINS["dsp"] * XCVU9P["dsp"] - cols * DSP_PER_LANE["int8"] - DSP_CONTROL
+        while lut <= cols and ArrayPlan(rows=rows, cols=cols, wide_rows=wide,
+                                        lut_cols=lut).dsps > budget:
+            lut += 1
+        if lut > cols:
+            return None
+    try:
+        config = AccelConfig(**base, lut_cols=lut)
+    except UserError:
+        return None
+    return config if _fits(config)[0] else None

@@ -1,0 +1,77 @@
+"""accel.sizing: --array auto stays within the device's margins and beats the arrays it
+passed over; accel.size prints the comparison."""
+
+import json
+
+import pytest
+
+from accel.cli.size import main as size_main
+from accel.config import AccelConfig
+from accel.cycles import frame_cycles, useful_macs
+from accel.device import DSP_CONTROL, DSP_PER_LANE, MARGINS, XCVU9P, dsp_count
+from accel.flows.build import resolve
+from accel.sizing import auto_array, lut_estimate, throughput
+from model.config import PatchINRConfig
+from model.errors import UserError
+
+
+@pytest.mark.parametrize("patch, precision", [(2, "int8"), (4, "int8"), (2, "fp32")])
+def test_auto_fits_the_margins_and_beats_its_neighbours(patch, precision):
+    model = PatchINRConfig(patch=patch)
+    choice = auto_array(model, precision=precision, max_frame=(1920, 1080))
+    c = choice.config
+    assert dsp_count(c) <= MARGINS["dsp"] * XCVU9P["dsp"]
+    assert lut_estimate(c) <= MARGINS["lut"] * XCVU9P["lut"]
+    # The figure is the cycle model's.
+    w, h = c.max_width, c.max_height
+    q = (w // patch) * (h // patch)
+    assert choice.macs_per_cycle == pytest.approx(
+        useful_macs(c, q) / frame_cycles(c, w, h)["total"])
+    # Twice the columns does not fit; the same array at a quarter of the batch is slower.
+    bigger = dict(model=model, rows=2 * c.rows, cols=2 * c.cols, batch=c.batch,
+                  precision=precision, max_width=w, max_height=h)
+    try:
+        big = AccelConfig(**bigger, lut_cols=(2 * c.cols if precision == "int8" else 0))
+    except UserError:
+        big = None
+    if big is not None:
+        assert (dsp_count(big) > MARGINS["dsp"] * XCVU9P["dsp"]
+                or lut_estimate(big) > MARGINS["lut"] * XCVU9P["lut"])
+    if c.batch >= 1024:
+        small = AccelConfig(model=model, rows=c.rows, cols=c.cols, batch=c.batch // 4,
+                            precision=precision, lut_cols=c.lut_cols, max_width=w,
+                            max_height=h)
+        assert throughput(small, w, h)[0] < choice.macs_per_cycle
+
+
+def test_auto_int8_uses_the_dsps_and_lut_columns():
+    c = auto_array(PatchINRConfig(patch=2), precision="int8", max_frame=(1920, 1080)).config
+    plan = c.array_plan
+    # Nearly every DSP48E2 the margin allows, the rest of the columns in LUTs.
+    budget = MARGINS["dsp"] * XCVU9P["dsp"] - c.cols * DSP_PER_LANE["int8"] - DSP_CONTROL
+    assert plan.dsps <= budget < plan.dsps + plan.packed_rows
+    assert 0 < c.lut_cols < c.cols
+
+
+def test_resolve_auto_says_why(tmp_path):
+    lines = []
+    request = resolve(array="auto", out=tmp_path / "b", say=lines.append)
+    c = request.config
+    assert lines and lines[0].startswith(f"--array auto: {c.rows}x{c.cols}")
+    assert "useful MACs/cycle" in lines[0] and "DSP 95%" in lines[0]
+
+
+def test_size_command_prints_both_builds(tmp_path, capsys):
+    out = tmp_path / "size.json"
+    assert size_main(["--patches", "2", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| 2 | default | 32x32 |" in text and "| 2 | auto |" in text
+    rows = json.loads(out.read_text())
+    assert [r["build"] for r in rows] == ["default", "auto"]
+    assert rows[1]["1920x1080"]["macs_per_cycle"] > 10 * rows[0]["1920x1080"]["macs_per_cycle"]
+
+
+def test_size_command_rejects_a_bad_precision(capsys):
+    assert size_main(["--precision", "int4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "int4" in err
