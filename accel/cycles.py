@@ -55,6 +55,7 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0):
     layers = config.layers
 
     lengths = [min(B, Q - b) for b in range(0, Q, B)]
+    spans = {}                              # batch length -> (layer 0's cycles, all)
 
     # Cycle 0 is the START cycle. Coordinates: the generator's first one is written at
     # `setup`, then one per cycle unless the half to fill is still in use.
@@ -77,13 +78,19 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0):
             rows_needed = -(-need // pw)
             take = max(take, row_end[rows_needed - 1] + 1)
         start = take + 1
-        t = start
-        for li, g in enumerate(layers):
-            for i in range(g.tiles):
-                t += tm.period(length, last_of_layer=(i == g.tiles - 1))
-            if li == 0:
-                layer0_end.append(t - 1)     # batch_free pulses in layer 0's last cycle
-        compute += t - start
+        # Every batch of one length runs the same tiles: their periods are summed once.
+        if length not in spans:
+            t = 0
+            for li, g in enumerate(layers):
+                for i in range(g.tiles):
+                    t += tm.period(length, last_of_layer=(i == g.tiles - 1))
+                if li == 0:
+                    first_layer = t
+            spans[length] = (first_layer, t)
+        first_layer, span = spans[length]
+        layer0_end.append(start + first_layer - 1)   # batch_free: layer 0's last cycle
+        t = start + span
+        compute += span
         seq_free = t                         # WAIT in the cycle after the last tile
         issued += length
         end = t

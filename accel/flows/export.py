@@ -232,13 +232,20 @@ def _rtlil_ports(text, module):
 def pe_module(origin, arith):
     """``(module name, fresh copy)`` of a processing element of an elaborated core, or
     ``None`` if ``origin`` is not one: the generic PE is :data:`PE_NAME`, the INT8 array's
-    PEs ``PE_NAME`` with their kind (``_wide16x16``, ``_wide8x8``, ``_pair``, ``_lut``)."""
+    PEs ``PE_NAME`` with their kind (``_wide16x16``, ``_wide8x8``, ``_pair``, ``_lut``), and
+    its column groups (:class:`~accel.gateware.int8.column.ColumnGroup`, PEs shared inside)
+    ``patchinr_core_column_<kind><rows>w<wide rows>``."""
+    from ..gateware.int8.column import ColumnGroup
     from ..gateware.int8.lut import LutPE
     from ..gateware.int8.pair import PackedPair
     from ..gateware.int8.wide import WidePE
     from ..gateware.pe import ProcessingElement
     if isinstance(origin, ProcessingElement):
         return PE_NAME, lambda: ProcessingElement(arith=arith)
+    if isinstance(origin, ColumnGroup):
+        kind, rows, wide = origin.kind, origin.rows, origin.wide_rows
+        return (f"{TOP_NAME}_column_{kind}{rows}w{wide}",
+                lambda: ColumnGroup(kind=kind, rows=rows, wide_rows=wide))
     if isinstance(origin, PackedPair):      # before WidePE: it is one
         return f"{PE_NAME}_pair", PackedPair
     if isinstance(origin, WidePE):
@@ -255,7 +262,8 @@ def share_pes(fragment, arith):
     (:func:`pe_module`); return ``(RTLIL of those modules, their names)``.
 
     Amaranth writes a module per PE instance (``pe_0_0`` ... ``pe_31_31``), all alike:
-    converting a 32x32 FP32 array that way repeats the PE a thousand times over. Each
+    converting a 32x32 FP32 array that way repeats the PE a thousand times over (and a
+    128x128 INT8 array its column groups a hundred times). Each
     PE's subfragment is replaced by an :class:`~amaranth.hdl.Instance` of its kind's
     module on the PE's own port signals, so the array's wiring is untouched, and each
     module is converted once. The co-simulation tests run this Verilog against the
@@ -266,7 +274,11 @@ def share_pes(fragment, arith):
 
     def instance(pe, name, make):
         if name not in modules:
-            text = convert_rtlil(make(), name=name)
+            # A column group's own PEs are shared too: its module instantiates them.
+            design = make()
+            fragment = Fragment.get(design, None)
+            walk(fragment)
+            text = convert_rtlil(fragment, name=name, ports=_signature_ports(design))
             # The PE is instantiated, not a second top module.
             text = re.sub(rf"^attribute \\top 1\n(?=module \\{re.escape(name)}\n)", "",
                           text, flags=re.M)

@@ -638,6 +638,8 @@ def estimate(config, *, cache_dir, tool=None, jobs=2, progress=None, memories=No
             terms.append((count, group))
             timing[f"group_{kind}"] = _figures(analyses[name][top], own=True)
             for pe_name in names:
+                if not pe_name.startswith(_pe_prefix() + "_"):
+                    continue            # the column group's own module: the group's figures
                 kind_name = pe_name[len(_pe_prefix()) + 1:]
                 per_pe[kind_name] = _absorbed(
                     cell_resources(_hierarchy_cells(results[name], pe_name, {})),
@@ -724,13 +726,13 @@ def _direct_pes(plan, arrays):
     """``{PE kind: module name}`` of one PE of each kind in a directly synthesised INT8
     core (Amaranth names each PE's module after its instance)."""
     arr, W = arrays[0], plan.wide_rows
-    out = {"wide16x16": f"{arr}.wide_0_0"}
+    out = {"wide16x16": f"{arr}.g0.wide_0_0"}
     if plan.pairs:
-        out["pair"] = f"{arr}.pair_{W}_0"
+        out["pair"] = f"{arr}.g0.pair_{W}_0"
     if plan.single_cols:
-        out["wide8x8"] = f"{arr}.wide_{W}_{2 * plan.pairs}"
+        out["wide8x8"] = f"{arr}.g{2 * plan.pairs}.wide_{W}_0"
     if plan.lut_cols and plan.packed_rows:
-        out["lut"] = f"{arr}.lut_{W}_{plan.cols - plan.lut_cols}"
+        out["lut"] = f"{arr}.g{plan.cols - plan.lut_cols}.lut_{W}_0"
     return out
 
 

@@ -393,7 +393,8 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
     # The lint waivers, and each shared PE module inlined into every instance: kept as one
     # module, a model compiles faster but renders markedly slower (Verilator does not
     # optimise across the module boundary).
-    pe_modules = sorted(set(re.findall(rf"^module ({re.escape(PE_NAME)}\w*)\(", verilog, re.M)))
+    pe_modules = sorted(set(re.findall(rf"^module ({re.escape(PE_NAME)}\w*|{TOP_NAME}_column\w*)\(",
+                                       verilog, re.M)))
     waivers = waiver_config(verilator) + "".join(f'inline -module "{name}"\n'
                                                  for name in pe_modules)
     digest = hashlib.sha256()

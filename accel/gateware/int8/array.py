@@ -2,26 +2,16 @@
 
 from dataclasses import dataclass
 
-from amaranth import Const, Module, Signal
+from amaranth import Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from model.validate import positive_int
 
-from .lut import LutPE
-from .pair import MAX_CASCADE, ROUND, PackedPair, pack_weights, split_sum
-from .wide import WidePE
+from .column import ColumnGroup
+from .pair import segments
 
 __all__ = ["Int8Array", "ArrayPlan", "segments"]
-
-def segments(rows):
-    """Lengths of the cascades ``rows`` packed rows are cut into: as few as
-    :data:`~accel.gateware.int8.pair.MAX_CASCADE` allows, as equal as possible."""
-    if rows <= 0:
-        return []
-    count = -(-rows // MAX_CASCADE)
-    return [rows // count + (i < rows % count) for i in range(count)]
-
 
 @dataclass(frozen=True)
 class ArrayPlan:
@@ -139,120 +129,19 @@ class Int8Array(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         plan = self.plan
-        R, W = plan.rows, plan.wide_rows
-
-        # Nothing here is reset (see WidePE): the delay lines can then be shift-register
-        # LUTs, and no reset net reaches across the array.
-        def delay(value, cycles, name):
-            for i in range(cycles):
-                reg = Signal(len(value), name=f"{name}_d{i + 1}", reset_less=True)
-                m.d.sync += reg.eq(value)
-                value = reg
-            return value
-
-        def loads(w_shift, name):
-            # The shadow registers load from a pipeline, not a chain with one shift
-            # enable: words move down two registers per row and the "capture" token one,
-            # so the word for row r meets the token there, r cycles after the burst, and
-            # no net drives more than one PE. The token marks the cycle after the last
-            # shift of a burst (its word, delayed one cycle, is row 0's).
-            last = delay(w_shift, 1, f"{name}_last")
-            token = Signal(name=f"{name}_tok0")
-            m.d.comb += token.eq(last & ~w_shift)
-            tokens = [token]
-            for r in range(1, R):
-                tokens.append(delay(tokens[-1], 1, f"{name}_tok{r}"))
-            return tokens
-
-        def words(first, rows, name):
-            """What enters the shadow register of each of ``rows`` rows, from ``first``
-            (the word entering the first of them): two registers per row."""
-            out = [first]
-            for r in range(1, rows):
-                out.append(delay(out[-1], 2, f"{name}_{r}"))
-            return out
-
-        def wide_column(c, left, psum_top, tokens, w):
-            """Column ``c``'s wide rows, taking each row's activation from ``left`` (and
-            leaving their own there); returns the cascade's end and the word that enters
-            the row below them."""
-            pc, ws = psum_top, words(w, W + 1, f"w{c}")
-            for r in range(W):
-                m.submodules[f"wide_{r}_{c}"] = pe = WidePE()
-                m.d.comb += [pe.a_in.eq(left[r][0]), pe.swap_in.eq(left[r][1]),
-                             pe.w_shift.eq(tokens[r]), pe.w_in.eq(ws[r]), pe.pcin.eq(pc)]
-                left[r] = (pe.a_out, pe.swap_out)
-                pc = pe.pcout
-            return pc, ws[W]
 
         # What enters each column group from the left in every row: activation, swap.
-        left = [(self.a[r], self.swap[r]) for r in range(R)]
+        a = [self.a[r] for r in range(plan.rows)]
+        swap = [self.swap[r] for r in range(plan.rows)]
         for kind, c0 in plan.groups:
-            if kind == "pair":
-                # The pair works at its odd column's time: the even column's weights, shifts
-                # and sums wait one cycle for the odd one's. Column c's partial sum enters
-                # its first row's C port 2 cycles after psum_top (the B and M registers).
-                c1 = c0 + 1
-                tokens = loads(self.w_shift[c1], f"ld{c0}")
-                pc_even, w_even = wide_column(
-                    c0, left, delay(self.psum_top[c0], 2, f"pt{c0}").as_signed(),
-                    tokens, delay(self.w[c0], 2, f"wi{c0}"))
-                pc_odd, w_odd = wide_column(
-                    c1, left, delay(self.psum_top[c1], 2, f"pt{c1}").as_signed(),
-                    tokens, delay(self.w[c1], 1, f"wi{c1}"))
-                # Packed rows: cascades cut by `segments`, each tail split into the two
-                # columns' sums, which add into 32-bit running sums in fabric.
-                sums = [pc_even[:32], pc_odd[:32]]
-                ready = [W + 2, W + 3]      # when each is valid, from the even column's time
-                packed = words(pack_weights(w_even[:8], w_odd[:8]), plan.packed_rows,
-                               f"wp{c0}")
-                r = W
-                for length in segments(plan.packed_rows):
-                    pc = Const(ROUND, 48)
-                    for _ in range(length):
-                        m.submodules[f"pair_{r}_{c0}"] = pe = PackedPair()
-                        a_src, s_src = left[r]
-                        m.d.comb += [pe.a_in.eq(a_src[:8]), pe.swap_in.eq(s_src),
-                                     pe.w_shift.eq(tokens[r]), pe.w_in.eq(packed[r - W]),
-                                     pe.pcin.eq(pc)]
-                        left[r] = (pe.a_out, pe.swap_out)
-                        pc = pe.pcout
-                        r += 1
-                    tail = r - 1           # its P is valid at tail + 3
-                    parts = split_sum(pc)
-                    for j in (0, 1):
-                        before = delay(sums[j], tail + 3 - ready[j], f"ps{c0 + j}_{tail}")
-                        after = Signal(32, name=f"ps{c0 + j}_{tail}", reset_less=True)
-                        m.d.sync += after.eq(before.as_signed() + parts[j])
-                        sums[j], ready[j] = after, tail + 4
-                m.d.comb += [self.psum_bottom[c0].eq(sums[0]),
-                             self.psum_bottom[c1].eq(delay(sums[1], 1, f"pb{c1}"))]
-                continue
-            # One column: wide rows, then DSP or LUT PEs, one cascade or running sum.
-            c = c0
-            tokens = loads(self.w_shift[c], f"ld{c}")
-            pc, w = wide_column(c, left, delay(self.psum_top[c], 2, f"pt{c}").as_signed(),
-                                tokens, delay(self.w[c], 1, f"wi{c}"))
-            below = words(w, R - W, f"wb{c}") if W < R else []
-            lut_pe = kind == "lut" and W < R
-            if lut_pe:
-                # A LUT PE takes its partial sum one cycle later than a DSP48E2's PCIN
-                # (it has one more stage), and its last row then needs no padding.
-                pc = delay(pc[:32], LutPE.LATENCY - WidePE.LATENCY, f"pl{c}")
-            for r in range(W, R):
-                a_src, s_src = left[r]
-                if lut_pe:
-                    m.submodules[f"lut_{r}_{c}"] = pe = LutPE()
-                    m.d.comb += pe.psum_in.eq(pc[:32])
-                    out = pe.psum_out
-                else:
-                    m.submodules[f"wide_{r}_{c}"] = pe = WidePE(a_width=8, w_width=8)
-                    m.d.comb += pe.pcin.eq(pc)
-                    out = pe.pcout
-                m.d.comb += [pe.a_in.eq(a_src[:8]), pe.swap_in.eq(s_src),
-                             pe.w_shift.eq(tokens[r]), pe.w_in.eq(below[r - W][:8])]
-                left[r] = (pe.a_out, pe.swap_out)
-                pc = out
-            pad = 0 if lut_pe else 1
-            m.d.comb += self.psum_bottom[c].eq(delay(pc[:32], pad, f"pb{c}"))
+            m.submodules[f"g{c0}"] = g = ColumnGroup(kind=kind, rows=plan.rows,
+                                                     wide_rows=plan.wide_rows)
+            for r in range(plan.rows):
+                m.d.comb += [g.a[r].eq(a[r]), g.swap[r].eq(swap[r])]
+            a = [g.a_out[r] for r in range(plan.rows)]
+            swap = [g.swap_out[r] for r in range(plan.rows)]
+            for j in range(g.width):
+                m.d.comb += [g.w[j].eq(self.w[c0 + j]), g.w_shift[j].eq(self.w_shift[c0 + j]),
+                             g.psum_top[j].eq(self.psum_top[c0 + j]),
+                             self.psum_bottom[c0 + j].eq(g.psum_bottom[j])]
         return m

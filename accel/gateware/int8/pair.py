@@ -4,8 +4,8 @@ from amaranth import Cat
 
 from .wide import WidePE
 
-__all__ = ["PackedPair", "pack_weights", "split_sum", "MAX_CASCADE", "LOW_BITS",
-           "ROUND"]
+__all__ = ["PackedPair", "pack_weights", "split_sum", "segments", "MAX_CASCADE",
+           "LOW_BITS", "ROUND"]
 
 #: Bits of the low field: the odd column's weight sits at bit 0, the even column's at
 #: bit ``LOW_BITS`` of the 27-bit A operand. 18 is the widest that keeps the packed weight
@@ -22,6 +22,15 @@ MAX_CASCADE = ((1 << (LOW_BITS - 1)) - 1) // (1 << 14)
 #: with its top bit inverted, no adder needed to correct the high field for a negative low
 #: sum.
 ROUND = 1 << (LOW_BITS - 1)
+
+
+def segments(rows):
+    """Lengths of the cascades ``rows`` packed rows are cut into: as few as
+    :data:`MAX_CASCADE` allows, as equal as possible."""
+    if rows <= 0:
+        return []
+    count = -(-rows // MAX_CASCADE)
+    return [rows // count + (i < rows % count) for i in range(count)]
 
 
 def pack_weights(w_even, w_odd):

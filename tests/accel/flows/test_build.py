@@ -111,11 +111,11 @@ def test_build_without_weights_leaves_zero_memories_uninitialised(tmp_path):
     initials = [line.strip() for line in core.splitlines() if "initial" in line]
     assert initials and all(re.fullmatch(r"initial \\\$auto\$verilog_backend\S+\s+= 1'h0;", i)
                             for i in initials), initials[:3]
-    # The INT8 array's PEs, one shared module per kind: two wide rows of 4, then two
-    # rows of 2 packed pairs.
-    for kind, count in (("wide16x16", 8), ("pair", 4)):
-        assert f"module patchinr_core_pe_{kind}(" in core
-        assert len(re.findall(rf"^\s*patchinr_core_pe_{kind} \S+ \(", core, re.M)) == count
+    # The INT8 array: two identical column groups of packed pairs, one shared module that
+    # holds its PEs once each (two wide rows of 2, two rows of one pair), itself shared.
+    for name, count in (("column_pair4w2", 2), ("pe_wide16x16", 4), ("pe_pair", 2)):
+        assert f"module patchinr_core_{name}(" in core
+        assert len(re.findall(rf"^\s*patchinr_core_{name} \S+ \(", core, re.M)) == count
 
 
 @needs_verilator
@@ -148,8 +148,8 @@ def no_elaboration(monkeypatch):
     (["--patch", "-2"], r"patch size must be a positive integer, not -2"),
     (["--patch", "two"], r"argument --patch: invalid int value: 'two'"),
     (["--patch", "2.5"], r"argument --patch: invalid int value: '2.5'"),
-    (["--array", "100x100"], r"array 100x100 does not fit the XCVU9P: .* 6,840"),
-    (["--array", "64x64", "--precision", "fp32"], r"array 64x64 does not fit the XCVU9P"),
+    (["--array", "224x224"], r"array 224x224 \(int8\) does not fit the XCVU9P: .* 6,840"),
+    (["--array", "64x64", "--precision", "fp32"], r"array 64x64 \(fp32\) does not fit the XCVU9P"),
     (["--array", "4by4"], r"array shape must be ROWSxCOLS"),
     (["--array", "4x8"], r"the column count must divide the row count"),
     (["--weights", CAMERA, "--patch", "4"], r"--patch 4 disagrees with the model file .*"
