@@ -1,6 +1,8 @@
 """The timing evidence of the INT8 array's blocks (accel.flows.netlist) against the goal
 for 200 MHz, and the check that reports a block that misses it."""
 
+import os
+
 import pytest
 from amaranth import Module, Signal
 from amaranth.lib import wiring
@@ -17,6 +19,9 @@ from accel.gateware.int8.pair import MAX_CASCADE, PackedPair
 from accel.gateware.int8.wide import WidePE
 from accel.sizing import LUT_COST
 from tests.tools import YOSYS, needs_yosys
+
+slow = pytest.mark.skipif(not os.environ.get("PATCHINR_SLOW_TESTS"),
+                          reason="slow (Yosys): set PATCHINR_SLOW_TESTS=1")
 
 
 def figures(design, name, tmp_path, *, analyse=(), modules=None):
@@ -52,7 +57,7 @@ def test_pe_meets_the_goal(name, design, tmp_path):
 
 
 @needs_yosys
-@pytest.mark.parametrize("kind", ["pair", "lut"])
+@pytest.mark.parametrize("kind", ["pair", pytest.param("lut", marks=slow)])
 def test_column_group_meets_the_goal(kind, tmp_path):
     # The longest cascade twice, so the load pipeline, the cascade split and the partial-sum
     # delay lines all appear; no net grows with the rows (the shift enable is a pipeline).

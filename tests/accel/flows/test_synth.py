@@ -85,27 +85,20 @@ def _device(kind):
 
 @needs_yosys
 @pytest.mark.parametrize("precision, part", [
-    ("int8", "wide"), ("int8", "pair"), ("int8", "lut"),
+    # (The INT8 array's PEs: tests/accel/flows/test_netlist.py checks their DSP48E2s.)
     pytest.param("int8", "lane", marks=slow),
     pytest.param("fp32", "pe", marks=slow), pytest.param("fp32", "lane", marks=slow),
     pytest.param("dual", "pe", marks=slow), pytest.param("dual", "lane", marks=slow),
 ])
 def test_dsp_per_pe_and_lane(precision, part, tmp_path):
-    # The fit check (accel.device) counts DSPs with these tables, and the INT8 array's
-    # plan with one per wide PE and packed pair and none per LUT PE, before elaborating.
+    # The fit check (accel.device) counts DSPs with these tables before elaborating.
     from accel.flows.export import convert_rtlil
     from accel.flows.synth import _hierarchy_cells, _Job, _run
-    from accel.gateware.int8.lut import LutPE
-    from accel.gateware.int8.pair import PackedPair
-    from accel.gateware.int8.wide import WidePE
     from accel.gateware.pe import ProcessingElement
     from accel.gateware.postproc import PostLane
     cfg = tiny(2, 2, precision)
-    design, want = {
-        "wide": (WidePE(), 1), "pair": (PackedPair(), 1), "lut": (LutPE(), 0),
-        "pe": (ProcessingElement(arith=cfg.arith), DSP_PER_PE.get(precision)),
-        "lane": (PostLane(config=cfg), DSP_PER_LANE[precision]),
-    }[part]
+    design, want = ((ProcessingElement(arith=cfg.arith), DSP_PER_PE[precision]) if part == "pe"
+                    else (PostLane(config=cfg), DSP_PER_LANE[precision]))
     job = _Job(part, convert_rtlil(design, name=part, zero_init="none"), part)
     modules, _, _ = _run(YOSYS, job, tmp_path)
     assert cell_resources(_hierarchy_cells(modules, part, {}))["dsp"] == want

@@ -153,3 +153,18 @@ def test_video_clip_and_queries(build_dir):
     q = np.array([[0, 0, -32767], [32767, -32767, 32767], [123, -456, 789]], dtype=np.int16)
     patches, _ = built.query(mf, q, precision="int8")
     assert np.array_equal(patches.reshape(3, -1), int_forward(mf.quant, q))
+
+
+def test_memory_deeper_than_16_bits_of_address(build_dir):
+    # 66,048 INT8 weight words (17 address bits) behind a 2x1 array, streamed over
+    # s_axis_wgt by the driver, then a frame bit for bit and the cycle model's cycles.
+    # With 16-bit weight addresses the top words would alias the bottom ones. (The same
+    # check in the Amaranth simulator, tests/accel/gateware/test_core.py, takes minutes.)
+    mf = random_model(patch=2, channels=1, hidden=128, layers=5, seed=4)
+    config = AccelConfig(model=mf.config, rows=2, cols=1, batch=4, max_width=4, max_height=4)
+    assert config.memory_geometry["weights_int8"][0] > 1 << 16
+    assert config.weight_addr_bits == config.buffer_addr_bits == 17
+    frame, cycles = render_verilator(config, mf, width=4, height=4, precision="int8",
+                                     build_dir=build_dir, opt="-O0", progress=False)
+    assert_frames_equal(frame, reference_frame(mf, config, 4, 4, "int8"))
+    assert cycles >= frame_cycles(config, 4, 4)["total"]

@@ -5,6 +5,8 @@ float32 reference of the hardware's operation order (FP32), and its CYCLES regis
 the analytic cycle model.
 """
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import Phase, example, given, settings, strategies as st
@@ -185,6 +187,10 @@ def test_clear_zeroes_the_counters_of_a_finished_job():
     assert seen["cleared"] == [0, 0, 0, 0]
 
 
+@pytest.mark.skipif(not os.environ.get("PATCHINR_SLOW_TESTS"),
+                    reason="slow (about 5 minutes; the suite runs the same check through "
+                           "Verilator in tests/accel/flows/test_verilator.py): set "
+                           "PATCHINR_SLOW_TESTS=1")
 def test_memory_deeper_than_16_bits_of_address():
     """A deep weight memory behind a tiny array: 66,048 INT8 weight words (17 address
     bits) on a 2x1 array, loaded over s_axis_wgt, then a frame bit for bit. With 16-bit
