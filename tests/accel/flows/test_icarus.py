@@ -7,6 +7,7 @@ its output stays X. A ready or valid that is X in an idle core is a hang in a te
 and a protocol violation on a bus.
 """
 
+import os
 import subprocess
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from accel.config import AccelConfig
 from accel.flows.export import TOP_NAME, export_core, module_ports
 from model.config import PatchINRConfig
-from tests.tools import needs_iverilog
+from tests.tools import IVERILOG, needs_iverilog
 
 pytestmark = needs_iverilog
 
@@ -63,10 +64,10 @@ def test_no_x_on_any_output_after_reset(tmp_path, precision):
     assert "s_axis_coord_tready" in ports and "m_axis_pix_tvalid" in ports
     (tmp_path / "core.v").write_text(verilog)
     (tmp_path / "tb.v").write_text(_testbench(ports))
-    build = subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "sim"),
+    build = subprocess.run([IVERILOG, "-g2012", "-o", str(tmp_path / "sim"),
                             str(tmp_path / "tb.v"), str(tmp_path / "core.v")],
                            capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-2000:]
-    run = subprocess.run(["vvp", "-n", str(tmp_path / "sim")], capture_output=True, text=True,
+    run = subprocess.run([os.path.join(os.path.dirname(IVERILOG), "vvp"), "-n", str(tmp_path / "sim")], capture_output=True, text=True,
                          timeout=300)
     assert "CLEAN" in run.stdout, run.stdout[-3000:]
