@@ -1,11 +1,5 @@
-"""``python -m accel.build``: runs :func:`accel.cli.build.main`."""
-
-import sys
+"""``python -m accel.build``: :func:`accel.cli.build.main`, as ``patchinr build``."""
 
 if __name__ == "__main__":
-    try:
-        from .cli.build import main
-    except KeyboardInterrupt:              # Ctrl-C while the command is still loading
-        sys.stderr.write("accel.build: interrupted\n")
-        sys.exit(130)
-    sys.exit(main())
+    from .cli.registry import run
+    run("build")

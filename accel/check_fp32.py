@@ -1,11 +1,5 @@
-"""``python -m accel.check_fp32``: runs :func:`accel.cli.check_fp32.main`."""
-
-import sys
+"""``python -m accel.check_fp32``: :func:`accel.cli.check_fp32.main`, as ``patchinr check-fp32``."""
 
 if __name__ == "__main__":
-    try:
-        from .cli.check_fp32 import main
-    except KeyboardInterrupt:              # Ctrl-C while the command is still loading
-        sys.stderr.write("accel.check_fp32: interrupted\n")
-        sys.exit(130)
-    sys.exit(main())
+    from .cli.registry import run
+    run("check-fp32")

@@ -1,11 +1,5 @@
-"""``python -m accel.sim``: runs :func:`accel.cli.sim.main`."""
-
-import sys
+"""``python -m accel.sim``: :func:`accel.cli.sim.main`, as ``patchinr sim``."""
 
 if __name__ == "__main__":
-    try:
-        from .cli.sim import main
-    except KeyboardInterrupt:              # Ctrl-C while the command is still loading
-        sys.stderr.write("accel.sim: interrupted\n")
-        sys.exit(130)
-    sys.exit(main())
+    from .cli.registry import run
+    run("sim")

@@ -1,11 +1,5 @@
-"""``python -m accel.size``: runs :func:`accel.cli.size.main`."""
-
-import sys
+"""``python -m accel.size``: :func:`accel.cli.size.main`, as ``patchinr size``."""
 
 if __name__ == "__main__":
-    try:
-        from .cli.size import main
-    except KeyboardInterrupt:              # Ctrl-C while the command is still loading
-        sys.stderr.write("accel.size: interrupted\n")
-        sys.exit(130)
-    sys.exit(main())
+    from .cli.registry import run
+    run("size")

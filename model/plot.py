@@ -18,7 +18,7 @@ import sys
 from .errors import ArgumentParser, UserError, cli_entry
 from .files import check_output, write_bytes
 
-__all__ = ["plot_histories", "main"]
+__all__ = ["plot_histories", "build_parser", "main"]
 
 
 def _load(path):
@@ -70,14 +70,18 @@ def plot_histories(results, labels, out, *, title=None):
     write_bytes(out, buf.getvalue())
 
 
-@cli_entry("model.plot")
-def main(argv=None):
+def build_parser():
     p = ArgumentParser(prog="python -m model.plot", description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="+", help="results JSON files from model.train --json")
     p.add_argument("--labels", nargs="+", default=None, help="one label per file (default: file names)")
     p.add_argument("--title", default=None)
     p.add_argument("--out", required=True, help="PNG to write")
-    args = p.parse_args(argv)
+    return p
+
+
+@cli_entry("model.plot")
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     labels = args.labels or [os.path.splitext(os.path.basename(r))[0] for r in args.results]
     if len(labels) != len(args.results):
         raise UserError(f"{len(labels)} labels for {len(args.results)} results")

@@ -110,10 +110,22 @@ def cli_type(parse, check, **limits):
     return convert
 
 
-def int_list(text):
-    """``"1,2,4"`` -> ``[1, 2, 4]`` (an ``argparse`` ``type=``)."""
+def int_list(text, *, minimum=None, maximum=None):
+    """``"1,2,4"`` -> ``[1, 2, 4]`` (an ``argparse`` ``type=``; use
+    :func:`functools.partial` for the bounds): at least one integer, each within
+    ``[minimum, maximum]`` where given, no repeats."""
     import argparse
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one integer, not {text!r}")
+    for v in values:
+        if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+            raise argparse.ArgumentTypeError(
+                f"{v} is outside {minimum if minimum is not None else '...'}"
+                f"..{maximum if maximum is not None else ''}")
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"{text!r} repeats a value")
+    return values

@@ -1,5 +1,6 @@
 """Command lines: argument parsing and output, over the library.
 
-Each module's ``main(argv)`` is what ``python -m accel.<name>`` and the console script of
-the same job run. No library module imports these.
+:mod:`accel.cli.registry` lists every command once; :mod:`accel.cli.patchinr` is the one
+``patchinr`` command over them, and each command's ``main(argv)`` is also what
+``python -m ENTRY`` runs. No library module imports these.
 """

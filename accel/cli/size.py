@@ -11,11 +11,12 @@ INT8 limit (two multiplies per DSP48E2). Nothing is elaborated: seconds. Resourc
 by Yosys come from ``python -m accel.build --array auto``.
 """
 
-import json
+import functools
 import sys
 
 from model.config import PatchINRConfig
 from model.errors import ArgumentParser, cli_entry
+from model.files import check_output, write_json
 from model.validate import int_list, one_of
 
 from ..config import BUILD, PRECISIONS, AccelConfig
@@ -25,12 +26,16 @@ from ..sizing import auto_array, lut_estimate, throughput
 __all__ = ["build_parser", "main", "rows"]
 
 FRAMES = ((256, 256), (1920, 1080))
+#: The largest patch size: whole patches in both frames.
+MAX_PATCH = min(min(frame) for frame in FRAMES)
 
 
 def build_parser():
     p = ArgumentParser(prog="python -m accel.size", description=__doc__.split("\n\n")[0])
     p.add_argument("--precision", default="int8", help="int8, fp32 or dual (default int8)")
-    p.add_argument("--patches", default="1,2,4,8,16", help="patch sizes (default %(default)s)")
+    p.add_argument("--patches", default=[1, 2, 4, 8, 16],
+                   type=functools.partial(int_list, minimum=1, maximum=MAX_PATCH),
+                   help=f"patch sizes, 1 to {MAX_PATCH} (default 1,2,4,8,16)")
     p.add_argument("--json", default=None, help="also write the rows as JSON to FILE")
     return p
 
@@ -40,10 +45,11 @@ def _row(n, build, config):
            "lut_cols": config.lut_cols, "batch": config.batch, "dsp": dsp_count(config),
            "lut_budget": round(lut_estimate(config))}
     for w, h in FRAMES:
-        w, h = w - w % n, h - h % n
-        macs, fps = throughput(config, w, h)
-        out[f"{w}x{h}"] = {"macs_per_cycle": round(macs), "fps": round(fps, 2),
-                           "of_limit": round(macs / INT8_MACS_LIMIT, 4)}
+        # Whole patches: the frame rounded down (1920x1072 at n = 16), keyed by the
+        # nominal frame so every row has the same keys.
+        macs, fps = throughput(config, w - w % n, h - h % n)
+        out[f"{w}x{h}"] = {"frame": f"{w - w % n}x{h - h % n}", "macs_per_cycle": round(macs),
+                           "fps": round(fps, 2), "of_limit": round(macs / INT8_MACS_LIMIT, 4)}
     return out
 
 
@@ -64,19 +70,20 @@ def rows(precision, patches):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     one_of("precision", args.precision, PRECISIONS)
-    table = rows(args.precision, int_list(args.patches))
+    if args.json:
+        check_output(args.json, suffixes=(".json",))
+    table = rows(args.precision, args.patches)
     print(f"| n | build | array | LUT cols | batch | DSP48E2 | LUT budget | "
           f"256x256: MACs/cycle | fps | 1080p: MACs/cycle | % of {INT8_MACS_LIMIT:,} | fps |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in table:
-        small, big = r["256x256"], [v for k, v in r.items() if k.startswith("1920x")][0]
+        small, big = (r[f"{w}x{h}"] for w, h in FRAMES)
         print(f"| {r['n']} | {r['build']} | {r['array']} | {r['lut_cols']} | {r['batch']:,} | "
               f"{r['dsp']:,} | {r['lut_budget']:,} | {small['macs_per_cycle']:,} | "
               f"{small['fps']:,.1f} | {big['macs_per_cycle']:,} | "
               f"{100 * big['of_limit']:.1f} % | {big['fps']:.2f} |")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(table, f, indent=1)
+        write_json(args.json, table)
     return 0
 
 
