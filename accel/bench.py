@@ -1,4 +1,4 @@
-"""``python -m accel.bench``: :func:`accel.cli.bench.main`, as ``patchinr bench``."""
+"""``python -m accel.bench``: :mod:`accel.cli.bench`, as ``patchinr bench``."""
 
 if __name__ == "__main__":
     from .cli.registry import run

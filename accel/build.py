@@ -1,4 +1,4 @@
-"""``python -m accel.build``: :func:`accel.cli.build.main`, as ``patchinr build``."""
+"""``python -m accel.build``: :mod:`accel.cli.build`, as ``patchinr build``."""
 
 if __name__ == "__main__":
     from .cli.registry import run

@@ -1,4 +1,4 @@
-"""``python -m accel.check_fp32``: :func:`accel.cli.check_fp32.main`, as ``patchinr check-fp32``."""
+"""``python -m accel.check_fp32``: :mod:`accel.cli.check_fp32`, as ``patchinr check-fp32``."""
 
 if __name__ == "__main__":
     from .cli.registry import run

@@ -243,7 +243,7 @@ class AccelConfig:
 
     @property
     def arith(self):
-        """The processing element's :class:`~accel.formats.int8.Arithmetic`."""
+        """The processing element's :class:`~accel.formats.arith.Arithmetic`."""
         from .formats.int8 import Int8Arithmetic
         if self.precision == "int8":
             return Int8Arithmetic()

@@ -1,4 +1,4 @@
-"""``python -m accel.sim``: :func:`accel.cli.sim.main`, as ``patchinr sim``."""
+"""``python -m accel.sim``: :mod:`accel.cli.sim`, as ``patchinr sim``."""
 
 if __name__ == "__main__":
     from .cli.registry import run

@@ -1,4 +1,4 @@
-"""``python -m accel.size``: :func:`accel.cli.size.main`, as ``patchinr size``."""
+"""``python -m accel.size``: :mod:`accel.cli.size`, as ``patchinr size``."""
 
 if __name__ == "__main__":
     from .cli.registry import run

@@ -100,6 +100,8 @@ class PatchINRConfig:
         with ``t`` the frame's position in [-1, 1] over the clip (frame ``f`` of ``F`` at
         ``(2f + 1) / F - 1``, the same centre rule as a patch's ``x`` and ``y``).
 
+    Notes
+    -----
     The defaults are seven width-256 sine layers: with RGB output the n = 2 model has
     2,313 more parameters (0.59 %) than the n = 1 model, the paper's +0.6 %.
     """

@@ -6,7 +6,7 @@ A NumPy ``.npz`` archive (a zip of ``.npy`` arrays, readable without pickle) hol
 
 ``header``
     A JSON string: ``{"format": "patchinr-model", "version": 2, "config": {...},
-    "meta": {...}}``. ``config`` is :meth:`PatchINRConfig.to_dict`; ``meta`` records how the
+    "meta": {...}}``. ``config`` is :meth:`model.config.PatchINRConfig.to_dict`; ``meta`` records how the
     model was made (image or video, size, frames, steps, PSNR, ...) and is informational.
 ``fp32/w{i}``, ``fp32/b{i}``
     float32 weights ``[out, in]`` and biases ``[out]`` of linear map ``i`` (0 = first
@@ -35,7 +35,9 @@ from .quant import QuantLayer, QuantModel
 
 __all__ = ["FORMAT", "VERSION", "READABLE_VERSIONS", "ModelFile", "ModelFileError", "save", "load"]
 
+#: The ``format`` key of a model file's header.
 FORMAT = "patchinr-model"
+#: The format version :func:`save` writes.
 VERSION = 2
 #: Versions :func:`load` reads: 1 is version 2 without the ``coords`` key (image models).
 READABLE_VERSIONS = (1, 2)
@@ -70,7 +72,7 @@ class ModelFile:
 
 
 def save(path, *, config, fp32, quant, meta=None):
-    """Write a model file (format version :data:`VERSION`) to ``path``, atomically
+    """Write a model file (format version :data:`model.export.VERSION`) to ``path``, atomically
     (:mod:`model.files`): a failed write leaves an existing file as it was."""
     from .files import write_bytes
     write_bytes(path, to_bytes(config=config, fp32=fp32, quant=quant, meta=meta))

@@ -10,7 +10,7 @@ binary32 patterns that travel on the hardware's ports. Results' NaNs are always 
 canonical pattern, so results compare exactly as bit patterns.
 
 Arithmetic rules (IEEE-754 binary32, round to nearest, ties to even), shared by the hardware
-------------------------------------------------------------------------------------------
+--------------------------------------------------------------------------------------------
 * Flush to zero. A subnormal input is read as a zero of its sign (DAZ). A result whose
   magnitude, rounded to 24 significant bits with an unbounded exponent, is below 2**-126
   becomes a zero of the result's sign (FTZ, tininess detected after rounding). Subnormals

@@ -309,9 +309,9 @@ def _signed_bits(x):
 def calibrate(qm: QuantModel, coords_q):
     """Per-layer ranges of the integer datapath over a frame's coordinates.
 
-    Returns a list of dicts with ``acc_max`` (largest |acc|), ``acc_bits`` (signed bits it
-    needs), ``product_bits`` (signed bits of ``acc * m``) and ``act_max`` (largest |output
-    activation| for sine layers). Raises ``ValueError`` when a bound exceeds the datapath:
+    Returns a list of dicts with ``acc_max`` (largest ``|acc|``), ``acc_bits`` (signed bits it
+    needs), ``product_bits`` (signed bits of ``acc * m``) and ``act_max`` (largest ``|output
+    activation|`` for sine layers). Raises ``ValueError`` when a bound exceeds the datapath:
     int32 accumulators and 48-bit products.
     """
     trace = []

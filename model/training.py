@@ -46,7 +46,7 @@ class TrainSettings:
     ``qat_steps`` of the ``steps`` (the last ones; default a quarter) train through the
     exact INT8 datapath; 0 trains in float only and quantizes after training.
     ``qat_consistency`` weighs the FP32/INT8 disagreement in their loss (see
-    :func:`_train_int8`). ``batch`` is the queries per float step: ``None`` trains on all
+    ``_train_int8``). ``batch`` is the queries per float step: ``None`` trains on all
     of them each step (full batch, the image default); fewer draw a fresh random subset
     every step (a clip's million queries do not fit one step), and then the final
     weights are kept, the cosine having brought the rate down to 1/100.
@@ -149,7 +149,7 @@ def fit(image, config, settings, *, progress=True):
     of up to ``qat_batch`` patch centres, minimising the INT8 and the float error and
     ``qat_consistency`` times their disagreement; every ``qat_eval_every`` steps the whole
     frame is rendered both ways and the best state whose two frames agree within 1 dB is
-    kept (see :func:`_train_int8`).
+    kept (see ``_train_int8``).
 
     Returns ``(model, pretrain, info)``: the final float model, the float model as the
     float phase left it, and ``info`` with ``train_seconds``, ``seconds_per_step`` (both

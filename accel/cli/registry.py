@@ -5,6 +5,7 @@ Every command is a module with ``build_parser()`` and ``main(argv) -> int``. It 
 tests, the table of bad inputs and the command reference of the manual all read
 :data:`COMMANDS`, so a command added here cannot be missed by them.
 
+>>> from accel.cli.registry import COMMANDS, by_name
 >>> [c.name for c in COMMANDS]
 ['train', 'plot', 'sim', 'build', 'size', 'bench', 'check-fp32', 'receive']
 >>> by_name("build").entry

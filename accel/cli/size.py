@@ -23,7 +23,7 @@ from ..config import BUILD, PRECISIONS, AccelConfig
 from ..device import INT8_MACS_LIMIT, dsp_count
 from ..sizing import auto_array, lut_estimate, throughput
 
-__all__ = ["build_parser", "main", "rows"]
+__all__ = ["build_parser", "main", "rows", "markdown"]
 
 FRAMES = ((256, 256), (1920, 1080))
 #: The largest patch size: whole patches in both frames.
@@ -66,6 +66,21 @@ def rows(precision, patches):
     return out
 
 
+def markdown(table):
+    """The rows of :func:`rows` as a Markdown table."""
+    lines = [f"| n | build | array | LUT cols | batch | DSP48E2 | LUT budget | "
+             f"256x256: MACs/cycle | fps | 1080p: MACs/cycle | % of {INT8_MACS_LIMIT:,} | fps |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in table:
+        small, big = (r[f"{w}x{h}"] for w, h in FRAMES)
+        lines.append(
+            f"| {r['n']} | {r['build']} | {r['array']} | {r['lut_cols']} | {r['batch']:,} | "
+            f"{r['dsp']:,} | {r['lut_budget']:,} | {small['macs_per_cycle']:,} | "
+            f"{small['fps']:,.1f} | {big['macs_per_cycle']:,} | "
+            f"{100 * big['of_limit']:.1f} % | {big['fps']:.2f} |")
+    return "\n".join(lines)
+
+
 @cli_entry("accel.size")
 def main(argv=None):
     args = build_parser().parse_args(argv)
@@ -73,15 +88,7 @@ def main(argv=None):
     if args.json:
         check_output(args.json, suffixes=(".json",))
     table = rows(args.precision, args.patches)
-    print(f"| n | build | array | LUT cols | batch | DSP48E2 | LUT budget | "
-          f"256x256: MACs/cycle | fps | 1080p: MACs/cycle | % of {INT8_MACS_LIMIT:,} | fps |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in table:
-        small, big = (r[f"{w}x{h}"] for w, h in FRAMES)
-        print(f"| {r['n']} | {r['build']} | {r['array']} | {r['lut_cols']} | {r['batch']:,} | "
-              f"{r['dsp']:,} | {r['lut_budget']:,} | {small['macs_per_cycle']:,} | "
-              f"{small['fps']:,.1f} | {big['macs_per_cycle']:,} | "
-              f"{100 * big['of_limit']:.1f} % | {big['fps']:.2f} |")
+    print(markdown(table))
     if args.json:
         write_json(args.json, table)
     return 0

@@ -2,7 +2,7 @@
 
 For every image and patch size ``n`` (a *point*) the sweep
 
-1. **trains** the default model (:func:`model.train.train_image`: fit, quantize, fine-tune
+1. **trains** the default model (:func:`model.training.train_image`: fit, quantize, fine-tune
    for INT8 when needed, score), writing ``OUT/points/<image>_<size>_p<n>.json``, the model
    file ``.npz`` and both reconstructions as PNG. A point whose JSON exists with the same
    size, steps and configuration is not trained again: an interrupted sweep resumes where

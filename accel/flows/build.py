@@ -66,8 +66,8 @@ from ..config import BUILD, PRECISIONS, AccelConfig
 from ..device import INT8_MACS_LIMIT, RESOURCES, XCVU9P, check_fit
 from .synth import SynthesisError, estimate, find_yosys
 
-__all__ = ["BOARD_TOPS", "BuildRequest", "resolve", "start_synthesis", "write_outputs",
-           "make_report", "build", "summary"]
+__all__ = ["BOARD_TOPS", "TIMING_GOAL", "BuildRequest", "resolve", "start_synthesis", "write_outputs",
+           "make_report", "timing_evidence", "build", "summary"]
 
 #: Boards with the pins :class:`boards.top.BoardTop` uses (``generic`` has none).
 BOARD_TOPS = ("vcu118",)
@@ -356,6 +356,8 @@ def _throughput(config):
 #: What every block should meet for 200 MHz on an UltraScale+ part (``report.json``
 #: ``timing.goal``): LUT levels and carry chains of the deepest register-to-register path,
 #: and the largest fanout of a net inside the array.
+#: The structural timing goal of every block (:func:`timing_evidence`): LUT levels and carry
+#: chains on one register-to-register path, and the largest fanout inside the array.
 TIMING_GOAL = {"lut_levels": 6, "carry_chains": 1, "array_fanout": 64}
 
 
@@ -422,6 +424,8 @@ def build(*, patch=None, precision="int8", weights=None, array=BUILD.array,
     UserError
         On bad input, before anything is written.
 
+    Notes
+    -----
     A Yosys failure does not raise: the report has ``resources: null``, a ``note`` and
     ``synthesis_error``.
     """

@@ -165,7 +165,7 @@ def _signature_ports(component):
 
 
 def convert_rtlil(design, *, name, ports=None, emit_src=False, zero_init="full"):
-    """RTLIL text of ``design``, as :func:`amaranth.back.rtlil.convert` writes it, faster.
+    """RTLIL text of ``design``, as ``amaranth.back.rtlil.convert`` writes it, faster.
 
     Parameters
     ----------

@@ -130,7 +130,7 @@ class VerilatorTransport(Transport):
     Parameters
     ----------
     executable : str
-        A compiled model (:attr:`VerilatorModel.executable`).
+        A compiled model (``VerilatorModel.executable``).
     stall : float
         Probability that ``m_axis_pix_tready`` drops (for 1..3 cycles) before a beat.
     seed : int

@@ -59,7 +59,7 @@ class Arithmetic:
                             acc_width=self.acc_width)
 
     def mac(self):
-        """A fresh multiply-accumulate :class:`wiring.Component` with :meth:`signature`."""
+        """A fresh multiply-accumulate :class:`wiring.Component` with ``signature``."""
         raise NotImplementedError
 
     def __repr__(self):

@@ -1,6 +1,6 @@
 """FP32 and run-time selectable INT8/FP32 number formats of the processing element.
 
-The strategies follow :class:`accel.formats.int8.Arithmetic`; their multiply-accumulate units
+The strategies follow :class:`accel.formats.arith.Arithmetic`; their multiply-accumulate units
 are built from :class:`~accel.formats.float32.mul.FpMul` and :class:`~accel.formats.float32.add.FpAdd`, and compute
 ``psum_out = fadd(psum_in, fmul(a, w))``, two roundings, bit-exact to
 :func:`model.fp32ref.fadd` and :func:`model.fp32ref.fmul`.

@@ -139,7 +139,7 @@ class CoordinateGenerator(wiring.Component):
     @property
     def setup_latency(self):
         """Cycles from ``start`` until the first query is valid
-        (:attr:`accel.config.Timing.coord_setup`)."""
+        (``Timing.coord_setup`` of :class:`accel.config.Timing`)."""
         return self._config.timing.coord_setup
 
     def elaborate(self, platform):

@@ -13,7 +13,7 @@ class ProcessingElement(wiring.Component):
     """Weight-stationary PE: holds one weight, adds ``a * w`` to the partial sum passing down.
 
     The PE is written once for every number format: the multiply-accumulate comes from the
-    :class:`~accel.formats.int8.Arithmetic` strategy.
+    :class:`~accel.formats.arith.Arithmetic` strategy.
 
     Why weight-stationary: a partial sum enters from above and leaves below, so the
     multiply-accumulate may be deeply pipelined (``latency`` cycles, which FP32 needs) and

@@ -22,8 +22,9 @@ from ..host.axi import AXIStreamSignature
 
 __all__ = ["PatchScatter", "MODE_FRAME", "MODE_QUERY"]
 
-#: ``mode`` values.
+#: ``mode``: render a raster frame.
 MODE_FRAME = 0
+#: ``mode``: answer a stream of queries, each query's patch in order.
 MODE_QUERY = 1
 
 
@@ -44,7 +45,7 @@ class PatchScatter(wiring.Component):
         to zero (query ``q`` of the job lives in slot ``q % out_slots``); samples ``mode``,
         ``pw`` and ``ph``. Ignored while ``busy``.
     mode : In(1)
-        0 (:data:`MODE_FRAME`): raster frame. 1 (:data:`MODE_QUERY`): each query's patch
+        0 (:data:`accel.gateware.scatter.MODE_FRAME`): raster frame. 1 (:data:`accel.gateware.scatter.MODE_QUERY`): each query's patch
         on its own, in query order.
     pw, ph : In(16)
         Patch grid of the frame (frame mode; ``1 <= pw <= config.patches_per_row_max``,

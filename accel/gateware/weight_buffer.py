@@ -2,18 +2,18 @@
 
 Memories (``mem`` is the id the weight stream uses, see :mod:`accel.gateware.weight_loader`):
 
-=====  ================  =========================  =====================================
-mem    name              word                       addressing
-=====  ================  =========================  =====================================
-4      ``weights_first`` ``cols`` int16 weights     tile ``(l, nt, kt)`` is ``rows`` words at
-0      ``weights_int8``  ``cols`` int8 weights      ``weight_base[l] + (nt*kt_l + kt)*rows``
-3      ``weights_fp32``  ``cols`` FP32 weights      (``weights_int8``: minus the first layer's
-                                                    ``first_words``); word ``j``, lane ``c``
-                                                    holds ``W[nt*cols + c, kt*rows + rows-1-j]``
-1      ``params``        ``cols`` lane parameters   ``param_base[l] + nt``; lane ``c`` is
-                                                    neuron ``nt*cols + c``
-2      ``sine_lut``      one int8 entry             phase code (every lane holds a copy)
-=====  ================  =========================  =====================================
+=====  =================  =========================  ==========================================
+mem    name               word                       addressing
+=====  =================  =========================  ==========================================
+4      ``weights_first``  ``cols`` int16 weights     tile ``(l, nt, kt)`` is ``rows`` words at
+0      ``weights_int8``   ``cols`` int8 weights      ``weight_base[l] + (nt*kt_l + kt)*rows``
+3      ``weights_fp32``   ``cols`` FP32 weights      (``weights_int8``: minus the first layer's
+                                                     ``first_words``); word ``j``, lane ``c``
+                                                     holds ``W[nt*cols + c, kt*rows + rows-1-j]``
+1      ``params``         ``cols`` lane parameters   ``param_base[l] + nt``; lane ``c`` is
+                                                     neuron ``nt*cols + c``
+2      ``sine_lut``       one int8 entry             phase code (every lane holds a copy)
+=====  =================  =========================  ==========================================
 
 The INT8 datapath keeps the first layer's weights (``first_weight_bits``, see
 :class:`model.config.QuantSpec`) in their own 16-bit memory: it holds only ``2 x hidden``
@@ -23,7 +23,7 @@ Weight words are pushed into the array's shadow registers in address order, so t
 word of a tile ends in the bottom row: hence ``rows-1-j``. Weights and parameters outside a
 layer's true shape are zero (a zero weight times a masked activation adds +0). A lane
 parameter is INT8 ``bias[31:0] | m[47:32] | s[53:48]``, then the FP32 bias in the next 32 bits
-in builds that carry FP32 (:attr:`AccelConfig.param_bits`). Lane ``c`` of a word sits in bits
+in builds that carry FP32 (:attr:`accel.config.AccelConfig.param_bits`). Lane ``c`` of a word sits in bits
 ``[c*bits, (c+1)*bits)``.
 """
 
@@ -95,7 +95,7 @@ def memory_images(config, model_file):
 
 
 def write_layout(config):
-    """One weight-buffer word write: ``en``, ``mem`` (a :data:`MEMORIES` id), ``addr`` (as
+    """One weight-buffer word write: ``en``, ``mem`` (a :data:`accel.config.MEMORIES` id), ``addr`` (as
     wide as the deepest memory needs), ``data`` (the widest word)."""
     return data.StructLayout({"en": 1, "mem": 3, "addr": config.buffer_addr_bits,
                               "data": max(bits for _, bits in config.memory_geometry.values())})
@@ -106,7 +106,7 @@ class WeightBuffer(wiring.Component):
 
     Ports
     -----
-    wr : In(:func:`write_layout`): ``en``, ``mem`` (3 bits, a :data:`MEMORIES` id), ``addr``
+    wr : In(:func:`write_layout`): ``en``, ``mem`` (3 bits, a :data:`accel.config.MEMORIES` id), ``addr``
         (:attr:`~accel.config.AccelConfig.buffer_addr_bits`), ``data`` (widest word). One
         word written per cycle (from the weight loader).
     w_addr : In(:attr:`~accel.config.AccelConfig.weight_addr_bits`)

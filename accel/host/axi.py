@@ -4,7 +4,7 @@ Flattened into Verilog by :mod:`accel.flows.export` as ``<port>_<member>`` (for 
 ``s_axis_wgt_tdata``), which Vivado's IP packager infers as AXI4-Stream / AXI4-Lite
 interfaces.
 
-AXI4-Stream here follows the same rules as :mod:`amaranth.lib.stream`: ``tvalid`` never
+AXI4-Stream here follows the same rules as ``amaranth.lib.stream``: ``tvalid`` never
 waits for ``tready``, and ``tdata``/``tlast``/``tuser`` hold until the beat transfers
 (``tvalid & tready``).
 """

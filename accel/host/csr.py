@@ -26,7 +26,7 @@ def _pack(register, **values):
 
 
 class ControlRegisters(wiring.Component):
-    """AXI4-Lite register block (:data:`REGISTERS`) between a host and the core.
+    """AXI4-Lite register block (:data:`accel.host.registers.REGISTERS`) between a host and the core.
 
     Parameters
     ----------

@@ -64,7 +64,7 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def send(self, stream, beats):
-        """Send ``uint64`` beats into input stream ``stream`` (one of :data:`STREAMS`)."""
+        """Send ``uint64`` beats into input stream ``stream`` (one of :data:`accel.host.transport.STREAMS`)."""
 
     @abc.abstractmethod
     def receive(self, count, *, timeout):

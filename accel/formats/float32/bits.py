@@ -2,7 +2,7 @@
 
 The FP32 blocks (:mod:`accel.formats.float32.mul`, :mod:`accel.formats.float32.add`, :mod:`accel.formats.float32.sine`,
 :mod:`accel.formats.float32.to_pixel`, :mod:`accel.formats.float32.from_int`) take and give raw binary32 bit patterns
-on 32-bit ports, as :class:`accel.formats.int8.MacSignature` carries them; inside, they read the
+on 32-bit ports, as :class:`accel.formats.arith.MacSignature` carries them; inside, they read the
 fields through the :data:`FLOAT32` layout. Rounding and the flush-to-zero and overflow rules
 live here once (:func:`round_pack`), so every block rounds alike and the rules match
 :mod:`model.fp32ref`.

@@ -26,7 +26,7 @@ ROUND = 1 << (LOW_BITS - 1)
 
 def segments(rows):
     """Lengths of the cascades ``rows`` packed rows are cut into: as few as
-    :data:`MAX_CASCADE` allows, as equal as possible."""
+    :data:`accel.gateware.int8.pair.MAX_CASCADE` allows, as equal as possible."""
     if rows <= 0:
         return []
     count = -(-rows // MAX_CASCADE)
@@ -54,7 +54,7 @@ class PackedPair(WidePE):
     :class:`~accel.gateware.int8.wide.WidePE` of those widths that spans two columns).
 
     Consecutive pairs in a column chain ``pcout`` into ``pcin`` (the DSP48E2's PCIN
-    cascade); at most :data:`MAX_CASCADE` of them form one cascade, whose head adds
+    cascade); at most :data:`accel.gateware.int8.pair.MAX_CASCADE` of them form one cascade, whose head adds
     :data:`ROUND` and whose tail's ``pcout`` is split with :func:`split_sum`.
 
     Ports
