@@ -13,9 +13,9 @@ seconds, or the bytes are not this board's frames; 130 on Ctrl-C.
 
 import sys
 
-from model.errors import ArgumentParser, UserError, cli_entry
-from model.files import check_output
-from model.validate import cli_type, parse_size, positive_int, positive_number
+from model.support.errors import ArgumentParser, UserError, cli_entry
+from model.support.files import check_output
+from model.support.validate import cli_type, parse_size, positive_int, positive_number
 
 __all__ = ["build_parser", "main"]
 

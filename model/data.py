@@ -15,9 +15,9 @@ import os
 import numpy as np
 
 from .config import COORD_SCALE
-from .errors import UserError
-from .limits import MAX_IMAGE_PIXELS, MAX_SIDE
-from .validate import positive_int
+from .support.errors import UserError
+from .support.limits import MAX_IMAGE_PIXELS, MAX_SIDE
+from .support.validate import positive_int
 
 __all__ = [
     "load_image", "bundled_images", "BUNDLED_IMAGES", "patchify", "unpatchify", "patch_grid",

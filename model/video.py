@@ -22,9 +22,9 @@ import os
 import numpy as np
 
 from .data import _grid_q, patch_grid
-from .errors import UserError
-from .limits import MAX_IMAGE_PIXELS, MAX_SIDE
-from .validate import nonnegative_int, positive_int
+from .support.errors import UserError
+from .support.limits import MAX_IMAGE_PIXELS, MAX_SIDE
+from .support.validate import nonnegative_int, positive_int
 
 __all__ = ["BUNDLED_VIDEOS", "bundled_video_path", "load_video", "frame_strip", "clip_bytes",
            "CLIP_SUFFIXES", "clip_coords",

@@ -18,10 +18,10 @@ any mismatch, 2 on bad input.
 """
 
 
-from model.errors import ArgumentParser, UserError, cli_entry
-from model.files import OutputSet, check_output, json_bytes
+from model.support.errors import ArgumentParser, UserError, cli_entry
+from model.support.files import OutputSet, check_output, json_bytes
+from model.support.validate import cli_type, nonnegative_int, parse_array, parse_size, positive_int
 from model.upscale import MAX_UPSCALE
-from model.validate import cli_type, nonnegative_int, parse_array, parse_size, positive_int
 
 from ..config import SIMULATION
 from ..flows.frame import simulate_clip, simulate_frame, simulate_upscaled

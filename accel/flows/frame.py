@@ -12,9 +12,9 @@ import time
 
 import numpy as np
 
-from model.errors import UserError
-from model.limits import SEED_MAX
-from model.validate import nonnegative_int, one_of
+from model.support.errors import UserError
+from model.support.limits import SEED_MAX
+from model.support.validate import nonnegative_int, one_of
 
 from ..config import SIMULATION, AccelConfig
 
@@ -75,7 +75,7 @@ def simulate_frame(*, weights, precision="int8", array=None, batch=None, size=No
     from model.evaluate import score
 
     from ..cycles import frame_cycles, pe_utilization
-    from ..gateware.weight_buffer import memory_images
+    from ..host.weights import memory_images
 
     mf, config, source = _setup(weights=weights, precision=precision, array=array, batch=batch,
                                 size=size, image=image, stall=stall, seed=seed, backend=backend)
@@ -160,11 +160,11 @@ def simulate_clip(*, weights, precision="int8", array=None, batch=None, size=Non
     model file names its clip, ``psnr`` (mean over the frames) and ``psnr_frames``
     against it; ``_clip`` holds the rendered frames."""
     from model.evaluate import render_clip_int8, score_clip
-    from model.validate import nonnegative_int, positive_int
+    from model.support.validate import nonnegative_int, positive_int
     from model.video import MAX_FRAMES, clip_coords_q, load_video, unpatchify_clip
 
     from ..cycles import frame_cycles, pe_utilization
-    from ..gateware.weight_buffer import memory_images
+    from ..host.weights import memory_images
 
     mf, config, _ = _setup(weights=weights, precision=precision, array=array, batch=batch,
                            size=size, image=None, stall=stall, seed=seed, backend=backend,
@@ -262,12 +262,12 @@ def simulate_upscaled(*, weights, scale, precision="int8", array=None, batch=Non
     """
     from model.data import load_image
     from model.evaluate import score
+    from model.support.validate import positive_int
     from model.upscale import MAX_UPSCALE, interleave, render_upscaled_fp32, upscale_coords_q
-    from model.validate import positive_int
 
     from ..config import BUILD
     from ..cycles import query_cycles_bound
-    from ..gateware.weight_buffer import memory_images
+    from ..host.weights import memory_images
 
     positive_int("upscale factor", scale, maximum=MAX_UPSCALE)
     mf, config, source = _setup(weights=weights, precision=precision, array=array, batch=batch,

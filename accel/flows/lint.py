@@ -17,9 +17,9 @@ import shutil
 import subprocess
 import tempfile
 
-from model.errors import UserError
+from model.support.errors import UserError
 
-from .export import TOP_NAME
+from ..config import TOP_NAME
 from .toolchain import which
 
 __all__ = ["make_overrides", "verilator_version", "WAIVERS", "NEWER_WAIVERS", "waiver_config", "find_verilator", "verilator_source", "lint",

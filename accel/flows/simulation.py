@@ -12,9 +12,10 @@ import numpy as np
 from amaranth import ClockDomain, Elaboratable, Module
 from amaranth.sim import Simulator
 
+from ..config import CLOCK_HZ
 from ..gateware.core import PatchINRCore
-from ..gateware.weight_loader import weight_stream
 from ..host.registers import REGISTERS
+from ..host.weights import weight_stream
 from .testbench import axil_read, axil_write, axis_put
 
 __all__ = ["SimResult", "render", "CTRL_START", "CTRL_QUERY", "CTRL_FP32", "CTRL_CLEAR"]
@@ -74,7 +75,7 @@ def render(config, *, width, height, precision="int8", images=None, model_file=N
     precision : {"int8", "fp32"}
         CTRL.PRECISION of the job.
     images : dict, optional
-        Weight-buffer contents at elaboration (:func:`~accel.gateware.weight_buffer.memory_images`).
+        Weight-buffer contents at elaboration (:func:`~accel.host.weights.memory_images`).
     model_file : ModelFile, optional
         With ``stream_weights``, the weights go in over ``s_axis_wgt`` before the job.
     queries : array ``[Q, coords]`` of int16, optional
@@ -196,7 +197,7 @@ def render(config, *, width, height, precision="int8", images=None, model_file=N
             state["now"] += 1
 
     sim = Simulator(harness)
-    sim.add_clock(1 / 200e6, domain="sync")
+    sim.add_clock(1 / CLOCK_HZ, domain="sync")
     sim.add_testbench(host)
     sim.add_testbench(source)
     sim.add_testbench(sink)

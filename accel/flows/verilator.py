@@ -29,13 +29,13 @@ import time
 
 import numpy as np
 
-from model.errors import UserError
-from model.validate import positive_int
+from model.support.errors import UserError
+from model.support.validate import positive_int
 
-from ..config import AccelConfig
+from ..config import TOP_NAME, AccelConfig
 from ..host.driver import ProtocolError
 from ..host.transport import STREAMS, Transport, TransportTimeout
-from .export import PE_NAME, TOP_NAME, export_core
+from .export import PE_NAME, export_core
 from .lint import find_verilator, make_overrides, waiver_config
 
 __all__ = ["VerilatorModel", "VerilatorTransport", "build_model", "render_verilator",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.errors import UserError
+from model.support.errors import UserError
 
 from .errors import ErrorCode
 from .registers import ID_VALUE, MAP_VERSION, REGISTERS
@@ -233,7 +233,7 @@ class PatchINRDriver:
         """Stream a model (a :class:`~model.export.ModelFile` or its path) into the core's
         weight memories over ``s_axis_wgt``; :class:`DeviceError` if the core refuses a
         packet. The core must be idle."""
-        from ..gateware.weight_loader import weight_stream
+        from ..host.weights import weight_stream
         if not hasattr(model_file, "config"):
             from model import export
             model_file = export.load(model_file)
@@ -284,7 +284,7 @@ class PatchINRDriver:
         ``first_frame`` of a ``clip_frames``-frame clip in one job; returns uint8
         ``[frame_count, height, width, channels]``. ``tuser`` must mark each frame's first
         pixel. Otherwise as :meth:`render`."""
-        from model.validate import nonnegative_int, positive_int
+        from model.support.validate import nonnegative_int, positive_int
         from model.video import MAX_FRAMES
         if self.info.coords != 3:
             raise UserError("this is an image build: render frames with render")

@@ -23,8 +23,9 @@ def test_the_register_table_is_the_register_map():
     from accel.host.errors import ErrorCode
     from accel.host.registers import REGISTERS
     table = generated.registers_table()
-    for register in REGISTERS:
-        assert f"| {register.name} |" in table
+    assert REGISTERS
+    for name in REGISTERS:
+        assert f"| {name} |" in table
     codes = generated.errors_table()
     for code in ErrorCode:
         assert f"| {code.value} | {code.name} |" in codes

@@ -4,10 +4,11 @@ from amaranth import Const, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from model.validate import one_of, positive_int
+from model.support.validate import one_of, positive_int
 
+from ...plan import segments
 from .lut import LutPE
-from .pair import ROUND, PackedPair, pack_weights, segments, split_sum
+from .pair import ROUND, PackedPair, pack_weights, split_sum
 from .wide import WidePE
 
 __all__ = ["ColumnGroup", "KINDS"]

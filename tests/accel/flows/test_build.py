@@ -73,7 +73,7 @@ def test_board_top_instantiates_the_core_and_tcl_reads_both(small_build):
 
 
 def test_memory_files_hold_the_weights(small_build):
-    from accel.gateware.weight_buffer import memory_images
+    from accel.host.weights import memory_images
     from model import export
     out, report, _ = small_build
     config = _config(report)

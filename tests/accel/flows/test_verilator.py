@@ -20,7 +20,7 @@ from accel.config import AccelConfig
 from accel.cycles import frame_cycles
 from accel.flows.frame import reference_frame
 from accel.flows.verilator import build_model, render_verilator
-from model.errors import UserError
+from model.support.errors import UserError
 from tests.accel.conftest import BATCH, CAMERA_FIXTURE, COLS, HEIGHT, ROWS, WIDTH
 from tests.accel.models import random_model
 from tests.tools import needs_verilator

@@ -15,8 +15,8 @@ from accel.config import AccelConfig
 from accel.cycles import frame_cycles
 from accel.flows.frame import reference_frame
 from accel.flows.simulation import render
-from accel.gateware.weight_buffer import memory_images
 from accel.host.errors import ErrorCode
+from accel.host.weights import memory_images
 from model.quant import int_forward
 from tests.accel.models import random_model
 

@@ -17,8 +17,8 @@ from accel.host.errors import ErrorCode
 from accel.host.registers import ID_VALUE, REGISTERS
 from accel.host.transport import Transport, pack_beats, unpack_beats
 from model.data import quantize_coords
-from model.errors import UserError
 from model.quant import int_forward
+from model.support.errors import UserError
 from tests.accel.conftest import HEIGHT, WIDTH
 from tests.tools import needs_verilator
 

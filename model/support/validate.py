@@ -1,6 +1,6 @@
 """Validation of values a user or a caller passes in: one helper per kind of check.
 
-Every check raises :class:`~model.errors.UserError` (a ``ValueError``) whose message names
+Every check raises :class:`~model.support.errors.UserError` (a ``ValueError``) whose message names
 the value, says what was expected and, for a limit, states it. Library code calls these
 at the boundary (constructors, command options); the command lines turn the error into one
 line on stderr and exit status 2.
