@@ -37,6 +37,10 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     width, height = parse_size(args.size)
+    from model.support.limits import MAX_IMAGE_PIXELS
+    if width * height > MAX_IMAGE_PIXELS:
+        raise UserError(f"a {width}x{height} frame is {width * height / 1e6:.1f} MP: at most "
+                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP are received")
     if args.channels not in (1, 3):
         raise UserError(f"--channels must be 1 or 3, not {args.channels}")
     check_output(args.out, suffixes=(".png",))

@@ -30,8 +30,8 @@ import os
 import numpy as np
 
 from .config import PatchINRConfig
-from .support.errors import UserError
 from .quant import QuantLayer, QuantModel
+from .support.errors import UserError
 
 __all__ = ["FORMAT", "VERSION", "READABLE_VERSIONS", "ModelFile", "ModelFileError", "save", "load"]
 

@@ -103,7 +103,8 @@ def _videos(args):
     patches = args.patches if args.patches != list(DEFAULT_PATCHES) else [1, 2, 4, 8]
     sweep = VideoSweep(videos=[v.strip() for v in args.videos.split(",") if v.strip()],
                        patches=patches, size=args.size, frames=args.frames, steps=args.steps,
-                       seed=args.seed, hidden=args.hidden, layers=args.layers)
+                       seed=args.seed, hidden=args.hidden, layers=args.layers,
+                       qat_steps=args.qat_steps)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)

@@ -73,6 +73,8 @@ def main(argv=None):
             raise UserError(f"--config builds what its file says: leave out {', '.join(given)}")
         job = BuildConfig.load(args.config)
     else:
+        if args.array == "auto" and args.batch != BUILD.batch:
+            raise UserError("--array auto chooses the batch with the array: leave out --batch")
         clock_hz = args.clock_mhz * 1e6
         if not clock_hz == round(clock_hz) or clock_hz <= 0:
             raise UserError(f"--clock-mhz must be a positive whole number of Hz, not "

@@ -84,6 +84,7 @@ class SweepSpec:
                 raise UserError(f"size {size} is not a multiple of patch size {n}")
         positive_int("steps", steps)
         default = PatchINRConfig()
+        check_distinct_stems(images, "images")
         self.images = tuple(images)
         self.patches = tuple(sorted(set(patches)))
         if qat_steps is None:
@@ -111,8 +112,25 @@ class SweepSpec:
     def key(self, image, patch):
         """The point's file name stem: an image given as a path contributes its file name
         only (letters, digits, ``-`` and ``_``), so every point file stays in ``OUT/points``."""
-        stem = re.sub(r"[^A-Za-z0-9_-]", "_", os.path.splitext(os.path.basename(image))[0])
-        return f"{stem}_{self.size}_p{patch}"
+        return f"{source_stem(image)}_{self.size}_p{patch}"
+
+
+def source_stem(source):
+    """A sweep source's part of a point key: its file name without folders or suffix,
+    letters, digits, ``-`` and ``_`` only."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", os.path.splitext(os.path.basename(source))[0])
+
+
+def check_distinct_stems(sources, what):
+    """:class:`UserError` when two sources would share point files (``a/clip.gif`` and
+    ``b/clip.gif``): the second would overwrite the first."""
+    seen = {}
+    for source in sources:
+        stem = source_stem(source)
+        if stem in seen and seen[stem] != source:
+            raise UserError(f"{what} {seen[stem]!r} and {source!r} would share the point key "
+                            f"{stem!r}: give one of them another file name")
+        seen[stem] = source
 
 
 def _same_config(recorded, config):

@@ -236,11 +236,11 @@ def resolve(job=None, *, out="build", say=None, **fields):
                         f"board {board!r} has no buttons, LEDs or UART for the board top "
                         f"(choose {', '.join(BOARD_TOPS)})")
     one_of("precision", precision, PRECISIONS)
+    positive_int("batch", batch)
     if array != "auto":
         rows, cols = array
         positive_int("array rows", rows)
         positive_int("array columns", cols)
-        positive_int("batch", batch)
     model_cfg, mf = _model(patch=patch, weights=weights)
     if array == "auto":
         from ..sizing import auto_array

@@ -19,7 +19,7 @@ KINDS = ("pair", "wide", "lut")
 
 
 class ColumnGroup(wiring.Component):
-    """``rows`` rows of one or two array columns (:class:`~.array.ArrayPlan`), with their
+    """``rows`` rows of one or two array columns (:class:`~accel.plan.ArrayPlan`), with their
     weight-load pipeline, cascade splits and partial-sum delay lines.
 
     Every group of a kind and height is the same design, so the exported Verilog holds it
