@@ -24,17 +24,26 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from model.config import PatchINRConfig
-from model.errors import UserError
-from model.validate import one_of, positive_int
+from model.support.errors import UserError
+from model.support.validate import one_of, positive_int
 
 __all__ = ["AccelConfig", "LayerGeometry", "Timing", "Preset", "BUILD", "SIMULATION",
-           "MEMORIES", "WEIGHT_ADDRESS_BITS", "PRECISIONS", "MAX_FRAME", "address_bits"]
+           "MEMORIES", "WEIGHT_ADDRESS_BITS", "TOP_NAME", "CLOCK_HZ", "PRECISIONS", "MAX_FRAME", "address_bits"]
 
 #: What ``--precision`` accepts: one datapath, or both selected at run time.
 PRECISIONS = ("int8", "fp32", "dual")
 
 #: Weight-stream memory ids (the header beat's ``[31:28]``, :mod:`accel.gateware.weight_loader`).
 MEMORIES = {"weights_int8": 0, "params": 1, "sine_lut": 2, "weights_fp32": 3, "weights_first": 4}
+
+#: The accelerator clock, in Hz: the frequency frame rates are reported at and the board top
+#: makes (:mod:`boards.clocking`, with an MMCM from the VCU118's oscillator) and constrains.
+#: A build's clock is its :attr:`accel.flows.build.BuildConfig.clock_hz`, which defaults to
+#: this. The one place the number is written.
+CLOCK_HZ = 200_000_000
+
+#: The exported core's Verilog module name (and the IP's).
+TOP_NAME = "patchinr_core"
 
 #: Bits of a weight packet header's first-word address (``[27:0]``).
 WEIGHT_ADDRESS_BITS = 28
@@ -88,7 +97,7 @@ class Preset:
 #: The build ``accel.build`` makes by default and ``accel.bench`` reports: 1,024 PEs, a
 #: small build that all three precisions fit with room for a host design. Every 256-wide
 #: layer tiles it exactly (8 x 8 tiles); an INT8 build uses 612 of the XCVU9P's 6,840
-#: DSP48E2s (two wide rows, then packed pairs: :class:`~accel.gateware.int8.array.ArrayPlan`;
+#: DSP48E2s (two wide rows, then packed pairs: :class:`~accel.plan.ArrayPlan`;
 #: FP32 2,212, dual 3,300; :func:`accel.device.dsp_count`). 256 queries in flight hide a
 #: tile's weight reload. The largest frame is 1080p. ``--array auto``
 #: (:mod:`accel.sizing`) builds the largest.
@@ -145,7 +154,7 @@ class AccelConfig:
         Datapaths the build carries.
     lut_cols : int
         INT8 builds: array columns whose PEs below the wide rows multiply in LUTs rather
-        than DSP48E2s (:class:`~accel.gateware.int8.array.ArrayPlan`); the rest pair up,
+        than DSP48E2s (:class:`~accel.plan.ArrayPlan`); the rest pair up,
         two products per DSP48E2. 0 for FP32 and dual builds.
     max_width, max_height : int
         Largest frame the coordinate generator and the output buffer accept.
@@ -241,23 +250,14 @@ class AccelConfig:
         FP32 bias in the next 32 bits when the build carries FP32."""
         return (64 if self.has_int8 else 0) + (32 if self.has_fp32 else 0)
 
-    @property
-    def arith(self):
-        """The processing element's :class:`~accel.formats.arith.Arithmetic`."""
-        from .formats.int8 import Int8Arithmetic
-        if self.precision == "int8":
-            return Int8Arithmetic()
-        from .formats.fp32 import DualArithmetic, Fp32Arithmetic
-        return Fp32Arithmetic() if self.precision == "fp32" else DualArithmetic()
-
     @cached_property
     def array_plan(self):
-        """The INT8 array's :class:`~accel.gateware.int8.array.ArrayPlan` (which PE sits
+        """The INT8 array's :class:`~accel.plan.ArrayPlan` (which PE sits
         where), or ``None`` for FP32 and dual builds (one generic PE everywhere). Its wide
         rows are the ones that see the first layer's coordinates."""
         if self.precision != "int8":
             return None
-        from .gateware.int8.array import ArrayPlan
+        from .plan import ArrayPlan
         return ArrayPlan(rows=self.rows, cols=self.cols,
                          wide_rows=min(self.rows, self.model.coords), lut_cols=self.lut_cols)
 
@@ -417,22 +417,42 @@ class Timing:
     #: coordinate scale fit 16 bits).
     COORD_DIV_WIDTH = 16
 
+    #: The INT8 multiply-accumulate (:class:`~accel.formats.int8.Int8Mac`): one register.
+    INT8_MAC = 1
+    #: FP32 multiplier (:class:`~accel.formats.float32.mul.FpMul`) and adder
+    #: (:class:`~accel.formats.float32.add.FpAdd`), operands to result.
+    FP32_MUL = 3
+    FP32_ADD = 3
+    #: The FP32 multiply-accumulate: the product, then the sum.
+    FP32_MAC = FP32_MUL + FP32_ADD
+    #: FP32 sine unit (:class:`~accel.formats.float32.sine.FpSine`) and pixel converter
+    #: (:class:`~accel.formats.float32.to_pixel.FpToPixel`).
+    FP32_SINE = 5
+    FP32_TO_PIXEL = 1
+    #: FP32 post-processing of a lane (:class:`~accel.formats.float32.post.Fp32Post`): the
+    #: slower of its two paths, the other delayed to match.
+    FP32_POST = max(FP32_SINE, FP32_TO_PIXEL)
+
+    @staticmethod
+    def divider(width):
+        """Cycles of a ``width``-bit :class:`~accel.gateware.divider.SequentialDivider`
+        from its ``start`` cycle to its ``done`` cycle: one load, one per bit."""
+        return width + 1
+
     def __init__(self, config):
-        from .formats.float32.post import Fp32Post
-        from .gateware.divider import SequentialDivider
         self.config = config
         R, C = config.rows, config.cols
         plan = config.array_plan
         #: Row-to-row skew of the array (the generic PE's multiply-accumulate latency; 1 in
         #: the INT8 array, whose partial sums cascade one row per cycle).
-        self.pe = config.arith.latency
+        self.pe = self.FP32_MAC if config.has_fp32 else self.INT8_MAC
         #: ``psum_top`` to ``psum_bottom`` of a column.
         self.array = plan.latency if plan else R * self.pe
         #: ``w_shift`` to the shadow load it causes (the INT8 array's load-enable tree).
         self.load_delay = plan.load_delay if plan else 0
         #: Lane post-processing latency, the same in every mode of a dual build.
         self.post = max(([self.INT8_POST] if config.has_int8 else [])
-                        + ([Fp32Post.LATENCY] if config.has_fp32 else []))
+                        + ([self.FP32_POST] if config.has_fp32 else []))
         # The reload of the next tile's weights starts after this tile's last swap (row
         # rows-1) and takes `rows` cycles (plus the load delay) inside this tile's period;
         # the partial sums of one input tile must be written before the next input tile
@@ -446,7 +466,7 @@ class Timing:
         self.result_tap = self.FEED + self.array + self.post
         self.depth = self.result_tap + C
         #: Coordinate generator: one cycle to issue a division, then the divider.
-        self.division = 1 + SequentialDivider.latency_for(self.COORD_DIV_WIDTH)
+        self.division = 1 + self.divider(self.COORD_DIV_WIDTH)
         n = config.model.patch
         #: ``log2(n)`` when the patch size is a power of two (patch counts are then a
         #: shift), else ``None`` (they take a division per axis).

@@ -20,7 +20,7 @@ runs in milliseconds for frames far too large to simulate:
 of MAC slots doing a useful multiply (true layer shapes, no padding).
 """
 
-from .config import AccelConfig
+from .config import CLOCK_HZ, AccelConfig
 
 __all__ = ["frame_cycles", "useful_macs", "query_cycles_bound", "pe_utilization"]
 
@@ -30,13 +30,14 @@ def useful_macs(config, queries):
     return queries * sum(g.k * g.n for g in config.layers)
 
 
-def frame_cycles(config, width, height, *, frames=1, first_frame=0):
+def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLOCK_HZ):
     """Cycles from START to the last pixel of a ``width x height`` frame (a video build:
     of ``frames`` frames from ``first_frame`` on, one job).
 
     Returns a dict: ``total``, ``compute`` (cycles the sequencer spends running tiles),
-    ``batches``, ``queries``, ``tail`` (cycles after the last batch's results are written)
-    and ``fps_at_200mhz`` (frames per second: a clip's frames count each).
+    ``batches``, ``queries``, ``tail`` (cycles after the last batch's results are written),
+    ``fps`` (frames per second at ``clock_hz``: a clip's frames count each) and
+    ``clock_hz``.
     """
     if not isinstance(config, AccelConfig):
         raise TypeError(f"config must be an AccelConfig, not {config!r}")
@@ -109,7 +110,8 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0):
         "batches": len(lengths),
         "queries": Q,
         "tail": total - end,
-        "fps_at_200mhz": 200e6 * frames / total,
+        "fps": clock_hz * frames / total,
+        "clock_hz": clock_hz,
     }
 
 

@@ -6,7 +6,7 @@ elaborated. The per-block DSP counts are what Yosys ``synth_xilinx`` makes of ea
 (:mod:`accel.flows.synth`); the tests hold these tables to it.
 """
 
-from model.errors import UserError
+from model.support.errors import UserError
 
 __all__ = ["XCVU9P", "RESOURCES", "DSP_PER_PE", "DSP_PER_LANE", "DSP_CONTROL", "INT8_MACS_LIMIT",
            "MARGINS", "array_dsps", "dsp_count", "check_fit", "onchip_bits"]
@@ -22,7 +22,7 @@ RESOURCES = ("lut", "ff", "dsp", "bram36", "uram")
 #: FP32 and dual arrays): what ``synth_xilinx`` makes of it. FP32: the 24x24 significand
 #: product needs two (24 bits exceed the 18-bit port); the adder is fabric. Dual: both
 #: multipliers, as the INT8 product is not folded onto the FP32 one. The INT8 array mixes
-#: PEs of one, a half and no DSP48E2 (:attr:`~accel.gateware.int8.array.ArrayPlan.dsps`).
+#: PEs of one, a half and no DSP48E2 (:attr:`~accel.plan.ArrayPlan.dsps`).
 DSP_PER_PE = {"fp32": 2, "dual": 3}
 
 #: DSP48E2 slices of one :class:`~accel.gateware.postproc.PostLane` (one per array column),

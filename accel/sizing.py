@@ -11,9 +11,9 @@ then checks the choice.
 
 from dataclasses import dataclass
 
-from model.errors import UserError
+from model.support.errors import UserError
 
-from .config import AccelConfig
+from .config import CLOCK_HZ, AccelConfig
 from .cycles import frame_cycles, useful_macs
 from .device import DSP_CONTROL, DSP_PER_LANE, MARGINS, XCVU9P, dsp_count, onchip_bits
 
@@ -36,11 +36,12 @@ BATCHES = (256, 512, 1024, 2048, 4096)
 
 
 def throughput(config, width, height):
-    """``(useful MACs per cycle, fps at 200 MHz)`` of a ``width x height`` frame."""
+    """``(useful MACs per cycle, fps at :data:`accel.config.CLOCK_HZ`)`` of a
+    ``width x height`` frame."""
     n = config.model.patch
     cycles = frame_cycles(config, width, height)
     return (useful_macs(config, (width // n) * (height // n)) / cycles["total"],
-            cycles["fps_at_200mhz"])
+            cycles["fps"])
 
 
 def lut_estimate(config):
@@ -73,7 +74,7 @@ class Choice:
         lut = f", {c.lut_cols} LUT columns" if c.lut_cols else ""
         return (f"--array auto: {c.rows}x{c.cols}{lut}, batch {c.batch}: "
                 f"{self.macs_per_cycle:,.0f} useful MACs/cycle on a {c.max_width}x"
-                f"{c.max_height} frame ({self.fps:.1f} fps at 200 MHz), the most of "
+                f"{c.max_height} frame ({self.fps:.1f} fps at {CLOCK_HZ / 1e6:g} MHz), the most of "
                 f"{self.considered} arrays that fit the XCVU9P within DSP "
                 f"{MARGINS['dsp']:.0%}, LUT {MARGINS['lut']:.0%} and memory "
                 f"{MARGINS['bram36']:.0%} ({self.dsp:,} DSP48E2, ~{self.lut:,.0f} LUT, "
@@ -131,7 +132,7 @@ def _cheapest_fit(base):
     margin (INT8; ``base`` itself otherwise), if it fits every margin; else ``None``."""
     lut = 0
     if base["precision"] == "int8":
-        from .gateware.int8.array import ArrayPlan
+        from .plan import ArrayPlan
         rows, cols = base["rows"], base["cols"]
         wide = min(rows, base["model"].coords)
         budget = MARGINS["dsp"] * XCVU9P["dsp"] - cols * DSP_PER_LANE["int8"] - DSP_CONTROL

@@ -16,10 +16,12 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In
 from amaranth.vendor import XilinxPlatform
 
+from accel.config import CLOCK_HZ
+
 __all__ = ["ACCEL_FREQ", "MMCMSettings", "mmcm_settings", "AcceleratorClock"]
 
-#: Frequency of the accelerator's ``sync`` domain, in Hz (the paper's 200 MHz).
-ACCEL_FREQ = 200e6
+#: Frequency of the accelerator's ``sync`` domain, in Hz: :data:`accel.config.CLOCK_HZ`.
+ACCEL_FREQ = float(CLOCK_HZ)
 
 # MMCME4 limits for Virtex UltraScale+ at -2 speed grade, VCCINT 0.85 V (what the
 # xcvu9p-...-2L-e part runs at on the VCU118): DS923, MMCM switching characteristics, and

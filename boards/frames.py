@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from model.errors import UserError
+from model.support.errors import UserError
 
 from .uart import FRAME_HEADER
 

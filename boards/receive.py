@@ -13,9 +13,9 @@ seconds, or the bytes are not this board's frames; 130 on Ctrl-C.
 
 import sys
 
-from model.errors import ArgumentParser, UserError, cli_entry
-from model.files import check_output
-from model.validate import cli_type, parse_size, positive_int, positive_number
+from model.support.errors import ArgumentParser, UserError, cli_entry
+from model.support.files import check_output
+from model.support.validate import cli_type, parse_size, positive_int, positive_number
 
 __all__ = ["build_parser", "main"]
 
@@ -37,6 +37,10 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     width, height = parse_size(args.size)
+    from model.support.limits import MAX_IMAGE_PIXELS
+    if width * height > MAX_IMAGE_PIXELS:
+        raise UserError(f"a {width}x{height} frame is {width * height / 1e6:.1f} MP: at most "
+                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP are received")
     if args.channels not in (1, 3):
         raise UserError(f"--channels must be 1 or 3, not {args.channels}")
     check_output(args.out, suffixes=(".png",))

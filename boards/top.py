@@ -5,8 +5,8 @@ from amaranth.lib import io, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from accel.host.axi import AXI4LiteSignature, AXIStreamSignature
-from model.validate import positive_int
+from accel.gateware.axi import AXI4LiteSignature, AXIStreamSignature
+from model.support.validate import positive_int
 
 from .clocking import ACCEL_FREQ, AcceleratorClock
 from .uart import PixelSerializer, UARTTransmitter, baud_divider
@@ -90,6 +90,9 @@ class BoardTop(wiring.Component):
         Cycles the button must hold a new level before it counts.
     heartbeat_cycles : int
         Cycles per half period of the heartbeat LED.
+    clock_hz : float
+        The accelerator clock the MMCM makes and the XDC constrains (default
+        :data:`accel.config.CLOCK_HZ`); the UART divides it down to ``baud``.
 
     Attributes
     ----------
@@ -115,14 +118,16 @@ class BoardTop(wiring.Component):
     led: Out(4)
 
     def __init__(self, *, core, channels, baud=115200, debounce_cycles=DEBOUNCE_CYCLES,
-                 heartbeat_cycles=HEARTBEAT_CYCLES):
+                 heartbeat_cycles=HEARTBEAT_CYCLES, clock_hz=ACCEL_FREQ):
         for name, v in (("channels", channels), ("debounce cycles", debounce_cycles),
                         ("heartbeat cycles", heartbeat_cycles)):
             positive_int(name, v)
         _check_core(core, channels)
         self._core = core
         self._channels = channels
-        baud_divider(clk_freq=ACCEL_FREQ, baud=baud)   # a bad rate fails here, not in elaborate
+        self._clock_hz = float(clock_hz)
+        baud_divider(clk_freq=self._clock_hz, baud=baud)   # a bad rate fails here
+
         self._baud = baud
         self._debounce_cycles = debounce_cycles
         self._heartbeat_cycles = heartbeat_cycles
@@ -136,16 +141,16 @@ class BoardTop(wiring.Component):
 
         if platform is None:
             # The simulation model of the MMCM takes its clock from the testbench.
-            m.submodules.clocking = clocking = AcceleratorClock(freq=ACCEL_FREQ)
+            m.submodules.clocking = clocking = AcceleratorClock(freq=self._clock_hz)
         else:
             m.submodules.clocking = clocking = AcceleratorClock(
-                in_freq=platform.default_clk_frequency, freq=ACCEL_FREQ)
+                in_freq=platform.default_clk_frequency, freq=self._clock_hz)
             m.d.comb += clocking.clk_in.eq(self._connect_pins(m, platform))
         m.d.comb += clocking.rst_in.eq(self.reset)
 
         m.submodules.core = core = self._core
         m.submodules.serializer = serializer = PixelSerializer(channels=self._channels)
-        m.submodules.uart = uart = UARTTransmitter(clk_freq=ACCEL_FREQ, baud=self._baud)
+        m.submodules.uart = uart = UARTTransmitter(clk_freq=self._clock_hz, baud=self._baud)
         wiring.connect(m, core.m_axis_pix, serializer.s_axis)
         wiring.connect(m, serializer.o, uart.i)
         m.d.comb += self.tx.eq(uart.tx)

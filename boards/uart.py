@@ -18,8 +18,8 @@ from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accel.host.axi import AXIStreamSignature
-from model.validate import positive_int
+from accel.gateware.axi import AXIStreamSignature
+from model.support.validate import positive_int
 
 __all__ = ["FRAME_HEADER", "baud_divider", "UARTTransmitter", "PixelSerializer"]
 

@@ -66,7 +66,10 @@ html_theme = "furo"
 html_title = f"patchinr-accel {release}"
 html_static_path = []
 
-doctest_global_setup = """
+# Examples name files relative to the repository's root.
+doctest_global_setup = f"""
+import os
 import numpy as np
+os.chdir({ROOT!r})
 """
 smartquotes = False

@@ -8,9 +8,9 @@ elaboration) reads its layer widths, patch size and number formats from a
 import math
 from dataclasses import asdict, dataclass, field
 
-from .errors import UserError
-from .limits import OMEGA0_MAX
-from .validate import positive_int
+from .support.errors import UserError
+from .support.limits import OMEGA0_MAX
+from .support.validate import positive_int
 
 __all__ = ["PatchINRConfig", "QuantSpec", "COORD_SCALE", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY",
            "VIDEO_BATCH"]

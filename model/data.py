@@ -15,9 +15,9 @@ import os
 import numpy as np
 
 from .config import COORD_SCALE
-from .errors import UserError
-from .limits import MAX_IMAGE_PIXELS, MAX_SIDE
-from .validate import positive_int
+from .support.errors import UserError
+from .support.limits import MAX_IMAGE_PIXELS, MAX_SIDE
+from .support.validate import positive_int
 
 __all__ = [
     "load_image", "bundled_images", "BUNDLED_IMAGES", "patchify", "unpatchify", "patch_grid",
@@ -51,7 +51,16 @@ def _read_bundled(name):
         raise UserError(f"image {name!r} is not available offline: {exc}") from None
 
 
-def _read_file(path):
+#: What Pillow raises on a damaged file while decoding (a truncated GIF ends in an
+#: IndexError inside Pillow; a bad header in SyntaxError).
+DECODE_ERRORS = (OSError, ValueError, IndexError, EOFError, SyntaxError, KeyError,
+                 TypeError)
+
+
+def open_image(path, what="image"):
+    """Open an image file with Pillow, its size checked from the header against
+    :data:`~model.support.limits.MAX_IMAGE_PIXELS` before anything is decoded; one
+    :class:`UserError` line for anything that is not such a file (``what`` names it)."""
     import warnings
 
     from PIL import Image, UnidentifiedImageError
@@ -62,14 +71,20 @@ def _read_file(path):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UserError(f"cannot read image {path!r}: {exc}") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise UserError(f"cannot read image {path!r}: {exc}") from None
+        raise UserError(f"cannot read {what} {os.fspath(path)!r}: {exc}") from None
+    except (UnidentifiedImageError, *DECODE_ERRORS) as exc:
+        raise UserError(f"cannot read {what} {os.fspath(path)!r}: {exc}") from None
     w, h = im.size
     if w * h > MAX_IMAGE_PIXELS:
         im.close()
-        raise UserError(f"image {path!r} is {w}x{h} ({w * h / 1e6:.1f} MP): at most "
-                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP are read (resize it first)")
+        raise UserError(f"{what} {os.fspath(path)!r} is {w}x{h} ({w * h / 1e6:.1f} MP): at "
+                        f"most {MAX_IMAGE_PIXELS / 1e6:.0f} MP are read (resize it first)")
+    return im
+
+
+def _read_file(path):
+    from PIL import UnidentifiedImageError
+    im = open_image(path)
     try:
         with im:
             im.load()
@@ -84,7 +99,9 @@ def _read_file(path):
             if im.mode not in ("L", "RGB"):
                 im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
             return np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except UserError:
+        raise
+    except (UnidentifiedImageError, *DECODE_ERRORS) as exc:
         raise UserError(f"cannot read image {path!r}: {exc}") from None
 
 

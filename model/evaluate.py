@@ -103,6 +103,6 @@ def png_bytes(img):
 
 def save_png(path, img):
     """Write a [0, 1] float or uint8 ``[H, W, C]`` image as PNG, atomically."""
-    from .files import check_output, write_bytes
+    from .support.files import check_output, write_bytes
     check_output(path, suffixes=(".png",))
     write_bytes(path, png_bytes(img))

@@ -30,8 +30,8 @@ import os
 import numpy as np
 
 from .config import PatchINRConfig
-from .errors import UserError
 from .quant import QuantLayer, QuantModel
+from .support.errors import UserError
 
 __all__ = ["FORMAT", "VERSION", "READABLE_VERSIONS", "ModelFile", "ModelFileError", "save", "load"]
 
@@ -73,8 +73,8 @@ class ModelFile:
 
 def save(path, *, config, fp32, quant, meta=None):
     """Write a model file (format version :data:`model.export.VERSION`) to ``path``, atomically
-    (:mod:`model.files`): a failed write leaves an existing file as it was."""
-    from .files import write_bytes
+    (:mod:`model.support.files`): a failed write leaves an existing file as it was."""
+    from .support.files import write_bytes
     write_bytes(path, to_bytes(config=config, fp32=fp32, quant=quant, meta=meta))
 
 

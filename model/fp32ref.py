@@ -59,7 +59,7 @@ from functools import lru_cache
 import numpy as np
 
 from .config import COORD_SCALE
-from .validate import positive_int
+from .support.validate import positive_int
 
 __all__ = [
     "CANONICAL_NAN", "to_bits", "from_bits", "fmul", "fadd", "fsin", "f2pixel",

@@ -15,8 +15,8 @@ import json
 import os
 import sys
 
-from .errors import ArgumentParser, UserError, cli_entry
-from .files import check_output, write_bytes
+from .support.errors import ArgumentParser, UserError, cli_entry
+from .support.files import check_output, write_bytes
 
 __all__ = ["plot_histories", "build_parser", "main"]
 

@@ -19,9 +19,9 @@ import sys
 
 # Only light modules at the top: torch loads inside main, where an interrupt is handled.
 from .config import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY, VIDEO_BATCH, PatchINRConfig
-from .errors import ArgumentParser, UserError, cli_entry
-from .files import OutputSet, check_output, json_bytes
-from .validate import parse_size
+from .support.errors import ArgumentParser, UserError, cli_entry
+from .support.files import OutputSet, check_output, json_bytes
+from .support.validate import parse_size
 
 __all__ = ["build_parser", "main"]
 

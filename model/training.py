@@ -28,12 +28,13 @@ import torch
 
 from .config import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY
 from .data import patch_centres, patch_centres_q, patch_grid, patchify, to_signal
-from .errors import UserError
 from .evaluate import render_fp32, render_int8, score, shifted_psnr
-from .limits import LR_MAX, QAT_CONSISTENCY_MAX, SEED_MAX, check_memory, training_bytes
 from .network import PatchINR
 from .quant import FakeQuantPatchINR, calibrate, quantize
-from .validate import nonnegative_int, nonnegative_number, one_of, positive_int, positive_number
+from .support.errors import UserError
+from .support.limits import LR_MAX, QAT_CONSISTENCY_MAX, SEED_MAX, check_memory, training_bytes
+from .support.validate import (nonnegative_int, nonnegative_number, one_of, positive_int,
+                               positive_number)
 
 __all__ = ["TrainSettings", "Samples", "fit", "fit_clip", "fit_samples", "train_image",
            "train_clip", "lr_at", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY"]

@@ -16,8 +16,8 @@ import numpy as np
 
 from .config import COORD_SCALE
 from .data import patch_grid, unpatchify
-from .errors import UserError
-from .validate import positive_int
+from .support.errors import UserError
+from .support.validate import positive_int
 
 __all__ = ["upscale_coords", "upscale_coords_q", "interleave", "render_upscaled_fp32",
            "render_upscaled_int8", "MAX_UPSCALE"]

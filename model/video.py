@@ -21,10 +21,10 @@ import os
 
 import numpy as np
 
-from .data import _grid_q, patch_grid
-from .errors import UserError
-from .limits import MAX_IMAGE_PIXELS, MAX_SIDE
-from .validate import nonnegative_int, positive_int
+from .data import DECODE_ERRORS, _grid_q, open_image, patch_grid
+from .support.errors import UserError
+from .support.limits import MAX_IMAGE_PIXELS, MAX_SIDE
+from .support.validate import nonnegative_int, positive_int
 
 __all__ = ["BUNDLED_VIDEOS", "bundled_video_path", "load_video", "frame_strip", "clip_bytes",
            "CLIP_SUFFIXES", "clip_coords",
@@ -80,6 +80,11 @@ def _decode_av(path, wanted):
         if not container.streams.video:
             raise UserError(f"cannot read video {path!r}: it has no video stream")
         stream = container.streams.video[0]
+        w, h = stream.codec_context.width, stream.codec_context.height
+        if w * h > MAX_IMAGE_PIXELS:
+            raise UserError(f"video {path!r} has frames of {w}x{h} ({w * h / 1e6:.1f} MP): at "
+                            f"most {MAX_IMAGE_PIXELS / 1e6:.0f} MP are read")
+        _check_clip_memory(path, len(wanted), w, h)
         total = stream.frames or None
         if total is not None:
             _frame_range(total, wanted[0], len(wanted), _step_of(wanted))
@@ -104,14 +109,29 @@ def _step_of(wanted):
 
 
 def _decode_gif(path, wanted):
-    from PIL import Image, ImageSequence
-    with Image.open(path) as im:
-        total = getattr(im, "n_frames", 1)
-        _frame_range(total, wanted[0], len(wanted), _step_of(wanted))
-        want = set(wanted)
-        frames = [np.asarray(f.convert("RGB"))
-                  for i, f in enumerate(ImageSequence.Iterator(im)) if i in want]
+    from PIL import ImageSequence
+    with open_image(path, "video") as im:
+        try:
+            total = getattr(im, "n_frames", 1)
+            _frame_range(total, wanted[0], len(wanted), _step_of(wanted))
+            _check_clip_memory(path, len(wanted), *im.size)
+            want = set(wanted)
+            frames = [np.asarray(f.convert("RGB"))
+                      for i, f in enumerate(ImageSequence.Iterator(im)) if i in want]
+        except UserError:
+            raise
+        except DECODE_ERRORS as exc:
+            raise UserError(f"cannot decode video {path!r}: {type(exc).__name__}: "
+                            f"{exc or 'truncated or damaged'}") from None
     return frames
+
+
+def _check_clip_memory(path, frames, width, height):
+    """Refuse, before decoding, a clip whose frames would not fit in memory (as float32
+    RGB, how :func:`load_video` returns them)."""
+    from .support.limits import check_memory
+    check_memory(f"{frames} frames of {width}x{height} from {path!r}",
+                 frames * width * height * 3 * (1 + 4))
 
 
 def _decode_folder(path, wanted):
@@ -119,14 +139,20 @@ def _decode_folder(path, wanted):
     if not names:
         raise UserError(f"folder {path!r} holds no PNG or JPEG frames")
     _frame_range(len(names), wanted[0], len(wanted), _step_of(wanted))
-    from PIL import Image
     frames = []
     for i in wanted:
-        try:
-            with Image.open(os.path.join(path, names[i])) as im:
+        name = os.path.join(path, names[i])
+        with open_image(name, "frame") as im:
+            if frames:
+                h, w = frames[0].shape[:2]
+                if im.size != (w, h):
+                    raise UserError(f"the frames of {path!r} differ in size")
+            else:
+                _check_clip_memory(path, len(wanted), *im.size)
+            try:
                 frames.append(np.asarray(im.convert("RGB")))
-        except OSError as exc:
-            raise UserError(f"cannot read frame {names[i]!r} of {path!r}: {exc}") from None
+            except DECODE_ERRORS as exc:
+                raise UserError(f"cannot read frame {names[i]!r} of {path!r}: {exc}") from None
     if len({f.shape for f in frames}) != 1:
         raise UserError(f"the frames of {path!r} differ in size")
     return frames

@@ -1,9 +1,14 @@
-"""The package's layout holds: no import cycles, and no library module imports a command.
+"""The package's layout holds: every module has a rank, no module imports one of a higher
+rank, no import cycles, and no library module imports a command.
 
 Imports are read with :mod:`ast` from every module of ``accel``, ``model`` and ``boards``,
 those inside functions included (a lazy import is still a dependency). Command modules are
 the command-line layer: ``accel.cli.*``, the ``python -m`` entry modules beside it, and
 ``model.train``, ``model.plot`` and ``boards.receive``.
+
+The rank table below is the one the architecture page of the manual draws
+(``docs/architecture.md``, "Layers of the code"); a module may import its own rank and any
+rank below it.
 """
 
 import ast
@@ -16,6 +21,35 @@ PACKAGES = ("accel", "model", "boards")
 
 #: Modules that ``python -m`` runs and that only hand over to a command.
 ENTRY_MODULES = {"accel.build", "accel.sim", "accel.bench", "accel.check_fp32", "accel.size"}
+
+
+#: Ranks, lowest first: ``(name, module prefixes)``. A module takes the rank of its longest
+#: matching prefix; commands (:func:`is_command`) are the top rank whatever their package.
+RANKS = (
+    ("support", ("model.support",)),
+    ("model", ("model",)),
+    ("interface", ("accel.host.registers", "accel.host.errors")),
+    ("configuration", ("accel", "accel.config", "accel.plan", "accel.cycles", "accel.device",
+                       "accel.sizing")),
+    ("host software", ("accel.host",)),
+    ("number formats", ("accel.formats",)),
+    ("gateware", ("accel.gateware",)),
+    ("flows and boards", ("accel.flows", "boards")),
+    ("commands", ("accel.cli",)),
+)
+
+
+def rank(module):
+    """Index into :data:`RANKS` of ``module``; ``None`` if no prefix matches."""
+    if is_command(module):
+        return len(RANKS) - 1
+    best = None
+    for index, (_, prefixes) in enumerate(RANKS):
+        for prefix in prefixes:
+            if module == prefix or module.startswith(prefix + "."):
+                if best is None or len(prefix) > best[1]:
+                    best = (index, len(prefix))
+    return None if best is None else best[0]
 
 
 def is_command(module):
@@ -103,6 +137,39 @@ def _cycle(graph):
             if found:
                 return found
     return None
+
+
+def test_every_module_has_a_rank(graph):
+    assert not [m for m in graph if rank(m) is None]
+
+
+def test_no_module_imports_a_higher_rank(graph):
+    bad = sorted(f"{module} ({RANKS[rank(module)][0]}) imports {dep} ({RANKS[rank(dep)][0]})"
+                 for module, deps in graph.items() for dep in deps if rank(dep) > rank(module))
+    assert not bad, "upward imports:\n" + "\n".join(bad)
+
+
+def test_rank_of_a_few_modules():
+    # The table itself: where the layers the manual names sit.
+    order = [rank(m) for m in ("model.support.errors", "model.quant", "accel.host.registers",
+                               "accel.config", "accel.host.driver", "accel.formats.fp32",
+                               "accel.gateware.core", "accel.flows.build", "accel.cli.build")]
+    assert order == sorted(order) and len(set(order)) == len(order)
+    assert rank("model.train") == rank("accel.cli.sim") == rank("boards.receive")
+    assert rank("boards.top") == rank("accel.flows.export")
+
+
+def test_the_architecture_page_and_the_readme_draw_the_rank_table():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    for index, (name, prefixes) in enumerate(RANKS):
+        row = next(line for line in page.splitlines() if line.startswith(f"| {index} | {name} |"))
+        for prefix in prefixes:
+            if prefix != "accel":           # the package's own __init__, which imports nothing
+                assert f"`{prefix}`" in row, (name, prefix)
+    readme = (ROOT / "README.md").read_text()
+    layers = " ".join(readme[readme.index("## Layers"):].split("\n## ")[0].split())
+    at = [layers.find(name) for name, _ in RANKS]
+    assert -1 not in at and at == sorted(at), dict(zip((n for n, _ in RANKS), at))
 
 
 def test_no_import_cycle(graph):

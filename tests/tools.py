@@ -8,7 +8,7 @@ import pytest
 from accel.flows.lint import find_verilator, verilator_source
 from accel.flows.synth import find_yosys
 from accel.flows.toolchain import tools_policy, which
-from model.errors import UserError
+from model.support.errors import UserError
 
 
 def _verilator():

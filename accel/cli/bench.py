@@ -16,8 +16,8 @@ import argparse
 import os
 import sys
 
-from model.errors import ArgumentParser, UserError, cli_entry
-from model.validate import int_list
+from model.support.errors import ArgumentParser, UserError, cli_entry
+from model.support.validate import int_list
 
 from ..flows.bench import DEFAULT_IMAGES, DEFAULT_PATCHES, SweepSpec, report, train_points
 
@@ -91,7 +91,7 @@ def main(argv=None):
             print(f"{p['image']:>10} n={p['patch']:<2} FP32 {p['psnr_fp32']:6.2f} dB  "
                   f"INT8 {p['psnr_int8']:6.2f} dB  {p['params']:>7,} params "
                   f"({100 * p['param_overhead']:+.2f} %)  {p['cycles_per_frame']:>9,} cycles "
-                  f"{p['fps_at_200mhz']:8.1f} fps  x{p['speedup_vs_cpu']:.0f} vs CPU")
+                  f"{p['fps']:8.1f} fps  x{p['speedup_vs_cpu']:.0f} vs CPU")
         for p in results["pending"]:
             print(f"{p['image']:>10} n={p['patch']:<2} not trained with the current recipe yet")
         print(f"wrote {os.path.join(args.results, 'results.json')}, results.csv and plots")
@@ -103,7 +103,8 @@ def _videos(args):
     patches = args.patches if args.patches != list(DEFAULT_PATCHES) else [1, 2, 4, 8]
     sweep = VideoSweep(videos=[v.strip() for v in args.videos.split(",") if v.strip()],
                        patches=patches, size=args.size, frames=args.frames, steps=args.steps,
-                       seed=args.seed, hidden=args.hidden, layers=args.layers)
+                       seed=args.seed, hidden=args.hidden, layers=args.layers,
+                       qat_steps=args.qat_steps)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)
@@ -115,5 +116,5 @@ def _videos(args):
         for r in video_report(sweep, args.out, args.results, log=log):
             print(f"{r['video']:>10} n={r['patch']:<2} FP32 {r['psnr_fp32']:6.2f} dB  INT8 "
                   f"{r['psnr_int8']:6.2f} dB  {r['params']:>7,} params  "
-                  f"{r['cycles_per_frame']:>11,.0f} cycles/frame {r['fps_at_200mhz']:8.1f} fps")
+                  f"{r['cycles_per_frame']:>11,.0f} cycles/frame {r['fps']:8.1f} fps")
     return 0

@@ -3,7 +3,9 @@
 Command line::
 
     python -m accel.build --patch 2 --precision int8 [--weights FILE] [--array 32x32|auto] \\
-        [--batch 256] [--size 256x256] [--board vcu118] [--out build] [--no-synth] [--check]
+        [--batch 256] [--size 256x256] [--board vcu118] [--clock-mhz 200] [--out build] \\
+        [--no-synth] [--check]
+    python -m accel.build --config build/report.json --out build2     # the same build again
 
 What it writes is described in :mod:`accel.flows.build`. Progress lines, with the seconds
 elapsed, go to stderr while the core is converted and Yosys runs beside it; the summary
@@ -18,11 +20,11 @@ elaborated or written.
 
 import sys
 
-from model.errors import ArgumentParser, cli_entry
-from model.validate import parse_array, parse_size
+from model.support.errors import ArgumentParser, UserError, cli_entry
+from model.support.validate import parse_array, parse_size
 
-from ..config import BUILD
-from ..flows.build import build, summary
+from ..config import BUILD, CLOCK_HZ
+from ..flows.build import BuildConfig, build, summary
 
 __all__ = ["build_parser", "main"]
 
@@ -33,6 +35,9 @@ def _progress(line):
 
 def build_parser():
     p = ArgumentParser(prog="python -m accel.build", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="build what FILE describes: a report.json of an earlier build (its "
+                        "'build') or that object alone; no other build flag with it")
     p.add_argument("--patch", type=int, default=None,
                    help="patch size n (default 2, or the model file's)")
     p.add_argument("--precision", default="int8", help="int8, fp32 or dual (default int8)")
@@ -46,6 +51,9 @@ def build_parser():
                    help="frame WIDTHxHEIGHT for the report and the reset registers "
                         "(default %(default)s)")
     p.add_argument("--board", default="vcu118", help="board (default %(default)s)")
+    p.add_argument("--clock-mhz", type=float, default=CLOCK_HZ / 1e6,
+                   help="accelerator clock: the fps reported, the MMCM, the XDC and the IP "
+                        "(default %(default)g)")
     p.add_argument("--out", default="build", help="output directory (default %(default)s)")
     p.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimate")
     p.add_argument("--check", action="store_true",
@@ -56,12 +64,26 @@ def build_parser():
 
 @cli_entry("accel.build")
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    report = build(patch=args.patch, precision=args.precision, weights=args.weights,
-                   array="auto" if args.array == "auto" else parse_array(args.array),
-                   batch=args.batch, size=parse_size(args.size),
-                   board=args.board, out=args.out, synth=not args.no_synth, check=args.check,
-                   progress=_progress)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config is not None:
+        given = [a.option_strings[0] for a in parser._actions
+                 if a.dest not in ("config", "out", "help") and getattr(args, a.dest) != a.default]
+        if given:
+            raise UserError(f"--config builds what its file says: leave out {', '.join(given)}")
+        job = BuildConfig.load(args.config)
+    else:
+        if args.array == "auto" and args.batch != BUILD.batch:
+            raise UserError("--array auto chooses the batch with the array: leave out --batch")
+        clock_hz = args.clock_mhz * 1e6
+        if not clock_hz == round(clock_hz) or clock_hz <= 0:
+            raise UserError(f"--clock-mhz must be a positive whole number of Hz, not "
+                            f"{args.clock_mhz!r} MHz")
+        job = BuildConfig(patch=args.patch, precision=args.precision, weights=args.weights,
+                          array="auto" if args.array == "auto" else parse_array(args.array),
+                          batch=args.batch, size=parse_size(args.size), board=args.board,
+                          synth=not args.no_synth, check=args.check, clock_hz=int(clock_hz))
+    report = build(job, out=args.out, progress=_progress)
     print(summary(report, args.out))
     if "synthesis_error" in report:
         print(f"accel.build: error: {report['synthesis_error']}", file=sys.stderr)

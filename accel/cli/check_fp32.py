@@ -9,9 +9,9 @@ Prints one line per unit with the mismatch count and wall time, and the first mi
 exits 1 if any unit mismatched, 2 on bad input.
 """
 
-from model.errors import ArgumentParser, cli_entry
-from model.limits import SEED_MAX
-from model.validate import cli_type, nonnegative_int, positive_int
+from model.support.errors import ArgumentParser, cli_entry
+from model.support.limits import SEED_MAX
+from model.support.validate import cli_type, nonnegative_int, positive_int
 
 from ..flows.fp32_check import UNITS, check_unit
 

@@ -18,13 +18,13 @@ any mismatch, 2 on bad input.
 """
 
 
-from model.errors import ArgumentParser, UserError, cli_entry
-from model.files import OutputSet, check_output, json_bytes
+from model.support.errors import ArgumentParser, UserError, cli_entry
+from model.support.files import OutputSet, check_output, json_bytes
+from model.support.validate import cli_type, nonnegative_int, parse_array, parse_size, positive_int
 from model.upscale import MAX_UPSCALE
-from model.validate import cli_type, nonnegative_int, parse_array, parse_size, positive_int
 
 from ..config import SIMULATION
-from ..flows.frame import simulate_clip, simulate_frame, simulate_upscaled
+from ..flows.frame import SimConfig, simulate
 
 __all__ = ["build_parser", "main"]
 
@@ -100,27 +100,24 @@ def main(argv=None):
         check_output(args.strip, inputs=(args.weights,), suffixes=(".png",))
     if args.json:
         check_output(args.json, inputs=(args.weights, args.image))
-    common = dict(weights=args.weights, precision=args.precision, array=array,
-                  batch=args.batch, size=size, image=args.image,
-                  stream_weights=args.stream_weights, stall=args.stall, seed=args.seed,
-                  backend=args.backend, progress=not args.quiet,
-                  verilator_opt=args.verilator_opt, verilator_threads=args.verilator_threads)
-    if args.upscale:
-        result = simulate_upscaled(scale=args.upscale, **common)
-    elif video:
-        if args.image:
-            raise UserError("--image is for an image model; a clip is scored against the "
-                            "video its model file names")
-        del common["image"]
-        return _clip(args, simulate_clip(first_frame=args.first_frame, frames=args.frames,
-                                         clip_frames=args.clip_frames, **common))
-    else:
-        result = simulate_frame(**common)
-    frame = result.pop("_frame")
+    if video and args.image:
+        raise UserError("--image is for an image model; a clip is scored against the video "
+                        "its model file names")
+    sim = SimConfig(weights=args.weights, precision=args.precision, array=array,
+                    batch=args.batch, size=size, image=args.image,
+                    stream_weights=args.stream_weights, stall=args.stall, seed=args.seed,
+                    backend=args.backend, upscale=args.upscale, first_frame=args.first_frame,
+                    frames=args.frames, clip_frames=args.clip_frames,
+                    verilator_opt=args.verilator_opt,
+                    verilator_threads=args.verilator_threads)
+    res = simulate(sim, progress=not args.quiet)
+    if res.kind == "clip":
+        return _clip(args, res)
+    result = res.to_dict()
     out = OutputSet()
     if args.out:
         from model.evaluate import png_bytes
-        out.add(args.out, png_bytes(frame))
+        out.add(args.out, png_bytes(res.frame))
     if args.json:
         out.add(args.json, json_bytes(result))
     out.commit()
@@ -143,8 +140,8 @@ def main(argv=None):
     return 1 if result["mismatches"] else 0
 
 
-def _clip(args, result):
-    clip = result.pop("_clip")
+def _clip(args, res):
+    clip, result = res.frame, res.to_dict()
     out = OutputSet()
     if args.out:
         import os
@@ -162,7 +159,7 @@ def _clip(args, result):
           f"{result['first_frame']} of {result['clip_frames']}) n={result['patch']} "
           f"{result['precision']} array {result['array']}: {result['mismatches']} mismatching "
           f"pixels of {result['pixels']}, {result['cycles']} cycles (model "
-          f"{result['cycles_model']}), {result['fps_at_200mhz']:.1f} frames/s at 200 MHz"
+          f"{result['cycles_model']}), {result['fps']:.1f} frames/s at {result['clock_hz'] / 1e6:g} MHz"
           + (f", PSNR {result['psnr']:.2f} dB (mean over the frames)" if "psnr" in result
              else ""))
     return 1 if result["mismatches"] else 0

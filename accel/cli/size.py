@@ -6,7 +6,7 @@ Command line::
 
 For each patch size of the default model: the array, LUT columns and batch of each build,
 its DSP48E2s and LUT budget (:mod:`accel.sizing`), and the useful MACs per cycle and fps
-at 200 MHz on 256x256 and on 1920x1080 frames from the cycle model, against the XCVU9P's
+at the accelerator clock (:data:`accel.config.CLOCK_HZ`) on 256x256 and on 1920x1080 frames from the cycle model, against the XCVU9P's
 INT8 limit (two multiplies per DSP48E2). Nothing is elaborated: seconds. Resources measured
 by Yosys come from ``python -m accel.build --array auto``.
 """
@@ -15,9 +15,9 @@ import functools
 import sys
 
 from model.config import PatchINRConfig
-from model.errors import ArgumentParser, cli_entry
-from model.files import check_output, write_json
-from model.validate import int_list, one_of
+from model.support.errors import ArgumentParser, cli_entry
+from model.support.files import check_output, write_json
+from model.support.validate import int_list, one_of
 
 from ..config import BUILD, PRECISIONS, AccelConfig
 from ..device import INT8_MACS_LIMIT, dsp_count

@@ -8,7 +8,7 @@ For every image and patch size ``n`` (a *point*) the sweep
    size, steps and configuration is not trained again: an interrupted sweep resumes where
    it stopped (``--fresh`` retrains). Training uses CUDA when torch sees a GPU.
 2. **measures the hardware** for each patch size and channel count: cycles per frame, frames
-   per second at 200 MHz and PE utilization from the analytic cycle model
+   per second at the accelerator clock and PE utilization from the analytic cycle model
    (:mod:`accel.cycles`, validated against RTL simulation) on the default
    :data:`accel.config.BUILD` array, and resources from Yosys (:func:`accel.flows.synth.estimate`, cached
    under ``OUT/synth``) when Yosys is installed and ``--no-synth`` is not given.
@@ -34,10 +34,12 @@ import time
 
 import numpy as np
 
-from model.errors import UserError
-from model.files import write_bytes, write_json
-from model.limits import MAX_SIDE, SEED_MAX
-from model.validate import nonnegative_int, positive_int
+from model.support.errors import UserError
+from model.support.files import write_bytes, write_json
+from model.support.limits import MAX_SIDE, SEED_MAX
+from model.support.validate import nonnegative_int, positive_int
+
+from ..config import CLOCK_HZ
 
 __all__ = ["SweepSpec", "train_points", "hardware_figures", "cpu_fps", "report",
            "markdown_table", "DEFAULT_IMAGES", "DEFAULT_PATCHES", "POINT_KEYS"]
@@ -54,7 +56,7 @@ POINT_FILE_KEYS = ("channels", "params", "param_overhead", "psnr_fp32", "psnr_in
 POINT_KEYS = (
     "image", "size", "channels", "patch", "params", "param_overhead",
     "psnr_fp32", "psnr_int8", "ssim_fp32", "ssim_int8", "psnr_fp32_pretrain", "psnr_int8_ptq",
-    "steps", "seconds_per_step", "train_device", "cycles_per_frame", "fps_at_200mhz",
+    "steps", "seconds_per_step", "train_device", "cycles_per_frame", "fps", "clock_hz",
     "latency_reduction_vs_n1", "pe_utilization", "cpu_fps", "speedup_vs_cpu", "resources",
 )
 
@@ -82,6 +84,7 @@ class SweepSpec:
                 raise UserError(f"size {size} is not a multiple of patch size {n}")
         positive_int("steps", steps)
         default = PatchINRConfig()
+        check_distinct_stems(images, "images")
         self.images = tuple(images)
         self.patches = tuple(sorted(set(patches)))
         if qat_steps is None:
@@ -109,8 +112,25 @@ class SweepSpec:
     def key(self, image, patch):
         """The point's file name stem: an image given as a path contributes its file name
         only (letters, digits, ``-`` and ``_``), so every point file stays in ``OUT/points``."""
-        stem = re.sub(r"[^A-Za-z0-9_-]", "_", os.path.splitext(os.path.basename(image))[0])
-        return f"{stem}_{self.size}_p{patch}"
+        return f"{source_stem(image)}_{self.size}_p{patch}"
+
+
+def source_stem(source):
+    """A sweep source's part of a point key: its file name without folders or suffix,
+    letters, digits, ``-`` and ``_`` only."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", os.path.splitext(os.path.basename(source))[0])
+
+
+def check_distinct_stems(sources, what):
+    """:class:`UserError` when two sources would share point files (``a/clip.gif`` and
+    ``b/clip.gif``): the second would overwrite the first."""
+    seen = {}
+    for source in sources:
+        stem = source_stem(source)
+        if stem in seen and seen[stem] != source:
+            raise UserError(f"{what} {seen[stem]!r} and {source!r} would share the point key "
+                            f"{stem!r}: give one of them another file name")
+        seen[stem] = source
 
 
 def _same_config(recorded, config):
@@ -257,7 +277,7 @@ def hardware_figures(spec, out, *, synth=True, precision="int8", log=print):
             cycles = frame_cycles(config, spec.size, spec.size)
             entry = {"array": f"{rows}x{cols}", "batch": BUILD.batch, "precision": precision,
                      "cycles_per_frame": cycles["total"],
-                     "fps_at_200mhz": cycles["fps_at_200mhz"],
+                     "fps": cycles["fps"], "clock_hz": cycles["clock_hz"],
                      "pe_utilization": pe_utilization(config, spec.size, spec.size,
                                                       cycles["total"]),
                      "resources": None}
@@ -358,11 +378,12 @@ def report(spec, out, results_dir, *, points_dir=None, synth=True, allow_missing
                 "psnr_fp32_pretrain": p["psnr_fp32_pretrain"], "psnr_int8_ptq": p["psnr_int8_ptq"],
                 "qat_steps": p["qat_steps"], "steps": p["steps"],
                 "seconds_per_step": p["seconds_per_step"], "train_device": p["device"],
-                "cycles_per_frame": h["cycles_per_frame"], "fps_at_200mhz": h["fps_at_200mhz"],
+                "cycles_per_frame": h["cycles_per_frame"], "fps": h["fps"],
+                "clock_hz": h["clock_hz"],
                 "latency_reduction_vs_n1": (None if h1 is None else
                                             1.0 - h["cycles_per_frame"] / h1["cycles_per_frame"]),
                 "pe_utilization": h["pe_utilization"],
-                "cpu_fps": fps, "speedup_vs_cpu": h["fps_at_200mhz"] / fps,
+                "cpu_fps": fps, "speedup_vs_cpu": h["fps"] / fps,
                 "resources": h["resources"],
                 "recipe": p["recipe"], "package_version": p["package_version"],
                 "train_machine": p.get("train_machine"),
@@ -423,7 +444,7 @@ def markdown_summary(summary):
 def markdown_table(points, pending=()):
     """The README's results table: one row per point; points not trained yet say so."""
     lines = ["| image | n | FP32 PSNR | INT8 PSNR | SSIM FP32 / INT8 | params | overhead "
-             "| cycles / frame | fps @ 200 MHz | latency vs n = 1 | PE util. | torch CPU fps "
+             f"| cycles / frame | fps @ {CLOCK_HZ / 1e6:g} MHz | latency vs n = 1 | PE util. | torch CPU fps "
              "| speed-up | LUT | DSP | BRAM36 |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in points:
@@ -433,7 +454,7 @@ def markdown_table(points, pending=()):
             f"| {p['image']} | {p['patch']} | {p['psnr_fp32']:.2f} | {p['psnr_int8']:.2f} "
             f"| {p['ssim_fp32']:.3f} / {p['ssim_int8']:.3f} | {p['params']:,} "
             f"| {100 * p['param_overhead']:+.2f} % | {p['cycles_per_frame']:,} "
-            f"| {p['fps_at_200mhz']:.1f} | {'' if red is None else ('0' if red == 0 else f'{-100 * red:.1f} %')} "
+            f"| {p['fps']:.1f} | {'' if red is None else ('0' if red == 0 else f'{-100 * red:.1f} %')} "
             f"| {100 * p['pe_utilization']:.1f} % | {p['cpu_fps']:.2f} | {p['speedup_vs_cpu']:.0f}x "
             + ("| - | - | - |" if res is None else
                f"| {res['lut']:,} ({res['percent']['lut']:.1f} %) | {res['dsp']:,} "
@@ -500,8 +521,8 @@ def _plots(spec, points_dir, results_dir, points):
     for i, c in enumerate(sorted({p["channels"] for p in points})):
         pts = {p["patch"]: p for p in points if p["channels"] == c}
         xs = sorted(pts)
-        ax.plot(xs, [1e3 * pts[n]["cycles_per_frame"] / 200e6 for n in xs], "o-", color=f"C{i}",
-                label=f"accelerator, {c} ch (cycle model, 200 MHz)")
+        ax.plot(xs, [1e3 * pts[n]["cycles_per_frame"] / pts[n]["clock_hz"] for n in xs], "o-", color=f"C{i}",
+                label=f"accelerator, {c} ch (cycle model, {CLOCK_HZ / 1e6:g} MHz)")
         ax.plot(xs, [1e3 / np.mean([p["cpu_fps"] for p in points
                                     if p["channels"] == c and p["patch"] == n]) for n in xs],
                 "s--", color=f"C{i}", label=f"torch FP32 on CPU, {c} ch")

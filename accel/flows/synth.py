@@ -62,10 +62,11 @@ from amaranth.hdl import Module, Shape
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from model.validate import positive_int
+from model.support.validate import positive_int
 
 from ..config import AccelConfig
 from ..device import RESOURCES, XCVU9P
+from ..formats import for_config
 from .netlist import analyse
 from .toolchain import which
 
@@ -462,7 +463,8 @@ def _first_error(log):
 
 def _core_rtlil(config):
     """``(rtlil, fragment, top name)`` of the core behind the exported module's ports."""
-    from .export import TOP_NAME, convert_rtlil, elaborate_core
+    from ..config import TOP_NAME
+    from .export import convert_rtlil, elaborate_core
     top, fragment = elaborate_core(config, width=config.model.patch, height=config.model.patch)
     # The hierarchy is read before conversion, which prepares the fragment in place.
     pes, lanes = _instances(fragment, TOP_NAME)
@@ -558,7 +560,7 @@ def estimate(config, *, cache_dir, tool=None, jobs=2, progress=None, memories=No
             config, width=config.model.patch, height=config.model.patch)[1])
     shapes = sorted(set(small_mems) | set(real_mems), key=lambda s: (s.bits, s.width, str(s)))
 
-    arith = config.arith
+    arith = for_config(config)
     plan = config.array_plan
     # Scaled from the small core, its PEs (or INT8 array) and lanes are replaced by the
     # stand-alone ones anyway: emptied, they cost Yosys nothing (16 FP32 PEs are most of a

@@ -19,7 +19,7 @@ the README installs even on a machine with Debian's tools.
 import os
 import shutil
 
-from model.errors import UserError
+from model.support.errors import UserError
 
 __all__ = ["TOOLS_ENV", "TOOLS_CHOICES", "tools_policy", "which"]
 

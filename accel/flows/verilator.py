@@ -9,7 +9,8 @@ renders through it: AXI4-Lite register accesses as :data:`accel.host.registers.R
 defines them, weights streamed in over ``s_axis_wgt`` (so every run also exercises the
 weight loader), coordinates over ``s_axis_coord``, pixels from ``m_axis_pix`` with optional
 random back-pressure and the AXI4-Stream hold rule checked on every cycle.
-:func:`render_verilator` does the job of :func:`accel.flows.simulation.render` (frame mode).
+:func:`accel.flows.frame.simulate` runs its jobs through it, as through the Amaranth
+simulator's :class:`~accel.flows.simulation.AmaranthTransport`.
 
 Because the weights arrive over the stream, the Verilog depends on the build
 configuration only: one compiled model serves every model file and every frame up to the
@@ -29,17 +30,16 @@ import time
 
 import numpy as np
 
-from model.errors import UserError
-from model.validate import positive_int
+from model.support.errors import UserError
+from model.support.validate import positive_int
 
-from ..config import AccelConfig
-from ..host.driver import ProtocolError
+from ..config import TOP_NAME, AccelConfig
 from ..host.transport import STREAMS, Transport, TransportTimeout
-from .export import PE_NAME, TOP_NAME, export_core
+from .export import PE_NAME, export_core
 from .lint import find_verilator, make_overrides, waiver_config
 
-__all__ = ["VerilatorModel", "VerilatorTransport", "build_model", "render_verilator",
-           "default_build_dir", "HARNESS_PATH"]
+__all__ = ["VerilatorModel", "VerilatorTransport", "build_model", "default_build_dir",
+           "HARNESS_PATH"]
 
 #: The C++ host model compiled with the Verilog.
 HARNESS_PATH = os.path.join(os.path.dirname(__file__), "verilator_harness.cpp")
@@ -98,25 +98,6 @@ class _Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-def _open_driver(model, link, model_file):
-    from ..host.driver import PatchINRDriver
-    if model_file.config != model.config.model:
-        raise UserError("the model file's network differs from the one the build was "
-                        "made for")
-    core = PatchINRDriver(link)
-    built = core.info.config(model_file.config)
-    if _shape(built) != _shape(model.config):
-        raise ProtocolError(f"the core's registers describe {built!r}, not the "
-                            f"compiled {model.config!r}")
-    core.load_weights(model_file)
-    return core
-
-
-def _shape(config):
-    return (config.rows, config.cols, config.batch, config.precision, config.max_width,
-            config.max_height)
 
 
 class VerilatorTransport(Transport):
@@ -213,6 +194,15 @@ class VerilatorTransport(Transport):
     def reset(self):
         self._command("reset")
 
+    def set_pattern(self, *, stall=0.0, gaps=0.0, seed=0):
+        """Back-pressure on ``m_axis_pix`` and gaps on the input streams from now on:
+        probabilities per beat (of 1..3 idle cycles), from seeded generators."""
+        for name, value in (("stall", stall), ("gaps", gaps)):
+            if not 0.0 <= value < 1.0:
+                raise UserError(f"{name} must be in [0, 1), not {value}")
+        self._command(f"stall {float(stall)!r} {int(seed)}")
+        self._command(f"gaps {float(gaps)!r} {int(seed) + 1}")
+
     def run(self, cycles):
         """Let the clock run ``cycles`` cycles (pixels keep queueing)."""
         self._command(f"run {int(cycles)}")
@@ -267,81 +257,6 @@ class VerilatorModel:
         ``stall``, ``seed``, ``max_cycles``, ``reset``)."""
         return VerilatorTransport(self.executable, **options)
 
-    def run(self, model_file, *, width, height, precision, stall=0.0, seed=0,
-            max_cycles=None, progress=None, clip=None):
-        """Load ``model_file`` and render one frame through :class:`PatchINRDriver`;
-        returns ``(frame uint8 [H, W, C], cycles)``.
-
-        Parameters
-        ----------
-        model_file : ModelFile
-            Weights, streamed into the core before the job.
-        width, height : int
-            Frame size written to WIDTH / HEIGHT: a multiple of the patch size up to the
-            build's maximum.
-        precision : {"int8", "fp32"}
-            CTRL.PRECISION of the job.
-        stall : float
-            Probability that ``m_axis_pix_tready`` drops (for 1..3 cycles) before a beat.
-        seed : int
-            Seed of the back-pressure pattern.
-        max_cycles : int, optional
-            Cycle budget of the frame (default: ten times the cycle model's frame plus a
-            million).
-        progress : bool or callable, optional
-            As for :func:`render_verilator`.
-        clip : (int, int, int), optional
-            A video build: ``(clip_frames, first_frame, frame_count)``; the frame is then
-            the clip, ``[frame_count, H, W, C]``.
-
-        Raises
-        ------
-        UserError
-            A frame size, precision or network the build rejects.
-        RuntimeError
-            The job failed in the RTL: an error status (:class:`DeviceError`), a wrong
-            pixel count or framing (:class:`ProtocolError`), a violation of the
-            AXI4-Stream hold rule or no end within ``max_cycles``.
-        """
-        report = _Progress(progress)
-        t0 = time.perf_counter()
-        try:
-            with self.open(stall=stall, seed=seed) as link:
-                core = _open_driver(self, link, model_file)
-                report.message(f"rendering {width}x{height} {precision}"
-                               + (f", {clip[2]} frames" if clip else ""))
-                show = lambda done, total: report.update("render", done, total)  # noqa: E731
-                if clip:
-                    frame = core.render_clip(width, height, clip_frames=clip[0],
-                                             first_frame=clip[1], frame_count=clip[2],
-                                             precision=precision, max_cycles=max_cycles,
-                                             progress=show)
-                else:
-                    frame = core.render(width, height, precision, max_cycles=max_cycles,
-                                        progress=show)
-                cycles = core.cycles
-                stats = link.stats()
-        finally:
-            report.close()
-        if stats["hold_violations"]:
-            raise ProtocolError(f"{stats['hold_violations']} AXI4-Stream hold-rule "
-                                f"violations on m_axis_pix")
-        report.message(f"{stats['cycles']} clock cycles in {time.perf_counter() - t0:.1f} s")
-        return frame, cycles
-
-    def query(self, model_file, coords_q, *, precision, stall=0.0, seed=0, max_cycles=None):
-        """Load ``model_file`` and answer int16 queries ``[Q, coords]`` in query mode; returns
-        ``(patches uint8 [Q, n, n, C], cycles)``."""
-        with self.open(stall=stall, seed=seed) as link:
-            core = _open_driver(self, link, model_file)
-            patches = core.query(coords_q, precision, quantized=True, max_cycles=max_cycles)
-            cycles = core.cycles
-            stats = link.stats()
-        if stats["hold_violations"]:
-            raise ProtocolError(f"{stats['hold_violations']} AXI4-Stream hold-rule "
-                                f"violations on m_axis_pix")
-        return patches, cycles
-
 
 def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progress=True):
     """Export ``config``'s core and compile it with Verilator, or take it from the cache.
@@ -359,7 +274,8 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
     threads : int
         Simulation threads of the model (Verilator ``--threads``; 1: single-threaded).
     progress : bool or callable
-        As for :func:`render_verilator`.
+        True: messages and a progress bar of the compile on stderr. A callable is called
+        with ``("compile", objects_compiled, None)``. False: silent.
 
     Returns
     -------
@@ -461,43 +377,3 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
     report.message(f"compiled in {seconds:.0f} s: {directory}")
     return VerilatorModel(config=config, executable=executable, directory=directory,
                           compile_seconds=seconds, cached=False)
-
-
-def render_verilator(config, model_file, *, width, height, precision, progress=True,
-                     stall=0.0, seed=0, build_dir=None, opt="-O2", jobs=2, threads=1,
-                     max_cycles=None):
-    """Render one frame through a Verilator build of ``config``, streaming the weights in.
-
-    Parameters
-    ----------
-    config : AccelConfig
-        The build; compiled on first use, then taken from the cache.
-    model_file : ModelFile
-        Weights (its configuration must be ``config.model``).
-    width, height : int
-        Frame size (WIDTH / HEIGHT).
-    precision : {"int8", "fp32"}
-        Datapath of the job (CTRL.PRECISION).
-    progress : bool or callable
-        True: messages and progress bars on stderr. A callable is called with
-        ``(phase, done, total)``: ``("compile", objects_compiled, None)`` and
-        ``("render", pixels_received, width * height)``. False: silent.
-    stall, seed : float, int
-        Random back-pressure on ``m_axis_pix`` (probability per beat) and its seed; the
-        cycle count then includes the stalls.
-    build_dir, opt, jobs, threads
-        See :func:`build_model`.
-    max_cycles : int, optional
-        See :meth:`VerilatorModel.run`.
-
-    Returns
-    -------
-    frame : numpy.ndarray
-        uint8 ``[height, width, channels]``.
-    cycles : int
-        CYCLES after the job: START to the last pixel, as the Amaranth backend reports.
-    """
-    model = build_model(config, build_dir=build_dir, opt=opt, jobs=jobs, threads=threads,
-                        progress=progress)
-    return model.run(model_file, width=width, height=height, precision=precision, stall=stall,
-                     seed=seed, max_cycles=max_cycles, progress=progress)

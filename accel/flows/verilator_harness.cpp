@@ -25,6 +25,8 @@
 //   run CYCLES                 run the clock                                     -> ok
 //   stall PROBABILITY SEED     tready drops (1..3 cycles) before a beat with this
 //                              probability, from a seeded generator              -> ok
+//   gaps PROBABILITY SEED      tvalid of the input streams drops (1..3 cycles) before a
+//                              beat with this probability (a source with gaps)   -> ok
 //   limit CYCLES               cycle budget from now (0: none)                   -> ok
 //   stats                      -> ok CYCLES HOLD_VIOLATIONS QUEUED
 //   quit                       -> (exit 0)
@@ -116,6 +118,10 @@ public:
 
     void send(bool coord, const std::vector<uint64_t> &beats) {
         for (uint64_t beat : beats) {
+            if (gaps_ > 0 && gap_rng_.uniform() < gaps_) {
+                top_->s_axis_coord_tvalid = top_->s_axis_wgt_tvalid = 0;
+                for (int i = 1 + static_cast<int>(gap_rng_.next() % 3); i > 0; i--) tick();
+            }
             if (coord) {
                 // 32 bits in an image build, 64 in a video build: the assignment narrows.
                 top_->s_axis_coord_tdata = beat & TDATA_MASK;
@@ -183,6 +189,7 @@ public:
     }
 
     void set_stall(double p, uint64_t seed) { stall_ = p, rng_.state = seed, stalled_ = 0; }
+    void set_gaps(double p, uint64_t seed) { gaps_ = p, gap_rng_.state = seed; }
     void set_limit(uint64_t n) { limit_ = n ? cycles_ + n : 0; }
     uint64_t cycles() const { return cycles_; }
     uint64_t hold_violations() const { return hold_violations_; }
@@ -206,7 +213,9 @@ private:
 
     std::unique_ptr<Vpatchinr_core> top_;
     Rng rng_;
+    Rng gap_rng_;
     double stall_ = 0;
+    double gaps_ = 0;
     int stalled_ = 0;
     uint64_t cycles_ = 0, limit_ = 0, hold_violations_ = 0, held_beat_ = 0;
     bool held_ = false;
@@ -273,6 +282,14 @@ int main(int argc, char **argv) {
                     std::printf("error stall probability must be in [0, 1)\n");
                 } else {
                     host.set_stall(p, b);
+                    std::printf("ok\n");
+                }
+            } else if (cmd == "gaps" && arg.size() > 2 && ok2) {
+                double p = std::strtod(arg[1], nullptr);
+                if (!(p >= 0 && p < 1)) {
+                    std::printf("error gap probability must be in [0, 1)\n");
+                } else {
+                    host.set_gaps(p, b);
                     std::printf("ok\n");
                 }
             } else if (cmd == "limit" && ok1) {

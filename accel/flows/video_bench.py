@@ -6,7 +6,7 @@ budget (:func:`model.training.train_clip`: mini-batches of :data:`model.config.V
 queries, the last quarter quantization-aware) and reports, per point: the mean PSNR over
 the clip's frames (FP32 and INT8, each frame's PSNR averaged), parameters and their
 overhead against n = 1, training seconds per step, queries and cycles per frame and frames
-per second at 200 MHz on the default build (the 32x32 array, batch 256, from the cycle
+per second at the accelerator clock (:data:`accel.config.CLOCK_HZ`) on the default build (the 32x32 array, batch 256, from the cycle
 model; a clip is one job). It writes ``RESULTS/video/video.json``, ``video.md`` (the
 table), ``video_psnr_frames.png`` (PSNR per frame for each n) and, per clip,
 ``video_strip_<clip>.png`` (original, n = 1, n = 2 and n = 8, frames side by side).
@@ -18,14 +18,15 @@ seed and network is not trained again.
 
 import json
 import os
-import re
 import sys
 
 import numpy as np
 
-from model.errors import UserError
-from model.files import write_bytes, write_json
-from model.validate import positive_int
+from model.support.errors import UserError
+from model.support.files import write_bytes, write_json
+from model.support.validate import positive_int
+
+from ..config import CLOCK_HZ
 
 __all__ = ["VideoSweep", "train_video_points", "video_report"]
 
@@ -34,7 +35,7 @@ class VideoSweep:
     """What the video sweep covers (keyword-only, validated)."""
 
     def __init__(self, *, videos, patches=(1, 2, 4, 8), size=128, frames=16, steps=300,
-                 seed=0, hidden=None, layers=None):
+                 seed=0, hidden=None, layers=None, qat_steps=None):
         from model.config import PatchINRConfig
         from model.video import load_video
         if not videos:
@@ -48,6 +49,13 @@ class VideoSweep:
         positive_int("size", size)
         positive_int("frames", frames)
         positive_int("steps", steps)
+        from .bench import check_distinct_stems
+        check_distinct_stems(videos, "videos")
+        if qat_steps is None:
+            qat_steps = steps // 4            # model.train's default: the last quarter
+        if not isinstance(qat_steps, int) or not 0 <= qat_steps < steps:
+            raise UserError(f"QAT steps must be an integer in 0..{steps - 1}, not {qat_steps!r}")
+        self.qat_steps = qat_steps
         default = PatchINRConfig()
         self.videos, self.patches = tuple(videos), tuple(sorted(set(patches)))
         self.size, self.frames, self.steps, self.seed = size, frames, steps, seed
@@ -63,8 +71,8 @@ class VideoSweep:
                               coords=3)
 
     def key(self, video, patch):
-        stem = re.sub(r"[^A-Za-z0-9_-]", "_", os.path.splitext(os.path.basename(video))[0])
-        return f"{stem}_{self.size}x{self.frames}_p{patch}"
+        from .bench import source_stem
+        return f"{source_stem(video)}_{self.size}x{self.frames}_p{patch}"
 
     def clip(self, video):
         from model.video import load_video
@@ -80,6 +88,7 @@ def _point(path, sweep, video, patch):
     same = (isinstance(point, dict) and point.get("video") == video
             and point.get("steps") == sweep.steps and point.get("seed") == sweep.seed
             and point.get("frames") == sweep.frames and point.get("width") == sweep.size
+            and point.get("qat_steps", sweep.steps // 4) == sweep.qat_steps
             and point.get("config") == sweep.config(patch).to_dict())
     return point if same else None
 
@@ -104,7 +113,7 @@ def train_video_points(sweep, out, points, *, fresh=False, device="auto", progre
                 clip = sweep.clip(video) if clip is None else clip
                 log(f"bench: training {key} ({sweep.steps} steps)")
                 settings = TrainSettings(steps=sweep.steps, seed=sweep.seed, device=device,
-                                         batch=VIDEO_BATCH)
+                                         batch=VIDEO_BATCH, qat_steps=sweep.qat_steps)
                 model, quant, point = train_clip(clip, sweep.config(n), settings,
                                                  progress=progress, video_name=video)
                 point.pop("history", None)
@@ -128,7 +137,7 @@ def _hardware(sweep, patch):
     return {"array": f"{rows}x{cols}", "batch": BUILD.batch,
             "cycles_per_clip": cycles["total"],
             "cycles_per_frame": cycles["total"] / sweep.frames,
-            "fps_at_200mhz": cycles["fps_at_200mhz"]}
+            "fps": cycles["fps"], "clock_hz": cycles["clock_hz"]}
 
 
 def video_report(sweep, out, results, *, log=print):
@@ -170,7 +179,7 @@ def markdown(rows, sweep):
     lines = [f"Clips at {sweep.size}x{sweep.size}, {sweep.frames} frames, {sweep.steps} "
              f"steps per point; PSNR is the mean over the frames of each frame's PSNR.", "",
              "| clip | n | PSNR FP32 | PSNR INT8 | INT8 vs n = 1 | parameters | overhead | "
-             "s / step | queries / frame | cycles / frame | fps @ 200 MHz |",
+             f"s / step | queries / frame | cycles / frame | fps @ {CLOCK_HZ / 1e6:g} MHz |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         vs = r.get("psnr_int8_vs_n1")
@@ -179,7 +188,7 @@ def markdown(rows, sweep):
             f"| {'-' if vs is None else f'{vs:+.2f} dB'} | {r['params']:,} | "
             f"{100 * r['param_overhead']:+.2f} % | {r['seconds_per_step']:.2f} | "
             f"{r['queries_per_frame']:,} | {r['cycles_per_frame']:,.0f} | "
-            f"{r['fps_at_200mhz']:,.1f} |")
+            f"{r['fps']:,.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -215,7 +224,8 @@ def _plots(sweep, out, folder, rows, log):
                           .astype(np.float32) / 255.0)
         gap = np.ones((2, strips[0].shape[1], 3), dtype=np.float32)
         stacked = np.concatenate([x for s in strips for x in (s, gap)][:-1])
-        stem = re.sub(r"[^A-Za-z0-9_-]", "_", os.path.splitext(os.path.basename(video))[0])
+        from .bench import source_stem
+        stem = source_stem(video)
         write_bytes(os.path.join(folder, f"video_strip_{stem}.png"), png_bytes(stacked))
         log(f"bench: strip of {video}: original, then n = {', '.join(map(str, shown))} (INT8)")
     print(f"wrote {folder}", file=sys.stderr)

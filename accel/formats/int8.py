@@ -3,6 +3,7 @@
 from amaranth import Module
 from amaranth.lib import wiring
 
+from ..config import Timing
 from .arith import Arithmetic
 
 __all__ = ["Int8Arithmetic", "Int8Mac"]
@@ -40,7 +41,7 @@ class Int8Arithmetic(Arithmetic):
     act_width = 16
     weight_width = 16
     acc_width = 32
-    latency = 1
+    latency = Timing.INT8_MAC
 
     def mac(self):
         return Int8Mac(self)

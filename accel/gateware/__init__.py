@@ -7,5 +7,7 @@ stream that loads them), :mod:`~.postproc` (bias, requantization, activation per
 :mod:`~.datapath` (array, buffers and lanes joined along one issue record),
 :mod:`~.sequencer` (the tile schedule), :mod:`~.coord_gen`, :mod:`~.divider` and
 :mod:`~.batcher` (patch-centre queries), :mod:`~.scatter` (patch results to raster pixels)
-and :mod:`~.core` (all of them behind the host interface).
+:mod:`~.csr` (the AXI4-Lite register block of :mod:`accel.host.registers`),
+:mod:`~.axi` (the AXI4-Lite and AXI4-Stream signatures) and :mod:`~.core` (all of them
+behind the host interface).
 """

@@ -21,11 +21,11 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
-from ..host.axi import AXI4LiteSignature, AXIStreamSignature
-from ..host.csr import ControlRegisters
 from ..host.errors import ErrorCode
+from .axi import AXI4LiteSignature, AXIStreamSignature
 from .batcher import CoordinateBatcher
 from .coord_gen import CoordinateGenerator
+from .csr import ControlRegisters
 from .datapath import Datapath
 from .scatter import PatchScatter
 from .sequencer import Sequencer
@@ -47,7 +47,7 @@ class PatchINRCore(wiring.Component):
     ----------
     config : AccelConfig
     images : dict, optional
-        Initial weight-buffer contents (:func:`accel.gateware.weight_buffer.memory_images`); without
+        Initial weight-buffer contents (:func:`accel.host.weights.memory_images`); without
         them the buffers start at zero and are loaded over ``s_axis_wgt``.
     width, height : int
         Reset values of the WIDTH / HEIGHT registers (the frame a ``start`` pulse renders
@@ -56,7 +56,7 @@ class PatchINRCore(wiring.Component):
     Ports
     -----
     s_axil : In(AXI4LiteSignature(addr_width=12))
-        Control and status registers (:mod:`accel.host.csr`).
+        Control and status registers (:mod:`accel.gateware.csr`).
     s_axis_wgt : In(AXIStreamSignature(32))
         Weight-stream packets (:mod:`accel.gateware.weight_loader`); not accepted while busy.
     s_axis_coord : In(AXIStreamSignature(coord_bits(config)))

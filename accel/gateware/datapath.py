@@ -32,6 +32,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
+from ..formats import for_config
 from .batcher import coord_write_layout
 from .int8.array import Int8Array
 from .mac_array import MacArray
@@ -91,7 +92,7 @@ class Datapath(wiring.Component):
         cfg, tm = self._config, self.timing
         R, C, B = cfg.rows, cfg.cols, cfg.batch
         AW = cfg.act_words
-        arith = cfg.arith
+        arith = for_config(cfg)
         Lp = tm.pe
 
         m.submodules.buffer = buf = self._buffer

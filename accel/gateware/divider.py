@@ -8,7 +8,9 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from model.validate import positive_int
+from model.support.validate import positive_int
+
+from ..config import Timing
 
 __all__ = ["SequentialDivider"]
 
@@ -65,8 +67,9 @@ class SequentialDivider(wiring.Component):
 
     @staticmethod
     def latency_for(width):
-        """:attr:`latency` of a ``width``-bit divider, without building one."""
-        return width + 1
+        """:attr:`latency` of a ``width``-bit divider, without building one
+        (:meth:`accel.config.Timing.divider`)."""
+        return Timing.divider(width)
 
     def elaborate(self, platform):
         m = Module()

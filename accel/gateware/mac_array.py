@@ -4,7 +4,7 @@ from amaranth import Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from model.validate import positive_int
+from model.support.validate import positive_int
 
 from ..formats.arith import Arithmetic
 from .pe import ProcessingElement

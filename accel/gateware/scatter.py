@@ -18,7 +18,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
-from ..host.axi import AXIStreamSignature
+from .axi import AXIStreamSignature
 
 __all__ = ["PatchScatter", "MODE_FRAME", "MODE_QUERY"]
 

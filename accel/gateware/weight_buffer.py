@@ -27,72 +27,13 @@ in builds that carry FP32 (:attr:`accel.config.AccelConfig.param_bits`). Lane ``
 ``[c*bits, (c+1)*bits)``.
 """
 
-import numpy as np
 from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import MEMORIES, AccelConfig
 
-__all__ = ["memory_images", "write_layout", "WeightBuffer"]
-
-def _tile_words(config, weights, elem_bits):
-    """Weight-memory words (lists of per-lane element bit patterns) for ``weights`` =
-    per-layer integer bit-pattern arrays ``[N, K]``."""
-    R, C = config.rows, config.cols
-    mask = (1 << elem_bits) - 1
-    words = np.zeros((config.weight_depth, C), dtype=np.uint64)
-    for geo, w in zip(config.layers, weights):
-        padded = np.zeros((geo.nt * C, geo.kt * R), dtype=np.uint64)
-        padded[:geo.n, :geo.k] = w.astype(np.int64).astype(np.uint64) & np.uint64(mask)
-        for nt in range(geo.nt):
-            for kt in range(geo.kt):
-                base = geo.weight_base + (nt * geo.kt + kt) * R
-                block = padded[nt * C:(nt + 1) * C, kt * R:(kt + 1) * R]   # [C, R]
-                words[base:base + R] = block[:, ::-1].T                  # word j <- row R-1-j
-    return words
-
-
-def _pack(lanes, bits):
-    """Per-lane bit patterns ``[depth, C]`` to one integer per word (lane 0 lowest)."""
-    return [sum(int(v) << (c * bits) for c, v in enumerate(row)) for row in lanes]
-
-
-def memory_images(config, model_file):
-    """Initial contents ``{name: [word, ...]}`` of every memory, from a model file.
-
-    Raises ``ValueError`` if the model file's configuration is not the build's.
-    """
-    if model_file.config != config.model:
-        raise ValueError("the model file's configuration differs from the build's")
-    images = {}
-    C = config.cols
-    q = model_file.quant
-    param = np.zeros((config.param_depth, C), dtype=object)
-    param[:] = 0
-    if config.has_int8:
-        first = config.first_words
-        words = _tile_words(config, [l.w for l in q.layers], 16)
-        images["weights_first"] = _pack(words[:first], 16)
-        images["weights_int8"] = _pack(words[first:] & np.uint64(0xFF), 8)
-        images["sine_lut"] = [int(v) & 0xFF for v in q.lut]
-        for geo, layer in zip(config.layers, q.layers):
-            for n in range(geo.n):
-                word = (int(layer.b[n]) & 0xFFFF_FFFF) | (int(layer.m[n]) << 32) | (int(layer.s[n]) << 48)
-                param[geo.param_base + n // C, n % C] = word
-    if config.has_fp32:
-        from model.fp32ref import fold_weights
-        folded = fold_weights(model_file.fp32, model_file.config.omega0)
-        bits = [np.asarray(w, dtype=np.float32).view(np.uint32) for w, _ in folded]
-        images["weights_fp32"] = _pack(_tile_words(config, bits, 32), 32)
-        shift = 64 if config.has_int8 else 0
-        for geo, (_, b) in zip(config.layers, folded):
-            bb = np.asarray(b, dtype=np.float32).view(np.uint32)
-            for n in range(geo.n):
-                param[geo.param_base + n // C, n % C] |= int(bb[n]) << shift
-    images["params"] = _pack(param, config.param_bits)
-    return images
-
+__all__ = ["write_layout", "WeightBuffer"]
 
 def write_layout(config):
     """One weight-buffer word write: ``en``, ``mem`` (a :data:`accel.config.MEMORIES` id), ``addr`` (as

@@ -15,7 +15,7 @@ packet up to ``tlast``; ``tlast`` inside a word (``WGT_TRUNCATED``) drops that p
 The loader only accepts beats while ``enable`` is high (the core holds it low while a job
 runs, so a frame never sees half-loaded weights).
 
-:func:`weight_stream` produces the packets for a model file.
+:func:`accel.host.weights.weight_stream` produces the packets for a model file.
 """
 
 from amaranth import Module, Signal
@@ -23,32 +23,12 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import MEMORIES, WEIGHT_ADDRESS_BITS, AccelConfig
-from ..host.axi import AXIStreamSignature
 from ..host.errors import ErrorCode
-from .weight_buffer import memory_images, write_layout
+from ..host.weights import beats_per_word
+from .axi import AXIStreamSignature
+from .weight_buffer import write_layout
 
-__all__ = ["WeightLoader", "weight_stream", "beats_per_word"]
-
-
-def beats_per_word(bits):
-    return -(-bits // 32)
-
-
-def weight_stream(config, model_file, *, memories=None):
-    """Beats ``[(tdata, tlast), ...]`` that load ``model_file`` into a build of ``config``:
-    one packet per memory (all of them, or those named in ``memories``)."""
-    images = memory_images(config, model_file)
-    geo = config.memory_geometry
-    beats = []
-    for name, words in images.items():
-        if memories is not None and name not in memories:
-            continue
-        n = beats_per_word(geo[name][1])
-        packet = [(MEMORIES[name] << 28) | 0]
-        for w in words:
-            packet += [(w >> (32 * i)) & 0xFFFF_FFFF for i in range(n)]
-        beats += [(b, i == len(packet) - 1) for i, b in enumerate(packet)]
-    return beats
+__all__ = ["WeightLoader"]
 
 
 class WeightLoader(wiring.Component):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.errors import UserError
+from model.support.errors import UserError
 
 from .errors import ErrorCode
 from .registers import ID_VALUE, MAP_VERSION, REGISTERS
@@ -154,6 +154,26 @@ class HardwareInfo:
                            max_height=self.max_height)
 
 
+def _model_file(model_file):
+    """A :class:`~model.export.ModelFile`, loaded when given as a path."""
+    import os
+
+    from model import export
+    if isinstance(model_file, export.ModelFile):
+        return model_file
+    if not isinstance(model_file, (str, os.PathLike)):
+        raise UserError(f"a model must be a model file's path or a loaded ModelFile, not "
+                        f"{type(model_file).__name__}")
+    return export.load(model_file)
+
+
+def _budget(max_cycles):
+    """A job's cycle budget must be a positive integer (or None: the default)."""
+    if max_cycles is not None:
+        from model.support.validate import positive_int
+        positive_int("max_cycles", max_cycles)
+
+
 class PatchINRDriver:
     """Drives one core over ``transport``.
 
@@ -206,7 +226,7 @@ class PatchINRDriver:
     def start(self, *, mode="frame", precision="int8"):
         """Write CTRL.START with MODE (``"frame"`` or ``"query"``) and PRECISION; the
         frame size is whatever WIDTH and HEIGHT hold. Returns at once."""
-        if mode not in ("frame", "query"):
+        if not isinstance(mode, str) or mode not in ("frame", "query"):
             raise UserError(f"unknown mode {mode!r} (choose frame or query)")
         ctrl = REGISTERS["CTRL"].field
         self._write("CTRL", ctrl("START").place(1)
@@ -221,7 +241,7 @@ class PatchINRDriver:
         return status
 
     def _precision(self, precision):
-        if precision not in _PRECISIONS:
+        if not isinstance(precision, str) or precision not in _PRECISIONS:
             raise UserError(f"unknown precision {precision!r} (choose int8 or fp32)")
         if not getattr(self.info, precision):
             raise UserError(f"this build ({self.info.precision}) has no {precision} datapath")
@@ -233,16 +253,24 @@ class PatchINRDriver:
         """Stream a model (a :class:`~model.export.ModelFile` or its path) into the core's
         weight memories over ``s_axis_wgt``; :class:`DeviceError` if the core refuses a
         packet. The core must be idle."""
-        from ..gateware.weight_loader import weight_stream
-        if not hasattr(model_file, "config"):
-            from model import export
-            model_file = export.load(model_file)
+        from .weights import weight_stream
+        model_file = _model_file(model_file)
         config = self.info.config(model_file.config)
         if self.status().busy:
             raise UserError("the core is busy: weights load only between jobs")
         beats = weight_stream(config, model_file)
         self.transport.send("wgt", pack_beats([d for d, _ in beats], [t for _, t in beats]))
         self.check()
+        self.model = model_file
+        return config
+
+    def attach(self, model_file):
+        """Use ``model_file`` (a :class:`~model.export.ModelFile` or its path) without
+        streaming it: the core's memories already hold it (a build made with ``--weights``,
+        or weights loaded earlier). :class:`UserError` if the build was made for another
+        network."""
+        model_file = _model_file(model_file)
+        config = self.info.config(model_file.config)
         self.model = model_file
         return config
 
@@ -284,7 +312,7 @@ class PatchINRDriver:
         ``first_frame`` of a ``clip_frames``-frame clip in one job; returns uint8
         ``[frame_count, height, width, channels]``. ``tuser`` must mark each frame's first
         pixel. Otherwise as :meth:`render`."""
-        from model.validate import nonnegative_int, positive_int
+        from model.support.validate import nonnegative_int, positive_int
         from model.video import MAX_FRAMES
         if self.info.coords != 3:
             raise UserError("this is an image build: render frames with render")
@@ -305,6 +333,9 @@ class PatchINRDriver:
         from ..cycles import frame_cycles
         config = self._config()
         self._precision(precision)
+        _budget(max_cycles)
+        if progress is not None and not callable(progress):
+            raise UserError(f"progress must be a callable or None, not {progress!r}")
         config.check_frame(width, height)
         clip = {"frames": count, "first_frame": registers.get("FIRST_FRAME", 0)} \
             if registers else {}
@@ -335,17 +366,27 @@ class PatchINRDriver:
         from ..cycles import query_cycles_bound
         config = self._config()
         self._precision(precision)
-        coords = np.asarray(coords)
+        _budget(max_cycles)
         k = self.info.coords
         names = "(x, y)" if k == 2 else "(x, y, t)"
+        try:
+            coords = np.asarray(coords)
+        except (TypeError, ValueError) as exc:       # ragged nested lists
+            raise UserError(f"queries must be a [Q, {k}] array of {names}: {exc}") from None
         if coords.ndim != 2 or coords.shape[1] != k or len(coords) == 0:
             raise UserError(f"queries must be a non-empty [Q, {k}] array of {names}, not "
                             f"shape {coords.shape}")
+        # Real numbers only: strings, objects, booleans and complex values are refused
+        # rather than converted (a complex coordinate would lose its imaginary part).
+        if coords.dtype.kind not in ("i", "u") + (() if quantized else ("f",)):
+            raise UserError(f"queries must be {'integers' if quantized else 'real numbers'}, "
+                            f"not {coords.dtype}")
         if quantized:
-            if not np.issubdtype(coords.dtype, np.integer) or np.abs(coords).max() > 32767:
+            if np.abs(coords.astype(np.int64)).max() > 32767:
                 raise UserError("quantized coordinates must be integers in [-32767, 32767]")
             q = coords.astype(np.int64)
         else:
+            coords = coords.astype(np.float64)
             if not np.all(np.isfinite(coords)) or np.abs(coords).max() > 1:
                 raise UserError("coordinates must be finite and in [-1, 1]")
             q = quantize_coords(coords).astype(np.int64)

@@ -1,7 +1,7 @@
 """The register map: one table (:data:`REGISTERS`) behind the register block, the host
 tools, the tests and the documentation.
 
-:class:`~accel.host.csr.ControlRegisters` decodes and packs from it, the tests address
+:class:`~accel.gateware.csr.ControlRegisters` decodes and packs from it, the tests address
 registers through it, and :func:`register_map_markdown` renders it for
 ``docs/interface.md``. :func:`check_fits` is the configuration's check that every build
 constant a read-only field reports fits that field.
@@ -9,7 +9,7 @@ constant a read-only field reports fits that field.
 
 from dataclasses import dataclass
 
-from model.errors import UserError
+from model.support.errors import UserError
 
 __all__ = ["Register", "Field", "REGISTERS", "ID_VALUE", "MAP_VERSION", "RESP_OKAY",
            "RESP_SLVERR", "register_map_markdown", "check_fits"]

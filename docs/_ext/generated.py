@@ -128,7 +128,7 @@ def resources_table():
         lines.append(
             f"| {c['patch']}, {c['precision'].upper()} | {r['params']:,} | "
             + " | ".join(_pct(res, k) for k in ("lut", "ff", "dsp", "bram36", "uram"))
-            + f" | {r['cycles_per_frame']:,} | {r['fps_at_200mhz']:,.1f} | "
+            + f" | {r['cycles_per_frame']:,} | {r.get('fps', r.get('fps_at_200mhz')):,.1f} | "
             f"{100 * r['pe_utilization']:.1f} % |")
     return "\n".join(lines) + "\n"
 

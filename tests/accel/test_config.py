@@ -7,7 +7,7 @@ import pytest
 
 from accel.config import AccelConfig
 from model.config import PatchINRConfig
-from model.errors import UserError
+from model.support.errors import UserError
 
 
 def _model(**kw):

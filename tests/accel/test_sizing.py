@@ -12,7 +12,7 @@ from accel.device import DSP_CONTROL, DSP_PER_LANE, MARGINS, XCVU9P, dsp_count
 from accel.flows.build import resolve
 from accel.sizing import auto_array, lut_estimate, throughput
 from model.config import PatchINRConfig
-from model.errors import UserError
+from model.support.errors import UserError
 
 
 @pytest.mark.parametrize("patch, precision", [(2, "int8"), (4, "int8"), (2, "fp32")])

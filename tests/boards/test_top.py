@@ -5,7 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from accel.host.axi import AXI4LiteSignature, AXIStreamSignature
+from accel.gateware.axi import AXI4LiteSignature, AXIStreamSignature
 from boards.clocking import ACCEL_FREQ
 from boards.top import BoardTop
 from boards.uart import FRAME_HEADER

@@ -11,7 +11,7 @@ from model.config import COORD_SCALE
 from model.data import (BUNDLED_IMAGES, bundled_images, from_signal, load_image, patch_centres,
                         patch_centres_q, patch_grid, patchify, quantize_coords, to_signal, to_uint8,
                         unpatchify)
-from model.errors import UserError
+from model.support.errors import UserError
 
 # patchify / unpatchify ---------------------------------------------------------------------
 

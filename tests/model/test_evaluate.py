@@ -8,11 +8,11 @@ from scipy.ndimage import shift as nd_shift
 
 from model.config import PatchINRConfig
 from model.data import load_image, to_uint8
-from model.errors import UserError
 from model.evaluate import render_fp32, render_int8, save_png, score, shifted_psnr
 from model.metrics import psnr, ssim
 from model.network import PatchINR
 from model.quant import int_forward, quantize
+from model.support.errors import UserError
 
 
 def make(*, patch, channels, omega0=30.0, head_gain=30.0, seed=0):

@@ -10,10 +10,10 @@ import torch
 from model import export
 from model.config import PatchINRConfig, QuantSpec
 from model.data import patch_centres, patch_centres_q
-from model.errors import UserError
 from model.export import ModelFileError
 from model.network import PatchINR
 from model.quant import int_forward, quantize
+from model.support.errors import UserError
 
 META = {"image": "camera", "width": 16, "height": 16, "psnr_fp32": 31.5, "steps": 7,
         "note": "ünïcode"}

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from model.errors import UserError
-from model.files import atomic_writer, check_output, write_json
+from model.support.errors import UserError
+from model.support.files import atomic_writer, check_output, write_json
 
 
 def test_write_json_replaces_the_file(tmp_path):

@@ -16,10 +16,10 @@ from PIL import Image
 from model import export
 from model.config import PatchINRConfig
 from model.data import load_image, to_uint8
-from model.errors import UserError
 from model.evaluate import render_fp32, render_int8, score
 from model.network import PatchINR
 from model.quant import quantize
+from model.support.errors import UserError
 from model.train import main
 from model.training import TrainSettings, fit, lr_at, train_image
 

@@ -8,10 +8,10 @@ import torch
 
 from model.config import COORD_SCALE, PatchINRConfig
 from model.data import patch_centres_q
-from model.errors import UserError
 from model.evaluate import render_fp32, render_int8
 from model.network import PatchINR
 from model.quant import quantize
+from model.support.errors import UserError
 from model.upscale import (MAX_UPSCALE, interleave, render_upscaled_fp32, render_upscaled_int8,
                            upscale_coords, upscale_coords_q)
 

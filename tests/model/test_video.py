@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from model.data import patch_centres_q, quantize_coords
-from model.errors import UserError
+from model.support.errors import UserError
 from model.video import (MAX_FRAMES, bundled_video_path, clip_coords, clip_coords_q, frame_strip,
                          frame_times, frame_times_q, load_video, patchify_clip, unpatchify_clip)
 

@@ -4,6 +4,7 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...config import Timing
 from .bits import CANONICAL_NAN, FLOAT32, classify, infinity, normalize, round_pack, zero
 
 __all__ = ["FpAdd"]
@@ -44,7 +45,7 @@ class FpAdd(wiring.Component):
     """
 
     #: Cycles from operands to ``y``.
-    LATENCY = 3
+    LATENCY = Timing.FP32_ADD
 
     a: In(32)
     b: In(32)

@@ -4,6 +4,7 @@ from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...config import Timing
 from .bits import CANONICAL_NAN, FLOAT32, classify, infinity, round_pack, zero
 
 __all__ = ["FpMul"]
@@ -36,7 +37,7 @@ class FpMul(wiring.Component):
     """
 
     #: Cycles from operands to ``y``.
-    LATENCY = 3
+    LATENCY = Timing.FP32_MUL
 
     a: In(32)
     b: In(32)

@@ -4,6 +4,7 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ...config import Timing
 from .sine import FpSine
 from .to_pixel import FpToPixel
 
@@ -26,7 +27,7 @@ class Fp32Post(wiring.Component):
         ``LATENCY`` cycles later: the sine's binary32 bits, or the pixel in bits [7:0].
     """
 
-    LATENCY = max(FpSine.LATENCY, FpToPixel.LATENCY)
+    LATENCY = Timing.FP32_POST
 
     acc: In(32)
     out_layer: In(1)

@@ -8,6 +8,7 @@ from model.fp32ref import (PHASE_BITS, SINE_FRAC_BITS, SINE_INDEX_BITS, SINE_OUT
                            SINE_SLOPE_BITS, SINE_SMALL_EXP, SINE_VALUE_BITS, WINDOW_BITS,
                            phase_window, sine_table)
 
+from ...config import Timing
 from .bits import CANONICAL_NAN, EXP_SPECIAL, FLOAT32, normalize, round_pack, zero
 
 __all__ = ["FpSine", "SINE_ENTRY"]
@@ -49,7 +50,7 @@ class FpSine(wiring.Component):
     """
 
     #: Cycles from ``x`` to ``y``.
-    LATENCY = 5
+    LATENCY = Timing.FP32_SINE
 
     x: In(32)
     y: Out(32)

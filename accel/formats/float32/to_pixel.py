@@ -4,6 +4,7 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...config import Timing
 from .bits import EXP_SPECIAL, FLOAT32
 
 __all__ = ["FpToPixel"]
@@ -30,7 +31,7 @@ class FpToPixel(wiring.Component):
     """
 
     #: Cycles from ``x`` to ``y``.
-    LATENCY = 1
+    LATENCY = Timing.FP32_TO_PIXEL
 
     x: In(32)
     y: Out(8)

@@ -10,7 +10,7 @@ each DSP48E2 for two products:
     coordinates (and any column that is left without a partner).
 :mod:`.pair`
     Two int8 x int8 products per DSP48E2, two columns' weights packed against one shared
-    activation (AMD WP486); a cascade of at most :data:`.pair.MAX_CASCADE` of them
+    activation (AMD WP486); a cascade of at most :data:`accel.plan.MAX_CASCADE` of them
     accumulates before the two sums are split apart.
 :mod:`.lut`
     One int8 x int8 product in fabric LUTs, for the columns the DSP48E2s do not cover.

@@ -1,78 +1,15 @@
 """The INT8 systolic array: wide rows, packed DSP48E2 pairs and LUT columns."""
 
-from dataclasses import dataclass
-
 from amaranth import Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from model.validate import positive_int
+from model.support.validate import positive_int
 
+from ...plan import ArrayPlan
 from .column import ColumnGroup
-from .pair import segments
 
-__all__ = ["Int8Array", "ArrayPlan", "segments"]
-
-@dataclass(frozen=True)
-class ArrayPlan:
-    """Which PE sits where in a ``rows x cols`` INT8 array.
-
-    Rows ``0 .. wide_rows-1`` are :class:`~.wide.WidePE` in every column (they take the
-    first layer's int16 coordinates). Below them, columns ``0 .. 2*pairs-1`` are
-    :class:`~.pair.PackedPair` columns two at a time, then one :class:`~.wide.WidePE`
-    column if the DSP columns are odd in number, then ``lut_cols`` :class:`~.lut.LutPE`
-    columns.
-    """
-
-    rows: int
-    cols: int
-    wide_rows: int
-    lut_cols: int
-
-    @property
-    def packed_rows(self):
-        return self.rows - self.wide_rows
-
-    @property
-    def pairs(self):
-        return (self.cols - self.lut_cols) // 2 if self.packed_rows else 0
-
-    @property
-    def single_cols(self):
-        """DSP columns below the wide rows that take one product per DSP48E2."""
-        return self.cols - self.lut_cols - 2 * self.pairs
-
-    @property
-    def groups(self):
-        """``(kind, first column)`` of every column group, left to right: ``"pair"``,
-        ``"wide"`` (one DSP48E2 per PE all the way down) or ``"lut"``."""
-        out = [("pair", 2 * p) for p in range(self.pairs)]
-        out += [("wide", 2 * self.pairs + i) for i in range(self.single_cols)]
-        out += [("lut", self.cols - self.lut_cols + i) for i in range(self.lut_cols)]
-        return out
-
-    @property
-    def dsps(self):
-        """DSP48E2 slices of the array."""
-        return self.wide_rows * self.cols + self.packed_rows * (self.pairs + self.single_cols)
-
-    @property
-    def lut_pes(self):
-        return self.packed_rows * self.lut_cols
-
-    @property
-    def load_delay(self):
-        """Cycles from the end of a shift burst to row 0's shadow load (row ``r``'s is
-        ``r`` later; a pair's even column waits one more cycle for its odd partner)."""
-        return 1 + (1 if self.pairs else 0)
-
-    @property
-    def latency(self):
-        """Cycles from ``psum_top[c]`` to ``psum_bottom[c]``: one per row, the operand,
-        product and sum registers of the last row, and the register that adds a cascade's
-        split-off sums (every column is padded to it)."""
-        return self.rows + 3
-
+__all__ = ["Int8Array"]
 
 class Int8Array(wiring.Component):
     """``rows x cols`` weight-stationary INT8 array, PE ``(r, c)`` holding ``W[c, r]`` of

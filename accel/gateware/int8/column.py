@@ -4,10 +4,11 @@ from amaranth import Const, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from model.validate import one_of, positive_int
+from model.support.validate import one_of, positive_int
 
+from ...plan import segments
 from .lut import LutPE
-from .pair import ROUND, PackedPair, pack_weights, segments, split_sum
+from .pair import ROUND, PackedPair, pack_weights, split_sum
 from .wide import WidePE
 
 __all__ = ["ColumnGroup", "KINDS"]
@@ -18,7 +19,7 @@ KINDS = ("pair", "wide", "lut")
 
 
 class ColumnGroup(wiring.Component):
-    """``rows`` rows of one or two array columns (:class:`~.array.ArrayPlan`), with their
+    """``rows`` rows of one or two array columns (:class:`~accel.plan.ArrayPlan`), with their
     weight-load pipeline, cascade splits and partial-sum delay lines.
 
     Every group of a kind and height is the same design, so the exported Verilog holds it

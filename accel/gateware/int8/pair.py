@@ -2,35 +2,16 @@
 
 from amaranth import Cat
 
+from ...plan import LOW_BITS
 from .wide import WidePE
 
-__all__ = ["PackedPair", "pack_weights", "split_sum", "segments", "MAX_CASCADE",
-           "LOW_BITS", "ROUND"]
-
-#: Bits of the low field: the odd column's weight sits at bit 0, the even column's at
-#: bit ``LOW_BITS`` of the 27-bit A operand. 18 is the widest that keeps the packed weight
-#: in 27 bits for every pair (``-128 << 18`` minus one more for a negative low weight).
-LOW_BITS = 18
-
-#: Longest cascade of packed products summed before the low field is split off. The low
-#: field holds a signed 18-bit sum; one product is at most ``(-128)(-128) = 2**14``, so 7
-#: products (114,688) fit and 8 (131,072 = 2**17) would carry into the high field.
-MAX_CASCADE = ((1 << (LOW_BITS - 1)) - 1) // (1 << 14)
+__all__ = ["PackedPair", "pack_weights", "split_sum", "ROUND"]
 
 #: Constant added at the head of each cascade (the DSP48E2's C port or rounding constant):
 #: with it, the high field is simply ``P >> LOW_BITS`` and the low field is ``P[17:0]``
 #: with its top bit inverted, no adder needed to correct the high field for a negative low
 #: sum.
 ROUND = 1 << (LOW_BITS - 1)
-
-
-def segments(rows):
-    """Lengths of the cascades ``rows`` packed rows are cut into: as few as
-    :data:`accel.gateware.int8.pair.MAX_CASCADE` allows, as equal as possible."""
-    if rows <= 0:
-        return []
-    count = -(-rows // MAX_CASCADE)
-    return [rows // count + (i < rows % count) for i in range(count)]
 
 
 def pack_weights(w_even, w_odd):
@@ -54,7 +35,7 @@ class PackedPair(WidePE):
     :class:`~accel.gateware.int8.wide.WidePE` of those widths that spans two columns).
 
     Consecutive pairs in a column chain ``pcout`` into ``pcin`` (the DSP48E2's PCIN
-    cascade); at most :data:`accel.gateware.int8.pair.MAX_CASCADE` of them form one cascade, whose head adds
+    cascade); at most :data:`accel.plan.MAX_CASCADE` of them form one cascade, whose head adds
     :data:`ROUND` and whose tail's ``pcout`` is split with :func:`split_sum`.
 
     Ports

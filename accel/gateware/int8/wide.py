@@ -3,7 +3,7 @@
 from amaranth import Module, Signal
 from amaranth.lib import wiring
 
-from model.validate import positive_int
+from model.support.validate import positive_int
 
 from . import pe_members
 

@@ -13,8 +13,11 @@ import re
 import pytest
 
 from accel.cli.build import main as build_main
+from accel.config import CLOCK_HZ
 from accel.device import XCVU9P
 from accel.flows import build as build_mod
+from accel.flows.build import BuildConfig
+from model.support.errors import UserError
 from tests import paths
 from tests.tools import needs_verilator, needs_yosys
 
@@ -73,7 +76,7 @@ def test_board_top_instantiates_the_core_and_tcl_reads_both(small_build):
 
 
 def test_memory_files_hold_the_weights(small_build):
-    from accel.gateware.weight_buffer import memory_images
+    from accel.host.weights import memory_images
     from model import export
     out, report, _ = small_build
     config = _config(report)
@@ -89,7 +92,12 @@ def test_report_fields(small_build):
     assert report["params"] == 2 * 16 + 16 + 2 * (16 * 16 + 16) + 16 * 4 + 4
     assert report["weight_buffer_bits"] > 0
     assert report["cycles_per_frame"] > 0
-    assert report["fps_at_200mhz"] == pytest.approx(200e6 / report["cycles_per_frame"])
+    assert report["clock_hz"] == CLOCK_HZ == 200_000_000
+    assert report["fps"] == pytest.approx(report["clock_hz"] / report["cycles_per_frame"])
+    # The key before the clock was a field, kept one release and said so.
+    assert report["fps_at_200mhz"] == report["fps"] and "fps_at_200mhz" in report["deprecated"]
+    assert report["build"] == BuildConfig(weights=CAMERA, array=(4, 4), batch=8, size=(24, 24),
+                                          synth=False).to_dict()
     assert 0 < report["pe_utilization"] <= 1
     assert report["resources"] is None and "--no-synth" in report["note"]
     c = report["configuration"]
@@ -214,8 +222,7 @@ def test_video_build_reports_its_clip_and_takes_three_coordinates(tmp_path):
                          max_height=top["height"])
     assert report["clip"] == {"frames": 5,
                               "cycles": frame_cycles(config, 8, 8, frames=5)["total"],
-                              "fps_at_200mhz": frame_cycles(config, 8, 8,
-                                                            frames=5)["fps_at_200mhz"]}
+                              "fps": frame_cycles(config, 8, 8, frames=5)["fps"]}
     verilog = (tmp_path / "b" / "patchinr_core.v").read_text()
     assert "input [63:0] s_axis_coord_tdata" in verilog
     assert "s_axis_coord_tdata" in (tmp_path / "b" / "component.xml").read_text()
@@ -258,3 +265,38 @@ def test_a_failed_estimate_keeps_every_file_and_exits_1(tmp_path, monkeypatch, c
     assert "Assert failed in the stand-in" in report["synthesis_error"]
     assert {"patchinr_core.v", "top.v", "top.xdc", "component.xml"} <= set(os.listdir(out))
     assert sorted(report["files"]) == sorted(set(os.listdir(out)) - {"synth"})
+
+
+def test_a_report_replays_its_build_byte_for_byte(small_build, tmp_path):
+    # The build is a value in its report: --config builds exactly it again.
+    out, report, _ = small_build
+    assert build_main(["--config", str(out / "report.json"), "--out", str(tmp_path / "b")]) == 0
+    again = tmp_path / "b"
+    assert sorted(os.listdir(again)) == sorted(os.listdir(out))
+    for name in os.listdir(out):
+        a, b = (out / name).read_bytes(), (again / name).read_bytes()
+        if name == "report.json":
+            a, b = (dict(json.loads(x), seconds=None) for x in (a, b))
+        assert a == b, name
+
+
+def test_config_takes_no_other_build_flag(small_build, capsys):
+    out, _, _ = small_build
+    assert build_main(["--config", str(out / "report.json"), "--patch", "3",
+                       "--out", str(out / "x")]) == 2
+    assert "leave out --patch" in capsys.readouterr().err
+
+
+def test_the_clock_is_one_field(tmp_path):
+    # 100 MHz: the frame rate halves, the MMCM makes it, the XDC and the IP say it.
+    report = build_mod.build(weights=CAMERA, array=(4, 4), batch=8, size=(24, 24),
+                             out=tmp_path, synth=False, clock_hz=100_000_000,
+                             progress=lambda line: None)
+    assert report["fps"] == pytest.approx(1e8 / report["cycles_per_frame"])
+    assert report["build"]["clock_hz"] == report["clock_hz"] == 100_000_000
+    assert re.search(r"^create_clock -name accel_clk -period 10\.000 ", (tmp_path / "top.xdc")
+                     .read_text(), re.M)
+    assert "<ipxact:value>100000000</ipxact:value>" in (tmp_path / "component.xml").read_text()
+    with pytest.raises(UserError, match="no integer MMCM setting|MHz"):
+        build_mod.build(weights=CAMERA, array=(4, 4), batch=8, size=(24, 24),
+                        out=tmp_path / "x", synth=False, clock_hz=199_999_999)

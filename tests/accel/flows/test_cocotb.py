@@ -9,12 +9,12 @@ import os
 import numpy as np
 import pytest
 
-from accel.config import AccelConfig
+from accel.config import TOP_NAME, AccelConfig
 from accel.cycles import frame_cycles
-from accel.flows.export import TOP_NAME, export_core
-from accel.flows.frame import reference_frame
+from accel.flows.export import export_core
 from accel.flows.lint import make_overrides
-from accel.gateware.weight_loader import weight_stream
+from accel.flows.reference import reference_frame
+from accel.host.weights import weight_stream
 from model.quant import int_forward
 from tests.accel.models import random_model
 from tests.paths import ROOT

@@ -9,10 +9,10 @@ import subprocess
 
 import pytest
 
-from accel.config import AccelConfig
-from accel.flows.export import TOP_NAME, convert_rtlil, export_core, module_ports, port_names
+from accel.config import TOP_NAME, AccelConfig
+from accel.flows.export import convert_rtlil, export_core, module_ports, port_names
 from accel.flows.lint import WAIVERS, find_verilator, lint, waiver_config
-from model.errors import UserError
+from model.support.errors import UserError
 from tests.accel.models import random_model
 from tests.tools import YOSYS, needs_verilator, needs_yosys
 
@@ -70,7 +70,7 @@ def test_fast_rtlil_is_amaranths_text():
 
     from accel.flows.export import CoreTop
     from accel.gateware.core import PatchINRCore
-    from accel.gateware.weight_buffer import memory_images
+    from accel.host.weights import memory_images
 
     mf = random_model(patch=2, hidden=8, layers=2)
     cfg = small_config("int8")

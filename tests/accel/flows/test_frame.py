@@ -5,8 +5,8 @@ import json
 import pytest
 
 from accel.cli.sim import main
-from model.errors import UserError
-from model.validate import parse_array, parse_size
+from model.support.errors import UserError
+from model.support.validate import parse_array, parse_size
 from tests.paths import FIXTURES
 
 FIXTURE = FIXTURES / "camera24_p2.npz"

@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from accel.config import AccelConfig
-from accel.flows.export import TOP_NAME, export_core, module_ports
+from accel.config import TOP_NAME, AccelConfig
+from accel.flows.export import export_core, module_ports
 from model.config import PatchINRConfig
 from tests.tools import IVERILOG, needs_iverilog
 

@@ -13,10 +13,10 @@ from accel.flows.export import convert_rtlil
 from accel.flows.synth import (_absorbed, _figures, _group_rtlil, _hierarchy_cells, _Job, _run,
                                cell_resources)
 from accel.formats.int8 import Int8Arithmetic
-from accel.gateware.int8.array import ArrayPlan
 from accel.gateware.int8.lut import LutPE
-from accel.gateware.int8.pair import MAX_CASCADE, PackedPair
+from accel.gateware.int8.pair import PackedPair
 from accel.gateware.int8.wide import WidePE
+from accel.plan import MAX_CASCADE, ArrayPlan
 from accel.sizing import LUT_COST
 from tests.tools import YOSYS, needs_yosys
 

@@ -13,6 +13,7 @@ import pytest
 from accel.config import AccelConfig
 from accel.device import DSP_PER_LANE, DSP_PER_PE, RESOURCES, array_dsps, dsp_count
 from accel.flows.synth import SynthesisError, _stat_modules, cell_resources, estimate, small_array
+from accel.formats import for_config
 from tests.accel.models import random_model
 from tests.tools import YOSYS, needs_yosys
 
@@ -80,6 +81,7 @@ def test_scaled_estimate_agrees_with_direct_synthesis(tmp_path):
 
 def _device(kind):
     from accel.device import XCVU9P
+
     return XCVU9P[kind]
 
 
@@ -97,7 +99,7 @@ def test_dsp_per_pe_and_lane(precision, part, tmp_path):
     from accel.gateware.pe import ProcessingElement
     from accel.gateware.postproc import PostLane
     cfg = tiny(2, 2, precision)
-    design, want = ((ProcessingElement(arith=cfg.arith), DSP_PER_PE[precision]) if part == "pe"
+    design, want = ((ProcessingElement(arith=for_config(cfg)), DSP_PER_PE[precision]) if part == "pe"
                     else (PostLane(config=cfg), DSP_PER_LANE[precision]))
     job = _Job(part, convert_rtlil(design, name=part, zero_init="none"), part)
     modules, _, _ = _run(YOSYS, job, tmp_path)

@@ -18,9 +18,10 @@ import pytest
 
 from accel.config import AccelConfig
 from accel.cycles import frame_cycles
-from accel.flows.frame import reference_frame
-from accel.flows.verilator import build_model, render_verilator
-from model.errors import UserError
+from accel.flows.reference import reference_frame
+from accel.flows.verilator import build_model
+from accel.host.driver import PatchINRDriver
+from model.support.errors import UserError
 from tests.accel.conftest import BATCH, CAMERA_FIXTURE, COLS, HEIGHT, ROWS, WIDTH
 from tests.accel.models import random_model
 from tests.tools import needs_verilator
@@ -56,27 +57,39 @@ def assert_frames_equal(frame, expected):
     assert len(bad) == 0, f"{len(bad)} pixels differ, first at {bad[:3].tolist()}"
 
 
+def _render(built, mf, *, width, height, precision="int8", stall=0.0, seed=0, clip=None):
+    """A frame (or a video build's clip) through the driver on the Verilator transport."""
+    with built.open(stall=stall, seed=seed) as link:
+        core = PatchINRDriver(link)
+        core.load_weights(mf)
+        if clip:
+            frame = core.render_clip(width, height, clip_frames=clip[0], first_frame=clip[1],
+                                     frame_count=clip[2], precision=precision)
+        else:
+            frame = core.render(width, height, precision)
+        assert link.stats()["hold_violations"] == 0
+        return frame, core.cycles
+
+
+def _query(built, mf, q, *, stall=0.0, seed=0):
+    with built.open(stall=stall, seed=seed) as link:
+        core = PatchINRDriver(link)
+        core.load_weights(mf)
+        return core.query(q, quantized=True), core.cycles
+
+
 def test_frame_matches_integer_reference_and_cycle_model(built, model_file, config):
-    frame, cycles = built.run(model_file, width=WIDTH, height=HEIGHT, precision="int8")
+    frame, cycles = _render(built, model_file, width=WIDTH, height=HEIGHT, precision="int8")
     assert_frames_equal(frame, reference_frame(model_file, config, WIDTH, HEIGHT, "int8"))
     assert cycles == frame_cycles(config, WIDTH, HEIGHT)["total"]
 
 
 def test_back_pressure_and_smaller_frame(built, model_file, config):
     # A frame below the build's maximum, the sink stalling a third of the time.
-    frame, cycles = built.run(model_file, width=12, height=8, precision="int8", stall=0.3,
+    frame, cycles = _render(built, model_file, width=12, height=8, precision="int8", stall=0.3,
                               seed=5)
     assert_frames_equal(frame, reference_frame(model_file, config, 12, 8, "int8"))
     assert cycles > frame_cycles(config, 12, 8)["total"]
-
-
-def test_render_verilator_reports_progress(built, model_file, config, build_dir):
-    calls = []
-    frame, _ = render_verilator(config, model_file, width=WIDTH, height=HEIGHT,
-                                precision="int8", build_dir=build_dir, opt="-O0",
-                                progress=lambda *a: calls.append(a))
-    assert_frames_equal(frame, reference_frame(model_file, config, WIDTH, HEIGHT, "int8"))
-    assert calls[-1] == ("render", WIDTH * HEIGHT, WIDTH * HEIGHT)
 
 
 def test_sim_command_line(built, build_dir, tmp_path, monkeypatch, capsys):
@@ -99,11 +112,11 @@ def test_sim_command_line(built, build_dir, tmp_path, monkeypatch, capsys):
 
 def test_user_errors(built, model_file):
     with pytest.raises(UserError, match="exceeds the build's maximum"):
-        built.run(model_file, width=WIDTH + 2, height=HEIGHT, precision="int8")
+        _render(built, model_file, width=WIDTH + 2, height=HEIGHT, precision="int8")
     with pytest.raises(UserError, match="no fp32 datapath"):
-        built.run(model_file, width=WIDTH, height=HEIGHT, precision="fp32")
+        _render(built, model_file, width=WIDTH, height=HEIGHT, precision="fp32")
     with pytest.raises(UserError, match="network differs"):
-        built.run(random_model(patch=2, hidden=6, layers=2), width=WIDTH, height=HEIGHT,
+        _render(built, random_model(patch=2, hidden=6, layers=2), width=WIDTH, height=HEIGHT,
                   precision="int8")
 
 
@@ -112,9 +125,9 @@ def test_user_errors(built, model_file):
 def test_fp32_frame_matches_float32_reference(model_file, build_dir):
     config = AccelConfig(model=model_file.config, rows=ROWS, cols=COLS, batch=BATCH,
                          precision="fp32", max_width=WIDTH, max_height=HEIGHT)
-    frame, cycles = render_verilator(config, model_file, width=WIDTH, height=HEIGHT,
-                                     precision="fp32", build_dir=build_dir, opt="-O0",
-                                     progress=False, stall=0.2, seed=1)
+    built = build_model(config, build_dir=build_dir, opt="-O0", progress=False)
+    frame, cycles = _render(built, model_file, width=WIDTH, height=HEIGHT, precision="fp32",
+                            stall=0.2, seed=1)
     assert_frames_equal(frame, reference_frame(model_file, config, WIDTH, HEIGHT, "fp32"))
     assert cycles >= frame_cycles(config, WIDTH, HEIGHT)["total"]
 
@@ -130,7 +143,7 @@ def test_query_mode_renders_sub_patch_phases(built, model_file):
     from model.quant import int_forward
     from model.upscale import upscale_coords_q
     q = upscale_coords_q(8, 8, 2, 3)
-    patches, cycles = built.query(model_file, q, precision="int8", stall=0.2, seed=2)
+    patches, cycles = _query(built, model_file, q, stall=0.2, seed=2)
     want = int_forward(model_file.quant, q).reshape(patches.shape)
     assert np.array_equal(patches, want) and cycles > 0
 
@@ -145,13 +158,13 @@ def test_video_clip_and_queries(build_dir):
     config = AccelConfig(model=mf.config, rows=2, cols=2, batch=8, precision="int8",
                          max_width=8, max_height=8)
     built = build_model(config, build_dir=build_dir, opt="-O0", progress=False)
-    clip, cycles = built.run(mf, width=8, height=4, precision="int8", stall=0.2, seed=3,
+    clip, cycles = _render(built, mf, width=8, height=4, precision="int8", stall=0.2, seed=3,
                              clip=(5, 2, 3))
     assert np.array_equal(clip, render_clip_int8(mf.quant, 8, 4, 5)[2:])
-    clip, cycles = built.run(mf, width=8, height=4, precision="int8", clip=(5, 2, 3))
+    clip, cycles = _render(built, mf, width=8, height=4, precision="int8", clip=(5, 2, 3))
     assert cycles == frame_cycles(config, 8, 4, frames=3, first_frame=2)["total"]
     q = np.array([[0, 0, -32767], [32767, -32767, 32767], [123, -456, 789]], dtype=np.int16)
-    patches, _ = built.query(mf, q, precision="int8")
+    patches, _ = _query(built, mf, q)
     assert np.array_equal(patches.reshape(3, -1), int_forward(mf.quant, q))
 
 
@@ -164,7 +177,7 @@ def test_memory_deeper_than_16_bits_of_address(build_dir):
     config = AccelConfig(model=mf.config, rows=2, cols=1, batch=4, max_width=4, max_height=4)
     assert config.memory_geometry["weights_int8"][0] > 1 << 16
     assert config.weight_addr_bits == config.buffer_addr_bits == 17
-    frame, cycles = render_verilator(config, mf, width=4, height=4, precision="int8",
-                                     build_dir=build_dir, opt="-O0", progress=False)
+    built = build_model(config, build_dir=build_dir, opt="-O0", progress=False)
+    frame, cycles = _render(built, mf, width=4, height=4)
     assert_frames_equal(frame, reference_frame(mf, config, 4, 4, "int8"))
     assert cycles >= frame_cycles(config, 4, 4)["total"]

@@ -13,8 +13,8 @@ import pytest
 from accel.config import AccelConfig
 from accel.cycles import frame_cycles
 from accel.flows.simulation import render
-from accel.gateware.weight_buffer import memory_images
 from accel.host.errors import ErrorCode
+from accel.host.weights import memory_images
 from model.evaluate import render_clip_int8
 from model.quant import int_forward
 from tests.accel.models import random_model

@@ -15,7 +15,7 @@ from amaranth.sim import Simulator
 from accel.config import AccelConfig
 from accel.gateware.datapath import Datapath
 from accel.gateware.sequencer import Sequencer
-from accel.gateware.weight_buffer import memory_images
+from accel.host.weights import memory_images
 from model.config import COORD_SCALE
 from model.fp32ref import fold_weights, fp32_forward
 from model.quant import int_forward

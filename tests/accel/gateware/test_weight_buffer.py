@@ -17,7 +17,8 @@ from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
 from accel.config import MEMORIES, AccelConfig
-from accel.gateware.weight_buffer import WeightBuffer, memory_images
+from accel.gateware.weight_buffer import WeightBuffer
+from accel.host.weights import memory_images
 from model.data import patch_centres_q
 from model.fp32ref import fold_weights, to_bits
 from model.quant import int_forward

@@ -6,7 +6,7 @@ reported, drop what the packet format says, and never hang or lose the next pack
 Every beat that transfers is logged with its cycle and parsed by a reference parser written
 from the packet format in :mod:`accel.gateware.weight_loader`; the loader's writes and error pulses
 must be exactly what that parser predicts, and the memories built from its writes must equal
-:func:`accel.gateware.weight_buffer.memory_images`.
+:func:`accel.host.weights.memory_images`.
 """
 
 import random
@@ -15,9 +15,9 @@ import pytest
 from amaranth.sim import Simulator
 
 from accel.config import AccelConfig
-from accel.gateware.weight_buffer import memory_images
-from accel.gateware.weight_loader import WeightLoader, weight_stream
+from accel.gateware.weight_loader import WeightLoader
 from accel.host.errors import ErrorCode
+from accel.host.weights import memory_images, weight_stream
 from tests.accel.models import random_model
 from tests.simutil import axis_put
 

@@ -1,26 +1,26 @@
-"""The host driver over the Verilator transport: what a host program does with a core.
+"""The host driver on every backend: what a host program does with a core.
 
 Frames, queries, counters, error decoding and reset mid-frame go through
-:class:`accel.host.driver.PatchINRDriver` into the shared Verilator build of
-``tests/accel/conftest.py``; every result is held to the integer reference. The decoding
-helpers and the identification check also run without Verilator.
+:class:`accel.host.driver.PatchINRDriver` into the shared build of ``tests/accel/conftest.py``,
+once in Amaranth's simulator (:class:`accel.flows.simulation.AmaranthTransport`) and once
+in Verilator, the weights streamed in both; every result is held to the integer reference.
+The decoding helpers and the identification check run without a core.
 """
 
 import numpy as np
 import pytest
 
 from accel.cycles import frame_cycles, query_cycles_bound
-from accel.flows.frame import reference_frame
+from accel.flows.reference import reference_frame
 from accel.host.driver import (DeviceError, DeviceTimeout, HardwareInfo, PatchINRDriver,
                                ProtocolError, Status)
 from accel.host.errors import ErrorCode
 from accel.host.registers import ID_VALUE, REGISTERS
 from accel.host.transport import Transport, pack_beats, unpack_beats
 from model.data import quantize_coords
-from model.errors import UserError
 from model.quant import int_forward
+from model.support.errors import UserError
 from tests.accel.conftest import HEIGHT, WIDTH
-from tests.tools import needs_verilator
 
 # -- without a core --------------------------------------------------------------------------
 
@@ -85,20 +85,19 @@ def test_a_model_of_another_kind_is_refused():
     assert info.config(random_model(patch=2, hidden=6, layers=1, coords=3).config).model.coords == 3
 
 
-# -- through Verilator -----------------------------------------------------------------------
+# -- on a core, on each backend ---------------------------------------------------------------
 
 
 @pytest.fixture
-def core(camera_build):
-    with camera_build.built.open() as link:
+def core(open_link, camera):
+    with open_link() as link:
         driver = PatchINRDriver(link)
-        driver.load_weights(camera_build.model_file)
+        driver.load_weights(camera.model_file)
         yield driver
 
 
-@needs_verilator
-def test_hardware_info_describes_the_build(core, camera_build):
-    cfg = camera_build.config
+def test_hardware_info_describes_the_build(core, camera):
+    cfg = camera.config
     info = core.info
     assert (info.rows, info.cols, info.batch, info.precision) == (cfg.rows, cfg.cols,
                                                                   cfg.batch, cfg.precision)
@@ -108,9 +107,8 @@ def test_hardware_info_describes_the_build(core, camera_build):
     assert isinstance(info, HardwareInfo) and str(core.status()) == "idle"
 
 
-@needs_verilator
-def test_render_and_counters(core, camera_build):
-    mf, cfg = camera_build.model_file, camera_build.config
+def test_render_and_counters(core, camera):
+    mf, cfg = camera.model_file, camera.config
     seen = []
     frame = core.render(WIDTH, HEIGHT, "int8", progress=lambda d, t: seen.append((d, t)))
     assert np.array_equal(frame, reference_frame(mf, cfg, WIDTH, HEIGHT, "int8"))
@@ -124,9 +122,8 @@ def test_render_and_counters(core, camera_build):
     assert np.array_equal(core.render(8, 12, "int8"), reference_frame(mf, cfg, 8, 12, "int8"))
 
 
-@needs_verilator
-def test_query_matches_the_integer_reference(core, camera_build):
-    mf, cfg = camera_build.model_file, camera_build.config
+def test_query_matches_the_integer_reference(core, camera):
+    mf, cfg = camera.model_file, camera.config
     n, ch = cfg.model.patch, cfg.model.channels
     rng = np.random.default_rng(3)
     coords = np.concatenate([rng.uniform(-1, 1, size=(13, 2)),
@@ -143,19 +140,17 @@ def test_query_matches_the_integer_reference(core, camera_build):
                           int_forward(mf.quant, q).reshape(3, n, n, ch))
 
 
-@needs_verilator
-def test_queries_at_patch_centres_are_the_frame(core, camera_build):
+def test_queries_at_patch_centres_are_the_frame(core, camera):
     # The continuous representation, sampled where frame mode samples it, is the frame.
     from model.data import patch_centres_q
-    n = camera_build.config.model.patch
+    n = camera.config.model.patch
     frame = core.render(WIDTH, HEIGHT)
     patches = core.query(patch_centres_q(WIDTH // n, HEIGHT // n), quantized=True)
     tiled = patches.reshape(HEIGHT // n, WIDTH // n, n, n, -1).transpose(0, 2, 1, 3, 4)
     assert np.array_equal(tiled.reshape(frame.shape), frame)
 
 
-@needs_verilator
-def test_error_codes_are_decoded(core, camera_build):
+def test_error_codes_are_decoded(core, camera):
     # A frame size the driver would refuse, written past it: the core says FRAME_SIZE.
     core._write("WIDTH", 0)
     core.start()
@@ -169,32 +164,30 @@ def test_error_codes_are_decoded(core, camera_build):
     with pytest.raises(DeviceError, match="WGT_MEMORY"):
         core.check()
     core.clear()
-    mf, cfg = camera_build.model_file, camera_build.config
+    mf, cfg = camera.model_file, camera.config
     assert np.array_equal(core.render(WIDTH, HEIGHT),
                           reference_frame(mf, cfg, WIDTH, HEIGHT, "int8"))
 
 
-@needs_verilator
-def test_reset_mid_frame_loses_nothing(core, camera_build):
+def test_reset_mid_frame_loses_nothing(core, camera):
     core._write("WIDTH", WIDTH)
     core._write("HEIGHT", HEIGHT)
     core.start()
-    core.transport.run(frame_cycles(camera_build.config, WIDTH, HEIGHT)["total"] // 2)
+    core.transport.run(frame_cycles(camera.config, WIDTH, HEIGHT)["total"] // 2)
     assert core.status().busy
     core.transport.reset()
     assert str(core.status()) == "idle"
-    mf, cfg = camera_build.model_file, camera_build.config
+    mf, cfg = camera.model_file, camera.config
     assert np.array_equal(core.render(WIDTH, HEIGHT),
                           reference_frame(mf, cfg, WIDTH, HEIGHT, "int8"))
 
 
-@needs_verilator
-def test_user_errors_and_timeouts(camera_build):
-    with camera_build.built.open() as link:
+def test_user_errors_and_timeouts(open_link, camera):
+    with open_link() as link:
         core = PatchINRDriver(link)
         with pytest.raises(UserError, match="no model loaded"):
             core.render(WIDTH, HEIGHT)
-        core.load_weights(camera_build.model_file)
+        core.load_weights(camera.model_file)
         with pytest.raises(UserError, match="no fp32 datapath"):
             core.render(WIDTH, HEIGHT, "fp32")
         with pytest.raises(UserError, match="exceeds the build's maximum"):

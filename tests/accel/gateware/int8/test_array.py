@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from accel.gateware.int8.array import ArrayPlan, Int8Array, segments
-from accel.gateware.int8.pair import MAX_CASCADE
+from accel.gateware.int8.array import Int8Array
+from accel.plan import MAX_CASCADE, ArrayPlan, segments
 
 from ..array_bench import run_tiles
 

@@ -6,9 +6,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from accel.config import AccelConfig
-from accel.flows.export import TOP_NAME, export_core, module_ports
-from accel.flows.ipxact import component_xml, interfaces, package_tcl
+from accel.config import TOP_NAME, AccelConfig
+from accel.flows.export import export_core, module_ports
+from accel.host.ipxact import component_xml, interfaces, package_tcl
 from accel.host.registers import REGISTERS
 from model.config import PatchINRConfig
 
@@ -22,7 +22,7 @@ def core(request, tmp_path_factory):
                          max_height=16)
     verilog = export_core(config, zero_init=False)
     path = tmp_path_factory.mktemp("ip") / "component.xml"
-    path.write_text(component_xml(config, verilog))
+    path.write_text(component_xml(config, module_ports(verilog, TOP_NAME)))
     return config, verilog, path
 
 

@@ -1,6 +1,6 @@
 """Validation of values a user or a caller passes in: one helper per kind of check.
 
-Every check raises :class:`~model.errors.UserError` (a ``ValueError``) whose message names
+Every check raises :class:`~model.support.errors.UserError` (a ``ValueError``) whose message names
 the value, says what was expected and, for a limit, states it. Library code calls these
 at the boundary (constructors, command options); the command lines turn the error into one
 line on stderr and exit status 2.
@@ -83,8 +83,16 @@ def parse_pair(text, *, what, form, example, square=False):
 
 
 def parse_size(text):
-    """A frame or image size, ``WxH`` or ``N`` (square) -> ``(width, height)``."""
-    return parse_pair(text, what="frame size", form="WIDTHxHEIGHT", example="24x24", square=True)
+    """A frame or image size, ``WxH`` or ``N`` (square) -> ``(width, height)``, each side at
+    most :data:`~model.support.limits.MAX_SIDE` (the coordinates are int16)."""
+    from .limits import MAX_SIDE
+    dims = parse_pair(text, what="frame size", form="WIDTHxHEIGHT", example="24x24",
+                      square=True)
+    for side in dims:
+        if side > MAX_SIDE:
+            raise UserError(f"frame size {text!r}: a side of {side:,} exceeds the limit of "
+                            f"{MAX_SIDE:,}")
+    return dims
 
 
 def parse_array(text):

@@ -9,8 +9,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
+from ..host.registers import ID_VALUE, MAP_VERSION, REGISTERS, RESP_OKAY, RESP_SLVERR
 from .axi import AXI4LiteSignature
-from .registers import ID_VALUE, MAP_VERSION, REGISTERS, RESP_OKAY, RESP_SLVERR
 
 __all__ = ["ControlRegisters"]
 

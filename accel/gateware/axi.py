@@ -12,7 +12,7 @@ waits for ``tready``, and ``tdata``/``tlast``/``tuser`` hold until the beat tran
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from model.validate import positive_int
+from model.support.validate import positive_int
 
 __all__ = ["AXIStreamSignature", "AXI4LiteSignature"]
 

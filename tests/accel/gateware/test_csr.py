@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
 from accel.config import AccelConfig
-from accel.host.csr import ControlRegisters
+from accel.gateware.csr import ControlRegisters
 from accel.host.registers import ID_VALUE, REGISTERS, RESP_OKAY, RESP_SLVERR, register_map_markdown
 from model.config import PatchINRConfig
 from tests.simutil import axil_read, axil_write
