@@ -20,7 +20,8 @@ from tests.paths import ROOT
 PACKAGES = ("accel", "model", "boards")
 
 #: Modules that ``python -m`` runs and that only hand over to a command.
-ENTRY_MODULES = {"accel.build", "accel.sim", "accel.bench", "accel.check_fp32", "accel.size"}
+ENTRY_MODULES = {"accel.build", "accel.sim", "accel.bench", "accel.check_fp32", "accel.size",
+                 "accel.soak"}
 
 
 #: Ranks, lowest first: ``(name, module prefixes)``. A module takes the rank of its longest

@@ -7,7 +7,7 @@ tests, the table of bad inputs and the command reference of the manual all read
 
 >>> from accel.cli.registry import COMMANDS, by_name
 >>> [c.name for c in COMMANDS]
-['train', 'plot', 'sim', 'build', 'size', 'bench', 'check-fp32', 'receive']
+['train', 'plot', 'sim', 'build', 'size', 'bench', 'soak', 'check-fp32', 'receive']
 >>> by_name("build").entry
 'accel.build'
 """
@@ -53,7 +53,7 @@ class Command:
 
 
 #: Every command, in the order of the workflow: fit, look, simulate, build, size, sweep,
-#: check, receive.
+#: soak, check, receive.
 COMMANDS = (
     Command("train", "model.train", "model.train",
             "fit a PatchINR to an image or a clip, quantize it, write the model file"),
@@ -67,6 +67,8 @@ COMMANDS = (
             "the default build, the --array auto build and the device's limit"),
     Command("bench", "accel.bench", "accel.cli.bench",
             "the benchmark sweep: train, simulate and report every point"),
+    Command("soak", "accel.soak", "accel.cli.soak",
+            "drive one build through the driver with a long random sequence of jobs"),
     Command("check-fp32", "accel.check_fp32", "accel.cli.check_fp32",
             "check every FP32 unit against the float32 reference on random operands"),
     Command("receive", "boards.receive", "boards.receive",

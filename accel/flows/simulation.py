@@ -129,7 +129,10 @@ class AmaranthTransport(Transport):
             self.cycles += 1
             stalled = max(0, stalled - 1)
             beat = int(data) | (_TLAST if last else 0) | (_TUSER if user else 0)
-            # AXI4-Stream: a beat offered without tready stays offered, unchanged.
+            # AXI4-Stream: a beat offered without tready stays offered, unchanged (between
+            # resets: a reset abandons it).
+            if ctx.get(self._harness.domain.rst):
+                offered = None
             if offered is not None and (not valid or beat != offered):
                 self.hold_violations += 1
             offered = beat if valid and not ready else None

@@ -201,6 +201,9 @@ private:
         uint64_t beat = static_cast<uint64_t>(top_->m_axis_pix_tdata) |
                         ((top_->m_axis_pix_tuser & 1) ? TUSER : 0) |
                         ((top_->m_axis_pix_tlast & 1) ? TLAST : 0);
+        // A reset abandons a beat on offer (AXI4-Stream: tvalid low during reset), so the
+        // hold rule holds between resets only.
+        if (!top_->aresetn) held_ = false;
         if (held_ && !(valid && beat == held_beat_)) {
             if (hold_violations_++ == 0)
                 std::fprintf(stderr, "harness: cycle %" PRIu64 ": beat changed or withdrawn "

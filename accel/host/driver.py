@@ -330,22 +330,37 @@ class PatchINRDriver:
                             registers)
 
     def _frames(self, width, height, count, precision, max_cycles, progress, registers):
-        from ..cycles import frame_cycles
-        config = self._config()
+        self._config()
         self._precision(precision)
         _budget(max_cycles)
         if progress is not None and not callable(progress):
             raise UserError(f"progress must be a callable or None, not {progress!r}")
-        config.check_frame(width, height)
-        clip = {"frames": count, "first_frame": registers.get("FIRST_FRAME", 0)} \
-            if registers else {}
-        budget = max_cycles or (10 * frame_cycles(config, width, height, **clip)["total"]
-                                + 1_000_000)
-        self._write("WIDTH", width)
-        self._write("HEIGHT", height)
+        self.set_frame_size(width, height)
         for name, value in registers.items():
             self._write(name, value)
         self.start(mode="frame", precision=precision)
+        first = registers.get("FIRST_FRAME", 0) if registers else None
+        return self.receive_frames(width, height, count, first_frame=first,
+                                   max_cycles=max_cycles, progress=progress)
+
+    def set_frame_size(self, width, height):
+        """Write WIDTH and HEIGHT (checked against the build first), for a frame job that
+        :meth:`start` (or the core's ``start`` input, a board's button) begins."""
+        self._config().check_frame(width, height)
+        self._write("WIDTH", width)
+        self._write("HEIGHT", height)
+
+    def receive_frames(self, width, height, count=1, *, first_frame=None, max_cycles=None,
+                       progress=None):
+        """The pixels of a frame job already started: uint8 ``[count, height, width, C]``,
+        ``tuser`` checked on each frame's first pixel and ``tlast`` on each line's last
+        (``first_frame``: a video build's clip from that frame, for the cycle budget)."""
+        from ..cycles import frame_cycles
+        config = self._config()
+        _budget(max_cycles)
+        clip = {} if first_frame is None else {"frames": count, "first_frame": first_frame}
+        budget = max_cycles or (10 * frame_cycles(config, width, height, **clip)["total"]
+                                + 1_000_000)
         beats = self._collect(width * height * count, budget, progress)
         data, last, user = unpack_beats(beats)
         index = np.arange(len(beats))
