@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 
 from tests.paths import FIXTURES, ROOT
 
-__all__ = ["Case", "CASES", "prepare", "run_case", "main"]
+__all__ = ["Case", "CASES", "DRIVER_CASES", "prepare", "run_case", "driver_core",
+           "run_driver_case", "main"]
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,49 @@ CASES = [
     Case("bench-report-foreign-points", "accel.bench",
          ("--images", "camera", "--patches", "2", "--size", "8", "--steps", "2", "--stage", "report",
           "--out", f"{T}/foreign", "--results", f"{T}/r", "--no-synth"), "point"),
+    # Decoders that must not trust their input (model.train and the video sweep read clips)
+    Case("train-video-truncated-gif", "model.train",
+         ("--video", f"{T}/trunc.gif", "--size", "8", "--frames", "2", "--steps", "2",
+          "--quiet"), "cannot decode video"),
+    Case("train-video-gif-claims-huge", "model.train",
+         ("--video", f"{T}/bomb.gif", "--size", "8", "--frames", "2", "--steps", "2",
+          "--quiet"), "could be decompression bomb"),
+    Case("train-video-folder-png-claims-huge", "model.train",
+         ("--video", f"{T}/bombframes", "--size", "8", "--frames", "2", "--steps", "2",
+          "--quiet"), "could be decompression bomb"),
+    Case("train-video-not-a-gif", "model.train",
+         ("--video", f"{T}/junk.gif", "--size", "8", "--frames", "2", "--steps", "2",
+          "--quiet"), "cannot read video"),
+    Case("bench-videos-same-key", "accel.bench",
+         ("--videos", f"{T}/clip.gif,{T}/dir/clip.gif", "--stage", "report", "--out", f"{T}/w",
+          "--results", f"{T}/r"), "would share the point key"),
+    Case("bench-videos-qat-steps-past-steps", "accel.bench",
+         ("--videos", f"{T}/clip.gif", "--steps", "10", "--qat-steps", "10", "--stage",
+          "report", "--out", f"{T}/w", "--results", f"{T}/r"), "QAT steps"),
+    Case("build-auto-with-batch", "accel.build",
+         ("--array", "auto", "--batch", "-4", "--no-synth", "--out", f"{T}/b"),
+         "leave out --batch"),
+    Case("build-config-not-json", "accel.build", ("--config", f"{T}/file", "--out", f"{T}/b"),
+         "is not JSON"),
+    Case("build-config-and-flags", "accel.build",
+         ("--config", f"{T}/hist.json", "--precision", "fp32", "--out", f"{T}/b"),
+         "leave out --precision"),
+    Case("build-config-unknown-key", "accel.build", ("--config", f"{T}/hist.json", "--out",
+                                                      f"{T}/b"), "unknown build configuration"),
+    Case("build-clock-unreachable", "accel.build",
+         ("--clock-mhz", "199.999999", "--no-synth", "--out", f"{T}/b"), "MHz"),
+    Case("build-clock-negative", "accel.build",
+         ("--clock-mhz", "-5", "--no-synth", "--out", f"{T}/b"), "positive"),
+    # accel.soak
+    Case("soak-jobs-zero", "accel.soak", ("--jobs", "0", "--quiet"), "positive integer"),
+    Case("soak-array-too-narrow", "accel.soak",
+         ("--array", "2x2", "--backend", "amaranth", "--quiet"), "needs at least 3 columns"),
+    Case("soak-frame-not-whole-patches", "accel.soak",
+         ("--frame", "15x16", "--backend", "amaranth", "--quiet"), "not whole 2x2 patches"),
+    Case("soak-precision-unknown", "accel.soak", ("--precision", "int4", "--quiet"),
+         "unknown precision"),
+    Case("soak-json-not-json", "accel.soak",
+         ("--json", f"{T}/s.txt", "--backend", "amaranth", "--quiet"), "must end in .json"),
     # accel.size
     Case("size-precision-unknown", "accel.size", ("--precision", "int4"), "unknown precision"),
     Case("size-patches-not-integers", "accel.size", ("--patches", "a"),
@@ -169,6 +213,12 @@ CASES = [
     Case("receive-size-zero", "boards.receive",
          ("--port", f"{T}/no-such-tty", "--size", "0x8", "--out", f"{T}/f.png"),
          "two positive integers"),
+    Case("receive-size-past-the-side-limit", "boards.receive",
+         ("--port", f"{T}/no-such-tty", "--size", "1000000000000x1000000000000", "--out",
+          f"{T}/f.png"), "exceeds the limit of 32,767"),
+    Case("receive-size-too-many-pixels", "boards.receive",
+         ("--port", f"{T}/no-such-tty", "--size", "30000x30000", "--out", f"{T}/f.png"),
+         "at most 40 MP"),
     Case("receive-out-is-dir", "boards.receive",
          ("--port", f"{T}/no-such-tty", "--size", "8x8", "--out", f"{T}/dir"), "is a directory"),
     # patchinr (the one command over all of them)
@@ -225,10 +275,109 @@ def prepare(tmp):
     net = PatchINR(PatchINRConfig(patch=2, channels=1, hidden=4, layers=1, coords=3))
     export.save(os.path.join(tmp, "video.npz"), config=net.config, fp32=net.state_arrays(),
                 quant=quantize(net), meta={"video": "bikes", "width": 4, "height": 4})
+    # Clips: a good little GIF (also under dir/, the same file name), a truncated one, one
+    # whose header claims 30000x30000, a folder of PNG frames whose first claims the same,
+    # and a file that says GIF and is not one.
+    import struct
+    import zlib
+    frames = [Image.fromarray(np.full((8, 8, 3), 40 * i, dtype=np.uint8)) for i in range(4)]
+    gif = os.path.join(tmp, "clip.gif")
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    shutil.copy(gif, os.path.join(tmp, "dir", "clip.gif"))
+    data = open(gif, "rb").read()
+    with open(os.path.join(tmp, "trunc.gif"), "wb") as f:
+        f.write(data[:len(data) // 2])
+    with open(os.path.join(tmp, "bomb.gif"), "wb") as f:
+        f.write(data[:6] + struct.pack("<HH", 30000, 30000) + data[10:])
+    os.makedirs(os.path.join(tmp, "bombframes"), exist_ok=True)
+    for i, frame in enumerate(frames):
+        frame.save(os.path.join(tmp, "bombframes", f"{i:03d}.png"))
+    png = bytearray(open(os.path.join(tmp, "bombframes", "000.png"), "rb").read())
+    png[16:24] = struct.pack(">II", 30000, 30000)
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])) & 0xFFFFFFFF)
+    with open(os.path.join(tmp, "bombframes", "000.png"), "wb") as f:
+        f.write(png)
+    with open(os.path.join(tmp, "junk.gif"), "wb") as f:
+        f.write(b"GIF89a" + bytes(range(100)))
     # A results folder from another version: a point file without most keys.
     os.makedirs(os.path.join(tmp, "foreign", "points"), exist_ok=True)
     with open(os.path.join(tmp, "foreign", "points", "camera_8_p2.json"), "w") as f:
         json.dump({"image": "camera"}, f)
+
+
+#: Bad input to the host driver's public methods (``PatchINRDriver``, on an image build in
+#: Amaranth's simulator with the regression model loaded): ``(id, method, args, kwargs,
+#: words)``; each must raise the driver's documented error for bad input (``UserError``:
+#: one line, ``words`` in it) before anything reaches the core.
+DRIVER_CASES = [
+    ("query-strings", "query", ([["0.5", "0.5"]],), {}, "real numbers"),
+    ("query-complex", "query", ([[0.5 + 1j, 0.2]],), {}, "real numbers"),
+    ("query-booleans", "query", ([[True, False]],), {}, "real numbers"),
+    ("query-ragged", "query", ([[0.5], [0.2, 0.1]],), {}, "[Q, 2]"),
+    ("query-empty", "query", ([],), {}, "non-empty"),
+    ("query-nan", "query", ([[float("nan"), 0.0]],), {}, "finite"),
+    ("query-outside", "query", ([[2.0, 0.0]],), {}, "in [-1, 1]"),
+    ("query-quantized-floats", "query", ([[0.5, 0.5]],), {"quantized": True}, "integers"),
+    ("query-quantized-huge", "query", ([[40000, 0]],), {"quantized": True}, "32767"),
+    ("query-precision-list", "query", ([[0.0, 0.0]],), {"precision": ["int8"]},
+     "unknown precision"),
+    ("query-budget-negative", "query", ([[0.0, 0.0]],), {"max_cycles": -1}, "max_cycles"),
+    ("render-width-float", "render", (8.5, 8), {}, "frame width"),
+    ("render-width-string", "render", ("8", 8), {}, "frame width"),
+    ("render-too-wide", "render", (32, 8), {}, "exceeds the build's maximum"),
+    ("render-not-whole-patches", "render", (6, 7), {}, "not divisible"),
+    ("render-fp32-on-int8", "render", (8, 8), {"precision": "fp32"}, "no fp32 datapath"),
+    ("render-progress-not-callable", "render", (8, 8), {"progress": 3}, "callable"),
+    ("render-budget-float", "render", (8, 8), {"max_cycles": 1.5}, "max_cycles"),
+    ("render-clip-on-image-build", "render_clip", (8, 8), {"clip_frames": 4}, "image build"),
+    ("set-frame-size-zero", "set_frame_size", (0, 8), {}, "frame width"),
+    ("receive-frames-budget", "receive_frames", (8, 8), {"max_cycles": 0}, "max_cycles"),
+    ("start-mode", "start", (), {"mode": "burst"}, "unknown mode"),
+    ("start-precision", "start", (), {"precision": "int4"}, "unknown precision"),
+    ("load-weights-number", "load_weights", (123,), {}, "model file's path"),
+    ("load-weights-missing", "load_weights", ("{tmp}/missing.npz",), {}, "does not exist"),
+    ("load-weights-not-a-model", "load_weights", ("{tmp}/file",), {}, "not a PatchINR"),
+    ("load-weights-other-network", "load_weights", ("{tmp}/video.npz",), {},
+     "network differs"),
+    ("attach-other-network", "attach", ("{tmp}/video.npz",), {}, "network differs"),
+]
+
+
+def driver_core(tmp):
+    """The driver the cases run on: the regression model's image build in Amaranth's
+    simulator, its weights in the memories."""
+    from accel.config import AccelConfig
+    from accel.flows.simulation import AmaranthTransport
+    from accel.host.driver import PatchINRDriver
+    from accel.host.weights import memory_images
+    from model import export
+    mf = export.load(os.path.join(tmp, "good.npz"))
+    config = AccelConfig(model=mf.config, rows=4, cols=4, batch=8, max_width=8, max_height=8)
+    core = PatchINRDriver(AmaranthTransport(config, images=memory_images(config, mf)))
+    core.attach(mf)
+    return core
+
+
+def run_driver_case(core, case, tmp):
+    """Run one driver case; ``None`` when it holds, else what went wrong."""
+    from model.support.errors import UserError
+    cid, method, args, kwargs, words = case
+    args = tuple(a.replace("{tmp}", tmp) if isinstance(a, str) else a for a in args)
+    cycles = core.transport.cycles
+    try:
+        getattr(core, method)(*args, **kwargs)
+    except UserError as exc:
+        text = str(exc)
+        if "\n" in text:
+            return f"a message of {len(text.splitlines())} lines: {text!r}"
+        if words not in text:
+            return f"no {words!r} in {text!r}"
+        if core.transport.cycles != cycles and method not in ("load_weights",):
+            return "the core ran before the input was refused"
+        return None
+    except Exception as exc:            # noqa: BLE001 (what the table is looking for)
+        return f"{type(exc).__name__} instead of UserError: {exc}"
+    return "accepted"
 
 
 def _digests(tmp):
@@ -295,6 +444,17 @@ def main(argv=None):
                 print(f"{'ok  ' if problem is None else 'FAIL'} {case.id}"
                       + ("" if problem is None else f": {problem}"), flush=True)
                 failed += problem is not None
+        if args.k is None or "driver" in args.k:
+            tmp = os.path.join(root, "driver")
+            os.makedirs(tmp)
+            prepare(tmp)
+            core = driver_core(tmp)
+            for case in DRIVER_CASES:
+                problem = run_driver_case(core, case, tmp)
+                print(f"{'ok  ' if problem is None else 'FAIL'} driver-{case[0]}"
+                      + ("" if problem is None else f": {problem}"), flush=True)
+                failed += problem is not None
+            cases = cases + DRIVER_CASES
     print(f"{len(cases) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

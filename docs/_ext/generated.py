@@ -98,6 +98,16 @@ def bad_inputs_table():
     return "\n".join(lines) + "\n"
 
 
+def driver_cases_table():
+    from tests.bad_inputs import DRIVER_CASES
+    lines = ["| case | method | arguments | the one line says |", "|---|---|---|---|"]
+    for cid, method, args, kwargs, words in DRIVER_CASES:
+        shown = ", ".join([repr(a).replace("{tmp}/", "") for a in args]
+                          + [f"{k}={v!r}" for k, v in kwargs.items()])
+        lines.append(f"| `{cid}` | `{method}` | `{shown.replace('|', '/')}` | {words} |")
+    return "\n".join(lines) + "\n"
+
+
 def size_table():
     from accel.cli.size import markdown, rows
     return markdown(rows("int8", [1, 2, 4, 8, 16])) + "\n| all | device limit | | | | 6,840 " \
@@ -245,6 +255,7 @@ def write_all():
     _write("registers.md", registers_table())
     _write("error_codes.md", errors_table())
     _write("bad_inputs.md", bad_inputs_table())
+    _write("driver_cases.md", driver_cases_table())
     _write("size.md", size_table())
     _write("resources.md", resources_table())
     _write("timing.md", timing_table())
