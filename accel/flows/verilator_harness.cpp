@@ -279,20 +279,13 @@ int main(int argc, char **argv) {
             } else if (cmd == "run" && ok1) {
                 host.run(a);
                 std::printf("ok\n");
-            } else if (cmd == "stall" && arg.size() > 2 && ok2) {
+            } else if ((cmd == "stall" || cmd == "gaps") && arg.size() > 2 && ok2) {
                 double p = std::strtod(arg[1], nullptr);
                 if (!(p >= 0 && p < 1)) {
-                    std::printf("error stall probability must be in [0, 1)\n");
+                    std::printf("error %s probability must be in [0, 1)\n", cmd.c_str());
                 } else {
-                    host.set_stall(p, b);
-                    std::printf("ok\n");
-                }
-            } else if (cmd == "gaps" && arg.size() > 2 && ok2) {
-                double p = std::strtod(arg[1], nullptr);
-                if (!(p >= 0 && p < 1)) {
-                    std::printf("error gap probability must be in [0, 1)\n");
-                } else {
-                    host.set_gaps(p, b);
+                    if (cmd == "stall") host.set_stall(p, b);
+                    else host.set_gaps(p, b);
                     std::printf("ok\n");
                 }
             } else if (cmd == "limit" && ok1) {

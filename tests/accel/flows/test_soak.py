@@ -22,29 +22,26 @@ def test_a_short_soak_passes_with_every_kind_of_job():
     assert report.pixels > 0 and report.cycles > 0
 
 
-class _Corrupting(AmaranthTransport):
-    """Flips one bit of the 40th pixel it hands over."""
+class _Faulty(AmaranthTransport):
+    """Spoils the 40th pixel it receives (:meth:`spoil`)."""
 
     def receive(self, count, *, timeout):
         beats = super().receive(count, timeout=timeout)
         before = getattr(self, "_handed", 0)
         self._handed = before + len(beats)
-        if before <= 40 < self._handed:
-            beats = beats.copy()
-            beats[40 - before] ^= np.uint64(1)
+        return self.spoil(beats, 40 - before) if before <= 40 < self._handed else beats
+
+
+class _Corrupting(_Faulty):
+    def spoil(self, beats, i):
+        beats = beats.copy()
+        beats[i] ^= np.uint64(1)            # one bit of one pixel
         return beats
 
 
-class _Losing(AmaranthTransport):
-    """Loses the 40th pixel it receives."""
-
-    def receive(self, count, *, timeout):
-        beats = super().receive(count, timeout=timeout)
-        before = getattr(self, "_handed", 0)
-        self._handed = before + len(beats)
-        if before <= 40 < self._handed:
-            beats = np.delete(beats, 40 - before)
-        return beats
+class _Losing(_Faulty):
+    def spoil(self, beats, i):
+        return np.delete(beats, i)          # the pixel never arrives
 
 
 @pytest.mark.parametrize("link, words", [(_Corrupting, "mismatching pixels"),
