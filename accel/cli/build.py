@@ -47,9 +47,9 @@ def build_parser():
                         "within its routing margins, with its batch (default %(default)s)")
     p.add_argument("--batch", type=int, default=BUILD.batch,
                    help="queries in flight (default %(default)s)")
-    p.add_argument("--size", default="x".join(map(str, BUILD.frame)),
-                   help="frame WIDTHxHEIGHT for the report and the reset registers "
-                        "(default %(default)s)")
+    p.add_argument("--size", default=None,
+                   help="frame WIDTHxHEIGHT for the report and the reset registers (default "
+                        f"{'x'.join(map(str, BUILD.frame))}, rounded down to whole patches)")
     p.add_argument("--board", default="vcu118", help="board (default %(default)s)")
     p.add_argument("--clock-mhz", type=float, default=CLOCK_HZ / 1e6,
                    help="accelerator clock: the fps reported, the MMCM, the XDC and the IP "
@@ -81,7 +81,7 @@ def main(argv=None):
                             f"{args.clock_mhz!r} MHz")
         job = BuildConfig(patch=args.patch, precision=args.precision, weights=args.weights,
                           array="auto" if args.array == "auto" else parse_array(args.array),
-                          batch=args.batch, size=parse_size(args.size), board=args.board,
+                          batch=args.batch, size=args.size and parse_size(args.size), board=args.board,
                           synth=not args.no_synth, check=args.check, clock_hz=int(clock_hz))
     report = build(job, out=args.out, progress=_progress)
     print(summary(report, args.out))

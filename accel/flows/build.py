@@ -98,8 +98,9 @@ class BuildConfig:
         ``(rows, cols)``, or the fastest array the XCVU9P holds (:mod:`accel.sizing`).
     batch : int
         Queries in flight (the search's own with ``array="auto"``).
-    size : (int, int)
-        ``(width, height)`` of the reported frame and the WIDTH/HEIGHT reset values.
+    size : (int, int) or None
+        ``(width, height)`` of the reported frame and the WIDTH/HEIGHT reset values;
+        ``None``: :data:`accel.config.BUILD`'s frame, rounded down to whole patches.
     board : str
         One of :data:`BOARD_TOPS`.
     synth : bool
@@ -116,7 +117,7 @@ class BuildConfig:
     weights: str | None = None
     array: tuple | str = BUILD.array
     batch: int = BUILD.batch
-    size: tuple = BUILD.frame
+    size: tuple | None = None
     board: str = "vcu118"
     synth: bool = True
     check: bool = False
@@ -127,7 +128,8 @@ class BuildConfig:
             object.__setattr__(self, "weights", os.fspath(self.weights))
         if self.array != "auto":
             object.__setattr__(self, "array", tuple(self.array))
-        object.__setattr__(self, "size", tuple(self.size))
+        if self.size is not None:
+            object.__setattr__(self, "size", tuple(self.size))
         for name in ("synth", "check"):
             if not isinstance(getattr(self, name), bool):
                 raise UserError(f"{name} must be true or false, not {getattr(self, name)!r}")
@@ -137,7 +139,8 @@ class BuildConfig:
         """The JSON form (``array`` and ``size`` as ``"RxC"``/``"auto"`` and ``"WxH"``)."""
         return {"patch": self.patch, "precision": self.precision, "weights": self.weights,
                 "array": self.array if self.array == "auto" else "x".join(map(str, self.array)),
-                "batch": self.batch, "size": "x".join(map(str, self.size)),
+                "batch": self.batch,
+                "size": None if self.size is None else "x".join(map(str, self.size)),
                 "board": self.board, "synth": self.synth, "check": self.check,
                 "clock_hz": self.clock_hz}
 
@@ -252,7 +255,8 @@ def resolve(job=None, *, out="build", say=None, **fields):
         config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
                                      precision=precision)
     check_fit(config)
-    width, height = size
+    # The default frame in whole patches: 255x255 at n = 3, as the largest frame is.
+    width, height = size or tuple(v - v % model_cfg.patch for v in BUILD.frame)
     config.check_frame(width, height)
     _check_clock(job.clock_hz, board)
     _prepare_out(out)

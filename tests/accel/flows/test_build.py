@@ -300,3 +300,13 @@ def test_the_clock_is_one_field(tmp_path):
     with pytest.raises(UserError, match="no integer MMCM setting|MHz"):
         build_mod.build(weights=CAMERA, array=(4, 4), batch=8, size=(24, 24),
                         out=tmp_path / "x", synth=False, clock_hz=199_999_999)
+
+
+def test_the_default_frame_is_whole_patches(tmp_path):
+    # 256x256 is not whole 3x3 patches: the default frame of an n = 3 build is 255x255,
+    # as its largest frame (1920x1080) is 1920x1080 rounded down the same way.
+    report = build_mod.build(patch=3, array=(4, 4), batch=8, out=tmp_path, synth=False,
+                             progress=lambda line: None)
+    assert report["frame"] == {"width": 255, "height": 255}
+    assert report["build"]["size"] is None
+    assert report["configuration"]["max_frame"] == {"width": 1920, "height": 1080}
