@@ -101,7 +101,7 @@ def mmcm_settings(*, f_in, f_out):
     if f_out > _FOUT_MAX:
         raise ValueError(f"MMCM output frequency must be at most 775 MHz, "
                          f"not {f_out / 1e6:g} MHz")
-    # Exact rational arithmetic: a float ratio such as 1200e6 / 200e6 must not be "almost 6".
+    # Exact rational arithmetic: a float ratio such as 1200 MHz / 200 MHz must not be "almost 6".
     fin, fout = Fraction(f_in), Fraction(f_out)
     for d in range(1, _D_MAX + 1):
         fpfd = fin / d

@@ -14,8 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from accel.cli.registry import COMMANDS
-from tests.bad_inputs import (CASES, DRIVER_CASES, driver_core, prepare, run_case,
-                               run_driver_case)
+from tests.bad_inputs import CASES, DRIVER_CASES, driver_core, prepare, run_case, run_driver_case
 from tests.paths import FIXTURES, ROOT
 
 MODULES = sorted({c.module for c in CASES})

@@ -2,6 +2,7 @@
 import pytest
 from amaranth.sim import Simulator
 
+from accel.config import CLOCK_HZ
 from boards.uart import FRAME_HEADER, PixelSerializer, UARTTransmitter
 from tests.simutil import make_rng, stream_put
 
@@ -43,7 +44,7 @@ async def uart_receive(ctx, tx, divider, count, *, timeout=None):
 # UARTTransmitter -----------------------------------------------------------------------------
 
 def test_divider_and_rate():
-    uart = UARTTransmitter(clk_freq=200e6, baud=115200)
+    uart = UARTTransmitter(clk_freq=CLOCK_HZ, baud=115200)
     assert uart.divider == 1736
     assert uart.actual_baud == pytest.approx(115207.4, abs=0.1)
 

@@ -5,6 +5,8 @@ does, and collect what leaves its columns."""
 import numpy as np
 from amaranth.sim import Simulator
 
+from accel.config import CLOCK_HZ
+
 
 def run_tiles(dut, tiles, *, row_skew=1, gap=0):
     """Stream ``tiles`` = [(W [cols, rows], A [q, rows], P [q, cols])] through ``dut``;
@@ -55,7 +57,7 @@ def run_tiles(dut, tiles, *, row_skew=1, gap=0):
                 ctx.set(getattr(dut, key)[idx], 0)
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(bench)
     sim.run()
     result = []

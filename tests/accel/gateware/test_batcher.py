@@ -14,7 +14,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from accel.config import AccelConfig
+from accel.config import CLOCK_HZ, AccelConfig
 from accel.gateware.batcher import CoordinateBatcher
 from model.config import PatchINRConfig
 from tests.simutil import stream_put
@@ -152,7 +152,7 @@ class Harness:
                 now[0] += 1
 
         sim = Simulator(self.dut)
-        sim.add_clock(1 / 200e6)
+        sim.add_clock(1 / CLOCK_HZ)
         sim.add_testbench(testbench)
         sim.add_testbench(self.producer, background=True)
         sim.add_testbench(self.monitor, background=True)

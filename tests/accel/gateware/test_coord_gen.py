@@ -7,7 +7,7 @@ import pytest
 from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
-from accel.config import AccelConfig
+from accel.config import CLOCK_HZ, AccelConfig
 from accel.gateware.coord_gen import CoordinateGenerator
 from model.config import PatchINRConfig
 from model.data import patch_centres_q
@@ -64,7 +64,7 @@ def _run_frames(n, frames, *, seed, stall_prob, max_width, max_height):
             assert not ctx.get(dut.busy) and not ctx.get(dut.coords.valid)
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(testbench)
     sim.run()
     return received
@@ -121,7 +121,7 @@ def test_timing(n):
         assert not ctx.get(dut.coords.valid) and not ctx.get(dut.busy)
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(testbench)
     sim.run()
 
@@ -143,7 +143,7 @@ def test_start_while_busy_is_ignored():
         assert not ctx.get(dut.busy) and not ctx.get(dut.coords.valid)
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(producer, background=True)
     sim.add_testbench(consumer)
     sim.run()
@@ -187,6 +187,6 @@ def test_video_frames_in_order_with_their_t(n, pw, ph, clip, first, count):
         assert not ctx.get(dut.coords.valid) and not ctx.get(dut.busy)
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(testbench)
     sim.run()

@@ -6,7 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
-from accel.config import AccelConfig
+from accel.config import CLOCK_HZ, AccelConfig
 from accel.gateware.csr import ControlRegisters
 from accel.host.registers import ID_VALUE, REGISTERS, RESP_OKAY, RESP_SLVERR, register_map_markdown
 from model.config import PatchINRConfig
@@ -23,7 +23,7 @@ def _config(precision="int8", **kw):
 
 def _simulate(dut, *testbenches):
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     for i, tb in enumerate(testbenches):
         sim.add_testbench(tb, background=i > 0)
     sim.run()

@@ -12,7 +12,7 @@ from amaranth import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-from accel.config import AccelConfig
+from accel.config import CLOCK_HZ, AccelConfig
 from accel.gateware.datapath import Datapath
 from accel.gateware.sequencer import Sequencer
 from accel.host.weights import memory_images
@@ -84,7 +84,7 @@ def _run(cfg, mf, coords, precision):
                     got[(lane.slot, lane.word * cfg.cols + c)] = lane.data
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(bench)
     sim.run()
     out = np.full((q_count, cfg.model.out_features), -1, dtype=np.int64)

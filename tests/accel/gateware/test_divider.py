@@ -4,12 +4,13 @@ import pytest
 from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
+from accel.config import CLOCK_HZ
 from accel.gateware.divider import SequentialDivider
 
 
 def _run(dut, testbench):
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(testbench)
     sim.run()
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from accel.config import CLOCK_HZ
 from accel.formats.fp32 import DualArithmetic, Fp32Arithmetic
 from accel.formats.int8 import Int8Arithmetic
 from accel.gateware.pe import ProcessingElement
@@ -73,7 +74,7 @@ def run_pe(arith, mac, operand, *, mode=0, cycles=120, seed=0):
             await ctx.tick()
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(bench)
     sim.run()
     assert checked["psum"] == cycles - L and checked["swaps"] > 0

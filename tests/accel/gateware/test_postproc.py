@@ -15,7 +15,7 @@ import pytest
 from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
-from accel.config import AccelConfig
+from accel.config import CLOCK_HZ, AccelConfig
 from accel.gateware.postproc import PostLane
 from model.config import PatchINRConfig
 from model.fp32ref import f2pixel, from_bits, fsin, to_bits
@@ -88,7 +88,7 @@ def run_lane(cfg, samples, *, lut_init=None, lut_writes=(), raw=None):
             cycle += 1
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(producer)
     sim.add_testbench(consumer, background=True)
     sim.run()

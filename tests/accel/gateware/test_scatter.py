@@ -8,7 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
-from accel.config import AccelConfig
+from accel.config import CLOCK_HZ, AccelConfig
 from accel.gateware.scatter import MODE_FRAME, MODE_QUERY, PatchScatter
 from model.config import PatchINRConfig
 from model.data import unpatchify
@@ -168,7 +168,7 @@ def _run(cfg, jobs, *, seed, write_prob=0.6, stall_prob=0.3):
         await axis_monitor(ctx, dut.m_axis_pix, beats, user=True)
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(control)
     sim.add_testbench(sink, background=True)
     sim.add_testbench(monitor, background=True)
@@ -246,7 +246,7 @@ def test_full_rate():
         assert job.received == [b[0] for b in _expected_beats(job, n, 3)]
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(testbench)
     sim.run()
 

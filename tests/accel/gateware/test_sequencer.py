@@ -6,7 +6,7 @@ cycle and hand-shake pulse of a job, cycle by cycle, and the output-credit wait.
 import pytest
 from amaranth.sim import Simulator
 
-from accel.config import AccelConfig, Timing
+from accel.config import CLOCK_HZ, AccelConfig, Timing
 from accel.gateware.sequencer import Sequencer
 from model.config import PatchINRConfig
 
@@ -103,7 +103,7 @@ def run(cfg, lengths, *, freed=lambda t: 1 << 20, extra=40):
             await ctx.tick()
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(bench)
     sim.run()
     return got

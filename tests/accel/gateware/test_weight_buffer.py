@@ -16,7 +16,7 @@ import pytest
 from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
-from accel.config import MEMORIES, AccelConfig
+from accel.config import CLOCK_HZ, MEMORIES, AccelConfig
 from accel.gateware.weight_buffer import WeightBuffer
 from accel.host.weights import memory_images
 from model.data import patch_centres_q
@@ -316,7 +316,7 @@ def _run_buffer(cfg, *, writes, reads, images=None):
                 trace.append(values)
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(producer)
     sim.add_testbench(monitor, background=True)
     sim.run()

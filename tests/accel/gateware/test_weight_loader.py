@@ -14,7 +14,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from accel.config import AccelConfig
+from accel.config import CLOCK_HZ, AccelConfig
 from accel.gateware.weight_loader import WeightLoader
 from accel.host.errors import ErrorCode
 from accel.host.weights import memory_images, weight_stream
@@ -128,7 +128,7 @@ def run_loader(cfg, beats, *, seed, gap_prob=0.3, enable_prob=1.0, max_cycles=40
             cycle += 1
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(source)
     sim.add_testbench(enabler, background=True)
     sim.add_testbench(monitor, background=True)
@@ -143,7 +143,7 @@ def _run_until_done(sim, state, max_cycles, chunk=200):
     while not state["sent"]:
         assert t < max_cycles, "the stream hung: not every beat was accepted"
         t += chunk
-        sim.run_until(t / 200e6)
+        sim.run_until(t / CLOCK_HZ)
 
 
 def check_against_parser(cfg, beats, transfers, writes, errors):
@@ -227,7 +227,7 @@ def test_enable_low_holds_tready_low():
                 log.append((int(addr), int(data)))
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(source)
     sim.add_testbench(host)
     sim.add_testbench(monitor, background=True)

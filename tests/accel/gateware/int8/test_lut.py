@@ -4,6 +4,7 @@ random sample, one operand per cycle through the pipeline."""
 import numpy as np
 from amaranth.sim import Simulator
 
+from accel.config import CLOCK_HZ
 from accel.gateware.int8.lut import LutPE
 
 ACTS = [-128, -127, -2, -1, 0, 1, 2, 126, 127]
@@ -49,7 +50,7 @@ def test_every_weight_against_corner_and_random_activations():
                 await tick()
 
     sim = Simulator(dut)
-    sim.add_clock(1 / 200e6)
+    sim.add_clock(1 / CLOCK_HZ)
     sim.add_testbench(bench)
     sim.run()
     assert len(got) == 256 * len(acts)
