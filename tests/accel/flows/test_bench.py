@@ -177,3 +177,12 @@ def test_video_sweep(tmp_path, capsys):
         assert (folder / name).stat().st_size > 0
     assert bench_main(args) == 0
     assert "bench: training" not in capsys.readouterr().err
+    # The report again from the points alone (the model files gone, as on a fresh clone):
+    # the same tables, the strips kept as they were and said so.
+    import shutil
+    shutil.rmtree(tmp_path / "o" / "video" / "models")
+    table, strip = (folder / "video.md").read_bytes(), (folder / "video_strip_bikes.png")
+    strip_bytes = strip.read_bytes()
+    assert bench_main([*args, "--stage", "report"]) == 0
+    assert "strip of bikes not redrawn" in capsys.readouterr().err
+    assert (folder / "video.md").read_bytes() == table and strip.read_bytes() == strip_bytes
