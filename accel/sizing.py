@@ -35,11 +35,10 @@ LUT_COST = {
 BATCHES = (256, 512, 1024, 2048, 4096)
 
 
-def throughput(config, width, height):
-    """``(useful MACs per cycle, fps at :data:`accel.config.CLOCK_HZ`)`` of a
-    ``width x height`` frame."""
+def throughput(config, width, height, *, clock_hz=CLOCK_HZ):
+    """``(useful MACs per cycle, fps at clock_hz)`` of a ``width x height`` frame."""
     n = config.model.patch
-    cycles = frame_cycles(config, width, height)
+    cycles = frame_cycles(config, width, height, clock_hz=clock_hz)
     return (useful_macs(config, (width // n) * (height // n)) / cycles["total"],
             cycles["fps"])
 

@@ -471,10 +471,10 @@ def _throughput(config, clock_hz):
         w, h = w - w % n, h - h % n
         if w > config.max_width or h > config.max_height or not w or not h:
             continue
-        macs, fps = throughput(config, w, h)
+        macs, fps = throughput(config, w, h, clock_hz=clock_hz)
         out["frames"][f"{w}x{h}"] = {"useful_macs_per_cycle": round(macs, 1),
                                      "fraction_of_limit": round(macs / INT8_MACS_LIMIT, 4),
-                                     "fps": round(fps * clock_hz / CLOCK_HZ, 2)}
+                                     "fps": round(fps, 2)}
     return out
 
 

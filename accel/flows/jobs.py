@@ -44,13 +44,14 @@ class FrameJob:
         out = {"width": self.width, "height": self.height, "pixels": self.width * self.height,
                "cycles_model": self.cycles_model,
                "pe_utilization": pe_utilization(self.config, self.width, self.height, cycles)}
+        if self.sim.precision != "int8" and self.source is None:
+            return out
+        fq, fp = torch_frames(self.mf, self.width, self.height)     # both from one render
         if self.sim.precision == "int8":
-            fq, _ = torch_frames(self.mf, self.width, self.height)
             out["mismatches_torch"] = int(np.count_nonzero(np.any(got != fq, axis=2)))
         if self.source is not None:
             target = load_image(self.source, size=(self.width, self.height),
                                 channels=self.mf.config.channels)
-            _, fp = torch_frames(self.mf, self.width, self.height)
             # Like with like: the core emits 8-bit pixels, so the torch frame it is compared
             # with is rounded the same way (half to even); the unrounded frame's PSNR is kept
             # beside it, since that rounding alone moves a good model's PSNR.
