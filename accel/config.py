@@ -158,10 +158,15 @@ class AccelConfig:
         two products per DSP48E2. 0 for FP32 and dual builds.
     max_width, max_height : int
         Largest frame the coordinate generator and the output buffer accept.
+    device : str
+        Target device (a key of :data:`accel.device.DEVICES`): its on-chip memory bounds
+        the build, and it decides how the INT8 array uses its multipliers (two packed
+        products per DSP48E2 on the XCVU9P, one per MULT18X18D on an ECP5). The core
+        computes the same on every device, cycle for cycle.
     """
 
     def __init__(self, *, model, rows=4, cols=4, batch=16, precision="int8", lut_cols=0,
-                 max_width=MAX_FRAME[0], max_height=MAX_FRAME[1]):
+                 max_width=MAX_FRAME[0], max_height=MAX_FRAME[1], device="xcvu9p"):
         if not isinstance(model, PatchINRConfig):
             raise TypeError(f"model must be a PatchINRConfig, not {model!r}")
         for name, v in (("array rows", rows), ("array columns", cols), ("batch", batch),
@@ -191,6 +196,12 @@ class AccelConfig:
         self.precision = precision
         self.lut_cols = lut_cols
         self.max_width, self.max_height = max_width, max_height
+        from .device import get_device
+        self.device = device
+        self._device = get_device(device)
+        if self._device["family"] == "ecp5" and precision != "int8":
+            raise UserError(f"{precision} builds are for the XCVU9P: an ECP5's 18x18 "
+                            f"multipliers run the INT8 datapath only")
         self._check_widths()
 
     def _check_widths(self):
@@ -201,14 +212,15 @@ class AccelConfig:
         check_fits(HWINFO_ROWS=self.rows, HWINFO_COLS=self.cols,
                    HWINFO_CHANNELS=self.model.channels, LAYERS_SINE_LAYERS=self.model.layers,
                    LAYERS_HIDDEN=self.model.hidden)
-        from .device import XCVU9P, onchip_bits
-        if self.onchip_bits > onchip_bits(XCVU9P):
+        from .device import onchip_bits
+        have = onchip_bits(self._device)
+        if self.onchip_bits > have:
             raise UserError(
                 f"this build needs {self.onchip_bits / 1e6:,.1f} Mbit of on-chip memory "
                 f"(weights {self.weight_bits / 1e6:,.1f}, activation and output buffers "
-                f"{(self.onchip_bits - self.weight_bits) / 1e6:,.1f}), more than the XCVU9P's "
-                f"{onchip_bits(XCVU9P) / 1e6:,.0f} Mbit of block RAM and UltraRAM: use a "
-                f"smaller batch, array or frame")
+                f"{(self.onchip_bits - self.weight_bits) / 1e6:,.1f}), more than the "
+                f"{self.device.upper()}'s {have / 1e6:,.1f} Mbit of block RAM: use a smaller "
+                f"model, batch, array or frame")
         for name, (depth, _) in self.memory_geometry.items():
             if depth > 1 << WEIGHT_ADDRESS_BITS:
                 raise UserError(f"memory {name} would hold {depth:,} words, more than a weight "
@@ -225,9 +237,10 @@ class AccelConfig:
 
     def __repr__(self):
         lut = f", lut_cols={self.lut_cols}" if self.lut_cols else ""
+        dev = f", device={self.device!r}" if self.device != "xcvu9p" else ""
         return (f"AccelConfig(rows={self.rows}, cols={self.cols}, batch={self.batch}, "
                 f"precision={self.precision!r}{lut}, patch={self.model.patch}, "
-                f"widths={self.model.widths})")
+                f"widths={self.model.widths}{dev})")
 
     # Datapaths -----------------------------------------------------------------------------
 
@@ -259,7 +272,8 @@ class AccelConfig:
             return None
         from .plan import ArrayPlan
         return ArrayPlan(rows=self.rows, cols=self.cols,
-                         wide_rows=min(self.rows, self.model.coords), lut_cols=self.lut_cols)
+                         wide_rows=min(self.rows, self.model.coords), lut_cols=self.lut_cols,
+                         packed=self._device["family"] == "xcup")
 
     # Geometry ------------------------------------------------------------------------------
 

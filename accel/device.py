@@ -1,19 +1,44 @@
-"""Facts of the target device and what the accelerator costs on it, in one place.
+"""Facts of the target devices and what the accelerator costs on them, in one place.
 
-The XCVU9P's resources (the VCU118's part), the DSP48E2 slices each block of a build
-takes, and the fit check that refuses an array the device cannot hold before anything is
-elaborated. The per-block DSP counts are what Yosys ``synth_xilinx`` makes of each block
-(:mod:`accel.flows.synth`); the tests hold these tables to it.
+The XCVU9P's resources (the VCU118's part) and the Lattice ECP5 LFE5U-85F's and -12F's (the
+ULX3S boards' parts), the multipliers each block of a build takes, and the fit check that
+refuses an array the device cannot hold before anything is elaborated. On the XCVU9P the
+per-block DSP counts are what Yosys ``synth_xilinx`` makes of each block
+(:mod:`accel.flows.synth`), on the ECP5 what ``synth_ecp5`` does (one MULT18X18D per INT8
+product, no packing); the tests hold these tables to it.
 """
 
 from model.support.errors import UserError
 
-__all__ = ["XCVU9P", "RESOURCES", "DSP_PER_PE", "DSP_PER_LANE", "DSP_CONTROL", "INT8_MACS_LIMIT",
+__all__ = ["XCVU9P", "LFE5U_85F", "LFE5U_12F", "DEVICES", "get_device", "int8_macs_limit",
+           "RESOURCES", "DSP_PER_PE", "DSP_PER_LANE", "DSP_CONTROL", "INT8_MACS_LIMIT",
            "MARGINS", "array_dsps", "dsp_count", "check_fit", "onchip_bits"]
 
 #: Device facts of the VCU118's XCVU9P (-2L), for fit checks and utilisation percentages.
-XCVU9P = {"part": "xcvu9p-flga2104-2L-e", "lut": 1_182_240, "ff": 2_364_480, "dsp": 6_840,
-          "bram36": 2_160, "uram": 960}
+#: ``dsp``: DSP48E2 slices; ``bram36``/``uram``: 36 Kb block RAMs and 288 Kb UltraRAMs.
+XCVU9P = {"name": "xcvu9p", "family": "xcup", "part": "xcvu9p-flga2104-2L-e",
+          "lut": 1_182_240, "ff": 2_364_480, "dsp": 6_840, "bram36": 2_160, "uram": 960}
+
+#: The ULX3S 85F's Lattice ECP5 (LFE5U-85F, speed grade 6, CABGA381): Lattice DS1044,
+#: table 1.1. ``lut``: LUT4s (two per slice, 41,820 slices), ``dsp``: 18x18 multipliers
+#: (MULT18X18D), ``ebr``: 18 Kb embedded block RAMs (DP16KD). No DSP packs two INT8
+#: products, so the INT8 array takes one multiplier per PE (:class:`~accel.plan.ArrayPlan`).
+LFE5U_85F = {"name": "lfe5u-85f", "family": "ecp5", "part": "LFE5U-85F-6BG381C",
+             "lut": 83_640, "ff": 83_640, "dsp": 156, "ebr": 208}
+
+#: The ULX3S 12F's ECP5 (LFE5U-12F, the smallest ULX3S): the suite's place-and-route check.
+LFE5U_12F = {"name": "lfe5u-12f", "family": "ecp5", "part": "LFE5U-12F-6BG381C",
+             "lut": 12_288, "ff": 12_288, "dsp": 28, "ebr": 32}
+
+#: Devices by name (``AccelConfig(device=...)``, ``accel.sim --device``).
+DEVICES = {d["name"]: d for d in (XCVU9P, LFE5U_85F, LFE5U_12F)}
+
+
+def get_device(name):
+    """The facts of device ``name`` (a key of :data:`DEVICES`); :class:`UserError` if none."""
+    if name not in DEVICES:
+        raise UserError(f"unknown device {name!r} (choose {', '.join(DEVICES)})")
+    return DEVICES[name]
 
 #: Resource kinds of an estimate, in report order.
 RESOURCES = ("lut", "ff", "dsp", "bram36", "uram")
@@ -38,18 +63,27 @@ DSP_CONTROL = 4
 #: operand (AMD WP486). What ``accel.build`` reports a build's throughput against.
 INT8_MACS_LIMIT = 2 * XCVU9P["dsp"]
 
+
+def int8_macs_limit(device=XCVU9P):
+    """INT8 multiplies per cycle ``device``'s DSP slices can do: two per DSP48E2
+    (:data:`INT8_MACS_LIMIT`), one per ECP5 MULT18X18D."""
+    return device["dsp"] * (1 if device["family"] == "ecp5" else 2)
+
 #: Routing margins ``accel.build --array auto`` leaves: the largest fraction of each
 #: resource a build may use.
 MARGINS = {"lut": 0.70, "ff": 0.70, "dsp": 0.95, "bram36": 0.80, "uram": 0.80}
 
 
 def onchip_bits(device=XCVU9P):
-    """Bits of block RAM (36 Kb each) and UltraRAM (288 Kb each) on ``device``."""
+    """Bits of block RAM on ``device``: 36 Kb block RAMs and 288 Kb UltraRAMs, or 18 Kb
+    EBRs."""
+    if device["family"] == "ecp5":
+        return device["ebr"] * 18 * 1024
     return device["bram36"] * 36 * 1024 + device["uram"] * 288 * 1024
 
 
 def array_dsps(config):
-    """DSP48E2 slices of a build's array."""
+    """DSP slices (DSP48E2s, or the ECP5's MULT18X18Ds) of a build's array."""
     plan = config.array_plan
     if plan is not None:
         return plan.dsps
@@ -57,19 +91,23 @@ def array_dsps(config):
 
 
 def dsp_count(config):
-    """DSP48E2 slices of a build (array, lanes, control), known without synthesis: what
-    :func:`accel.flows.synth.estimate` reports (at most)."""
+    """DSP slices of a build (array, lanes, control), known without synthesis: what
+    :func:`accel.flows.synth.estimate` reports (at most) on the XCVU9P, and what
+    ``synth_ecp5`` maps on the ECP5 (a lane's 32 x 16 requantising product is two
+    MULT18X18Ds there too)."""
     return array_dsps(config) + config.cols * DSP_PER_LANE[config.precision] + DSP_CONTROL
 
 
-def check_fit(config, *, device=XCVU9P):
-    """Raise :class:`UserError` unless a build's DSP48E2s (array, lanes, control) fit
-    ``device``."""
+def check_fit(config, *, device=None):
+    """Raise :class:`UserError` unless a build's DSP slices (array, lanes, control) fit
+    ``device`` (default: the configuration's own)."""
+    device = get_device(config.device) if device is None else device
     need = dsp_count(config)
     if need > device["dsp"]:
         lut = f", {config.lut_cols} of them LUT columns" if config.lut_cols else ""
+        kind = "MULT18X18D" if device["family"] == "ecp5" else "DSP48E2"
         raise UserError(f"array {config.rows}x{config.cols} ({config.precision}{lut}) does "
-                        f"not fit the XCVU9P: {array_dsps(config):,} DSP48E2s in the array + "
-                        f"{config.cols} lanes x {DSP_PER_LANE[config.precision]} + "
-                        f"{DSP_CONTROL} = {need:,}, the device has {device['dsp']:,} (try "
+                        f"not fit the {device['name'].upper()}: {array_dsps(config):,} {kind}s "
+                        f"in the array + {config.cols} lanes x {DSP_PER_LANE[config.precision]} "
+                        f"+ {DSP_CONTROL} = {need:,}, the device has {device['dsp']:,} (try "
                         f"--array auto)")

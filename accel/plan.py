@@ -38,12 +38,15 @@ class ArrayPlan:
     ``0 .. 2*pairs-1`` are :class:`~accel.gateware.int8.pair.PackedPair` columns two at a
     time, then one :class:`~accel.gateware.int8.wide.WidePE` column if the DSP columns are
     odd in number, then ``lut_cols`` :class:`~accel.gateware.int8.lut.LutPE` columns.
+    Without ``packed`` (a device whose multipliers take one INT8 product each, the ECP5's
+    MULT18X18D) every DSP column is a :class:`~accel.gateware.int8.wide.WidePE` column.
     """
 
     rows: int
     cols: int
     wide_rows: int
     lut_cols: int
+    packed: bool = True
 
     @property
     def packed_rows(self):
@@ -51,11 +54,11 @@ class ArrayPlan:
 
     @property
     def pairs(self):
-        return (self.cols - self.lut_cols) // 2 if self.packed_rows else 0
+        return (self.cols - self.lut_cols) // 2 if self.packed_rows and self.packed else 0
 
     @property
     def single_cols(self):
-        """DSP columns below the wide rows that take one product per DSP48E2."""
+        """DSP columns below the wide rows that take one product per DSP slice."""
         return self.cols - self.lut_cols - 2 * self.pairs
 
     @property
@@ -69,7 +72,7 @@ class ArrayPlan:
 
     @property
     def dsps(self):
-        """DSP48E2 slices of the array."""
+        """DSP slices of the array (DSP48E2s, or MULT18X18Ds unpacked)."""
         return self.wide_rows * self.cols + self.packed_rows * (self.pairs + self.single_cols)
 
     @property

@@ -15,7 +15,7 @@ from model.support.errors import UserError
 
 from .config import CLOCK_HZ, AccelConfig
 from .cycles import frame_cycles, useful_macs
-from .device import DSP_CONTROL, DSP_PER_LANE, MARGINS, XCVU9P, dsp_count, onchip_bits
+from .device import DSP_CONTROL, DSP_PER_LANE, MARGINS, dsp_count, get_device, onchip_bits
 
 __all__ = ["LUT_COST", "Choice", "auto_array", "throughput"]
 
@@ -31,6 +31,11 @@ LUT_COST = {
     "rest_share": 0.03,
 }
 
+#: The same for the ECP5 as Yosys ``synth_ecp5`` maps it, in LUT4s (carry cells counted as
+#: two LUT4s each, as nextpnr packs them): the LUT PE, the fabric of a single-multiplier PE
+#: row below the wide rows, the INT8 lane, and the rest of the core.
+LUT_COST_ECP5 = {"int8_lut_pe": 0, "int8_dsp_row": 0, "lane_int8": 0, "rest_share": 0.0}
+
 #: Batches the search tries.
 BATCHES = (256, 512, 1024, 2048, 4096)
 
@@ -44,16 +49,19 @@ def throughput(config, width, height, *, clock_hz=CLOCK_HZ):
 
 
 def lut_estimate(config):
-    """LUTs of a build from :data:`LUT_COST` (the search's budget; Yosys has the last word)."""
+    """LUTs of a build from :data:`LUT_COST` (:data:`LUT_COST_ECP5` on an ECP5): the
+    search's budget; Yosys (or nextpnr) has the last word."""
     plan, C = config.array_plan, config.cols
-    rest = LUT_COST["rest_share"] * XCVU9P["lut"]
-    lane = C * LUT_COST[f"lane_{config.precision}"]
+    device = get_device(config.device)
+    costs = LUT_COST_ECP5 if device["family"] == "ecp5" else LUT_COST
+    rest = costs["rest_share"] * device["lut"]
+    lane = C * costs[f"lane_{config.precision}"]
     if plan is None:
         return config.rows * C * LUT_COST[f"{config.precision}_pe"] + lane + rest
-    array = (plan.lut_pes * LUT_COST["int8_lut_pe"]
-             + plan.packed_rows * (plan.pairs * LUT_COST["int8_pair_row"]
+    array = (plan.lut_pes * costs["int8_lut_pe"]
+             + plan.packed_rows * (plan.pairs * costs.get("int8_pair_row", 0)
                                    + (plan.single_cols + plan.lut_cols)
-                                   * LUT_COST["int8_dsp_row"]))
+                                   * costs["int8_dsp_row"]))
     return array + lane + rest
 
 
@@ -67,32 +75,37 @@ class Choice:
     dsp: int
     lut: float
     onchip_bits: int
+    clock_hz: int = CLOCK_HZ
 
     def reason(self):
         c = self.config
         lut = f", {c.lut_cols} LUT columns" if c.lut_cols else ""
+        dsp = "MULT18X18D" if get_device(c.device)["family"] == "ecp5" else "DSP48E2"
         return (f"--array auto: {c.rows}x{c.cols}{lut}, batch {c.batch}: "
                 f"{self.macs_per_cycle:,.0f} useful MACs/cycle on a {c.max_width}x"
-                f"{c.max_height} frame ({self.fps:.1f} fps at {CLOCK_HZ / 1e6:g} MHz), the most of "
-                f"{self.considered} arrays that fit the XCVU9P within DSP "
-                f"{MARGINS['dsp']:.0%}, LUT {MARGINS['lut']:.0%} and memory "
-                f"{MARGINS['bram36']:.0%} ({self.dsp:,} DSP48E2, ~{self.lut:,.0f} LUT, "
+                f"{c.max_height} frame ({self.fps:.1f} fps at {self.clock_hz / 1e6:g} MHz), "
+                f"the most of {self.considered} arrays that fit the {c.device.upper()} within "
+                f"DSP {MARGINS['dsp']:.0%}, LUT {MARGINS['lut']:.0%} and memory "
+                f"{MARGINS['bram36']:.0%} ({self.dsp:,} {dsp}, ~{self.lut:,.0f} LUT, "
                 f"{self.onchip_bits / 1e6:.1f} Mbit on chip)")
 
 
 def _fits(config):
+    device = get_device(config.device)
     dsp = dsp_count(config)
     lut = lut_estimate(config)
     bits = config.onchip_bits
-    ok = (dsp <= MARGINS["dsp"] * XCVU9P["dsp"] and lut <= MARGINS["lut"] * XCVU9P["lut"]
-          and bits <= MARGINS["bram36"] * onchip_bits(XCVU9P))
+    ok = (dsp <= MARGINS["dsp"] * device["dsp"] and lut <= MARGINS["lut"] * device["lut"]
+          and bits <= MARGINS["bram36"] * onchip_bits(device))
     return ok, dsp, lut, bits
 
 
-def auto_array(model, *, precision, max_frame, progress=None):
+def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
+               clock_hz=CLOCK_HZ):
     """The :class:`Choice` of array (rows a multiple of the columns, powers of two
     across), LUT columns (INT8) and batch with the most useful MACs per cycle on
-    ``max_frame`` (rounded down to whole patches), within :data:`accel.device.MARGINS`."""
+    ``max_frame`` (rounded down to whole patches), within :data:`accel.device.MARGINS` of
+    ``device`` (a key of :data:`accel.device.DEVICES`)."""
     w, h = max_frame
     w, h = w - w % model.patch, h - h % model.patch
     fitting = []
@@ -101,11 +114,12 @@ def auto_array(model, *, precision, max_frame, progress=None):
         for rows in range(cols, 513, cols):
             for batch in BATCHES:
                 config = _cheapest_fit(dict(model=model, rows=rows, cols=cols, batch=batch,
-                                            precision=precision, max_width=w, max_height=h))
+                                            precision=precision, max_width=w, max_height=h,
+                                            device=device))
                 if config is not None:
                     fitting.append(config)
     if not fitting:
-        raise UserError(f"no {precision} array fits the XCVU9P within its margins")
+        raise UserError(f"no {precision} array fits the {device.upper()} within its margins")
     # Largest arrays first: one whose every PE is busy every cycle cannot beat the best
     # found so far, so the cycle model runs on a few candidates only.
     fitting.sort(key=lambda c: (-c.rows * c.cols, c.batch))
@@ -114,12 +128,13 @@ def auto_array(model, *, precision, max_frame, progress=None):
         if best is not None and config.rows * config.cols < best[0][0]:
             break
         evaluated += 1
-        macs, fps = throughput(config, w, h)
+        macs, fps = throughput(config, w, h, clock_hz=clock_hz)
         _, dsp, lut, bits = _fits(config)
         key = (round(macs, 3), -dsp, -lut, -config.batch)
         if best is None or key > best[0]:
             best = (key, Choice(config=config, macs_per_cycle=macs, fps=fps,
-                                considered=len(fitting), dsp=dsp, lut=lut, onchip_bits=bits))
+                                considered=len(fitting), dsp=dsp, lut=lut, onchip_bits=bits,
+                                clock_hz=clock_hz))
         if progress is not None:
             progress(f"auto: {config.rows}x{config.cols} batch {config.batch}: "
                      f"{macs:,.0f} MACs/cycle")
@@ -134,9 +149,11 @@ def _cheapest_fit(base):
         from .plan import ArrayPlan
         rows, cols = base["rows"], base["cols"]
         wide = min(rows, base["model"].coords)
-        budget = MARGINS["dsp"] * XCVU9P["dsp"] - cols * DSP_PER_LANE["int8"] - DSP_CONTROL
-        while lut <= cols and ArrayPlan(rows=rows, cols=cols, wide_rows=wide,
-                                        lut_cols=lut).dsps > budget:
+        device = get_device(base["device"])
+        budget = MARGINS["dsp"] * device["dsp"] - cols * DSP_PER_LANE["int8"] - DSP_CONTROL
+        packed = device["family"] == "xcup"
+        while lut <= cols and ArrayPlan(rows=rows, cols=cols, wide_rows=wide, lut_cols=lut,
+                                        packed=packed).dsps > budget:
             lut += 1
         if lut > cols:
             return None

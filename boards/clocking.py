@@ -1,8 +1,10 @@
-"""The accelerator clock: drives the 200 MHz ``sync`` domain from the board oscillator.
+"""The accelerator clock: drives the ``sync`` domain (200 MHz on the VCU118, 100 MHz on the
+ULX3S) from the board oscillator.
 
 On UltraScale+ hardware an MMCME4_ADV multiplies the oscillator up to a VCO frequency and
 divides it down to the accelerator clock; a BUFG puts that clock on the global network, and
-the domain's reset is held until the MMCM reports lock. In simulation the MMCM is ideal: the
+the domain's reset is held until the MMCM reports lock. On a Lattice ECP5 an EHXPLLL does
+the same (:func:`ecp5_pll_settings`). In simulation the clock generator is ideal: the
 testbench drives the domain's clock itself.
 """
 
@@ -14,11 +16,12 @@ from amaranth.hdl import C, ClockSignal, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In
-from amaranth.vendor import XilinxPlatform
+from amaranth.vendor import LatticeECP5Platform, XilinxPlatform
 
 from accel.config import CLOCK_HZ
 
-__all__ = ["ACCEL_FREQ", "MMCMSettings", "mmcm_settings", "AcceleratorClock"]
+__all__ = ["ACCEL_FREQ", "MMCMSettings", "mmcm_settings", "PLLSettings", "ecp5_pll_settings",
+           "clock_settings", "AcceleratorClock"]
 
 #: Frequency of the accelerator's ``sync`` domain, in Hz: :data:`accel.config.CLOCK_HZ`.
 ACCEL_FREQ = float(CLOCK_HZ)
@@ -121,6 +124,99 @@ def mmcm_settings(*, f_in, f_out):
                      f"{f_in / 1e6:g} MHz with the VCO in 800..1600 MHz")
 
 
+# EHXPLLL limits (Lattice DS1044, sysCLOCK PLL timing; FPGA-TN-02200, the divider ranges):
+# input 8..400 MHz, phase detector 3.125..400 MHz, VCO 400..800 MHz, output 3.125..400 MHz.
+_ECP5_FIN_MIN, _ECP5_FIN_MAX = 8e6, 400e6
+_ECP5_FPFD_MIN, _ECP5_FPFD_MAX = 3.125e6, 400e6
+_ECP5_FVCO_MIN, _ECP5_FVCO_MAX = 400e6, 800e6
+_ECP5_FOUT_MIN, _ECP5_FOUT_MAX = 3.125e6, 400e6
+_ECP5_CLKI_MAX, _ECP5_CLKFB_MAX, _ECP5_CLKOP_MAX = 128, 80, 128
+
+
+@dataclass(frozen=True)
+class PLLSettings:
+    """Divider settings of an ECP5 EHXPLLL whose feedback is its own ``CLKOP``:
+    ``f_out = f_in * CLKFB_DIV / CLKI_DIV``, the VCO at ``f_out * CLKOP_DIV``.
+
+    Attributes
+    ----------
+    f_in, f_out : float
+        Input and output frequencies, in Hz.
+    clki_div, clkfb_div, clkop_div : int
+        ``CLKI_DIV``, ``CLKFB_DIV`` and ``CLKOP_DIV``.
+    """
+    f_in: float
+    f_out: float
+    clki_div: int
+    clkfb_div: int
+    clkop_div: int
+
+    @property
+    def f_pfd(self):
+        """Phase-detector frequency ``f_in / CLKI_DIV``, in Hz."""
+        return self.f_in / self.clki_div
+
+    @property
+    def f_vco(self):
+        """VCO frequency ``f_out * CLKOP_DIV``, in Hz."""
+        return self.f_out * self.clkop_div
+
+    @property
+    def clkop_cphase(self):
+        """``CLKOP_CPHASE`` for no phase shift: ``CLKOP_DIV - 1``, as Lattice's tools set it."""
+        return self.clkop_div - 1
+
+
+def ecp5_pll_settings(*, f_in, f_out):
+    """Integer EHXPLLL settings that make exactly ``f_out`` from ``f_in``.
+
+    Of the settings within the dividers' ranges that keep the phase detector in
+    3.125..400 MHz and the VCO in 400..800 MHz, this picks the smallest ``CLKI_DIV`` (the
+    highest phase-detector frequency), then the highest VCO frequency (ULX3S 25 MHz to
+    100 MHz: ``CLKI_DIV = 1, CLKFB_DIV = 4, CLKOP_DIV = 8``, VCO 800 MHz).
+
+    Raises
+    ------
+    ValueError
+        If a frequency is not positive or outside the PLL's ranges, or no integer setting
+        gives ``f_out`` exactly.
+    """
+    _check_frequency("PLL input frequency", f_in)
+    _check_frequency("PLL output frequency", f_out)
+    if not _ECP5_FIN_MIN <= f_in <= _ECP5_FIN_MAX:
+        raise ValueError(f"PLL input frequency must be within 8..400 MHz, "
+                         f"not {f_in / 1e6:g} MHz")
+    if not _ECP5_FOUT_MIN <= f_out <= _ECP5_FOUT_MAX:
+        raise ValueError(f"PLL output frequency must be within 3.125..400 MHz, "
+                         f"not {f_out / 1e6:g} MHz")
+    fin, fout = Fraction(f_in), Fraction(f_out)
+    for clki in range(1, _ECP5_CLKI_MAX + 1):
+        fpfd = fin / clki
+        if fpfd < _ECP5_FPFD_MIN:
+            break
+        if fpfd > _ECP5_FPFD_MAX:
+            continue
+        fb = fout / fpfd
+        if fb.denominator != 1 or not 1 <= fb <= _ECP5_CLKFB_MAX:
+            continue
+        # The highest VCO: the largest output divider that keeps it within range.
+        op = min(_ECP5_CLKOP_MAX, math.floor(Fraction(_ECP5_FVCO_MAX) / fout))
+        if fout * op >= _ECP5_FVCO_MIN:
+            return PLLSettings(f_in=f_in, f_out=f_out, clki_div=clki, clkfb_div=int(fb),
+                               clkop_div=op)
+    raise ValueError(f"no integer PLL setting makes {f_out / 1e6:g} MHz from "
+                     f"{f_in / 1e6:g} MHz with the VCO in 400..800 MHz")
+
+
+def clock_settings(platform, *, f_out):
+    """The clock generator's settings for ``platform``'s oscillator: an ECP5 PLL's
+    (:func:`ecp5_pll_settings`) or an UltraScale+ MMCM's (:func:`mmcm_settings`)."""
+    f_in = platform.default_clk_frequency
+    if isinstance(platform, LatticeECP5Platform):
+        return ecp5_pll_settings(f_in=f_in, f_out=f_out)
+    return mmcm_settings(f_in=f_in, f_out=f_out)
+
+
 class AcceleratorClock(wiring.Component):
     """Drives the accelerator's ``sync`` clock domain (200 MHz) from the board oscillator.
 
@@ -170,13 +266,17 @@ class AcceleratorClock(wiring.Component):
     clk_in: In(1)
     rst_in: In(1)
 
-    def __init__(self, *, in_freq=300e6, freq=ACCEL_FREQ):
-        self._settings = mmcm_settings(f_in=in_freq, f_out=freq)
+    def __init__(self, *, in_freq=300e6, freq=ACCEL_FREQ, family="xcup"):
+        if family not in ("xcup", "ecp5"):
+            raise ValueError(f"clock family must be 'xcup' or 'ecp5', not {family!r}")
+        self._family = family
+        self._settings = (ecp5_pll_settings if family == "ecp5" else mmcm_settings)(
+            f_in=in_freq, f_out=freq)
         super().__init__()
 
     @property
     def settings(self):
-        """:class:`MMCMSettings` the MMCM is built with."""
+        """:class:`MMCMSettings` the MMCM is built with (:class:`PLLSettings` on an ECP5)."""
         return self._settings
 
     @property
@@ -185,16 +285,22 @@ class AcceleratorClock(wiring.Component):
         return self._settings.f_out
 
     def elaborate(self, platform):
-        if platform is not None and not (isinstance(platform, XilinxPlatform)
-                                         and platform.family == "ultrascaleplus"):
+        ecp5 = isinstance(platform, LatticeECP5Platform)
+        if platform is not None and not (
+                (ecp5 and self._family == "ecp5")
+                or (isinstance(platform, XilinxPlatform) and platform.family == "ultrascaleplus"
+                    and self._family == "xcup")):
             raise NotImplementedError(
-                f"AcceleratorClock needs an UltraScale+ XilinxPlatform (MMCME4_ADV) or no "
-                f"platform (simulation), not {platform!r}")
+                f"AcceleratorClock needs an UltraScale+ XilinxPlatform (MMCME4_ADV), a "
+                f"LatticeECP5Platform (EHXPLLL) of its family, or no platform (simulation), "
+                f"not {platform!r}")
 
         m = Module()
         arst = Signal()
         if platform is None:
             m.d.comb += arst.eq(self.rst_in)
+        elif ecp5:
+            self._ecp5_pll(m, platform, arst)
         else:
             s = self._settings
             feedback = Signal()
@@ -231,3 +337,31 @@ class AcceleratorClock(wiring.Component):
 
         m.submodules.reset_sync = ResetSynchronizer(arst, domain="sync")
         return m
+
+    def _ecp5_pll(self, m, platform, arst):
+        """An EHXPLLL whose ``CLKOP`` drives the domain (the tools promote it to a global
+        clock) and feeds back to ``CLKFB``; the reset holds until ``LOCK``."""
+        s = self._settings
+        accel_clk = Signal()    # CLKOP; the LPF's FREQUENCY constraint names this net
+        locked = Signal()
+        m.submodules.pll = Instance("EHXPLLL",
+            a_FREQUENCY_PIN_CLKI=f"{s.f_in / 1e6:g}",
+            a_FREQUENCY_PIN_CLKOP=f"{s.f_out / 1e6:g}",
+            a_ICP_CURRENT="12", a_LPF_RESISTOR="8",
+            a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
+            p_PLLRST_ENA="ENABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+            p_DPHASE_SOURCE="DISABLED",
+            p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
+            p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD",
+            p_CLKI_DIV=s.clki_div, p_CLKFB_DIV=s.clkfb_div,
+            p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=s.clkop_div,
+            p_CLKOP_CPHASE=s.clkop_cphase, p_CLKOP_FPHASE=0,
+            p_FEEDBK_PATH="CLKOP",
+            i_CLKI=self.clk_in, i_CLKFB=accel_clk, o_CLKOP=accel_clk,
+            i_RST=self.rst_in, i_STDBY=0,
+            i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
+            i_PLLWAKESYNC=0, i_ENCLKOP=0,
+            o_LOCK=locked)
+        m.d.comb += ClockSignal("sync").eq(accel_clk)
+        platform.add_clock_constraint(accel_clk, self.freq)
+        m.d.comb += arst.eq(self.rst_in | ~locked)

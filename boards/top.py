@@ -4,6 +4,7 @@ from amaranth.hdl import Cat, ClockDomain, Module, Signal
 from amaranth.lib import io, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
+from amaranth.vendor import LatticeECP5Platform
 
 from accel.gateware.axi import AXI4LiteSignature, AXIStreamSignature
 from model.support.validate import positive_int
@@ -66,10 +67,11 @@ class BoardTop(wiring.Component):
     the registers and weights it has after reset.
 
     The ports are the board's signals. Built on a platform (a
-    :class:`~boards.vcu118.VCU118Platform`, or any with the same resource names), the
-    design wires them to the pins itself: ``default_clk`` (the MMCM input, its frequency
-    from the resource), ``default_rst``, ``button_center`` 0, ``uart`` 0 (only ``tx``; no
-    flow control) and ``led`` 0..3.
+    :class:`~boards.vcu118.VCU118Platform` or a :mod:`~boards.ulx3s` board), the design
+    wires them to the pins itself: ``default_clk`` (the MMCM or PLL input, its frequency
+    from the resource), the platform's ``reset_button`` and ``start_button`` (the
+    VCU118's CPU reset and centre button, the ULX3S's PWR and FIRE 1), ``uart`` 0 (only
+    ``tx``; no flow control) and ``led`` 0..3.
     In simulation (no platform) a testbench plays the board: it drives ``reset`` and
     ``button``, adds the ``sync`` clock (``sim.add_clock(5e-9)``), and watches ``tx`` and
     ``led``.
@@ -86,10 +88,12 @@ class BoardTop(wiring.Component):
         Bytes per pixel of ``m_axis_pix``.
     baud : float
         UART bit rate.
-    debounce_cycles : int
-        Cycles the button must hold a new level before it counts.
-    heartbeat_cycles : int
-        Cycles per half period of the heartbeat LED.
+    debounce_cycles : int, optional
+        Cycles the button must hold a new level before it counts (default 5 ms at
+        ``clock_hz``: :data:`DEBOUNCE_CYCLES` at 200 MHz).
+    heartbeat_cycles : int, optional
+        Cycles per half period of the heartbeat LED (default 0.5 s at ``clock_hz``:
+        :data:`HEARTBEAT_CYCLES` at 200 MHz).
     clock_hz : float
         The accelerator clock the MMCM makes and the XDC constrains (default
         :data:`accel.config.CLOCK_HZ`); the UART divides it down to ``baud``.
@@ -117,8 +121,13 @@ class BoardTop(wiring.Component):
     tx: Out(1)
     led: Out(4)
 
-    def __init__(self, *, core, channels, baud=115200, debounce_cycles=DEBOUNCE_CYCLES,
-                 heartbeat_cycles=HEARTBEAT_CYCLES, clock_hz=ACCEL_FREQ):
+    def __init__(self, *, core, channels, baud=115200, debounce_cycles=None,
+                 heartbeat_cycles=None, clock_hz=ACCEL_FREQ):
+        scale = float(clock_hz) / ACCEL_FREQ if isinstance(clock_hz, (int, float)) else 1
+        if debounce_cycles is None:
+            debounce_cycles = max(1, round(DEBOUNCE_CYCLES * scale))
+        if heartbeat_cycles is None:
+            heartbeat_cycles = max(1, round(HEARTBEAT_CYCLES * scale))
         for name, v in (("channels", channels), ("debounce cycles", debounce_cycles),
                         ("heartbeat cycles", heartbeat_cycles)):
             positive_int(name, v)
@@ -143,8 +152,9 @@ class BoardTop(wiring.Component):
             # The simulation model of the MMCM takes its clock from the testbench.
             m.submodules.clocking = clocking = AcceleratorClock(freq=self._clock_hz)
         else:
+            family = "ecp5" if isinstance(platform, LatticeECP5Platform) else "xcup"
             m.submodules.clocking = clocking = AcceleratorClock(
-                in_freq=platform.default_clk_frequency, freq=self._clock_hz)
+                in_freq=platform.default_clk_frequency, freq=self._clock_hz, family=family)
             m.d.comb += clocking.clk_in.eq(self._connect_pins(m, platform))
         m.d.comb += clocking.rst_in.eq(self.reset)
 
@@ -211,9 +221,9 @@ class BoardTop(wiring.Component):
         m.submodules.clk_buf = clk_buf = io.Buffer(
             "i", platform.request(platform.default_clk, dir="-"))
         m.submodules.reset_buf = reset_buf = io.Buffer(
-            "i", platform.request(platform.default_rst, dir="-"))
+            "i", platform.request(*platform.reset_button, dir="-"))
         m.submodules.button_buf = button_buf = io.Buffer(
-            "i", platform.request("button_center", 0, dir="-"))
+            "i", platform.request(*platform.start_button, dir="-"))
         m.submodules.tx_buf = tx_buf = io.Buffer(
             "o", platform.request("uart", 0, dir="-").tx)
         m.d.comb += [

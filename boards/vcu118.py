@@ -1,4 +1,5 @@
-"""Platforms: the AMD VCU118 board, any other UltraScale+ part, and the board registry."""
+"""Platforms: the AMD VCU118 board, any other UltraScale+ part, and the board registry
+(the ULX3S boards are in :mod:`boards.ulx3s`)."""
 
 import re
 
@@ -41,6 +42,13 @@ class VCU118Platform(XilinxPlatform):
     speed = "2L-e"
     default_clk = "clk300"
     default_rst = "cpu_reset"
+    #: ``(resource, number)`` of the button that starts a frame, and of the reset button.
+    start_button = ("button_center", 0)
+    reset_button = ("cpu_reset", 0)
+    #: The accelerator clock a build of this board runs at unless told otherwise, in Hz.
+    default_clock_hz = 200_000_000
+    #: Device facts (:data:`accel.device.DEVICES`).
+    device_name = "xcvu9p"
     resources = [
         Resource("clk300", 0, DiffPairs("G31", "F31", dir="i"),
                  Clock(300e6), Attrs(IOSTANDARD="DIFF_SSTL12")),
@@ -124,9 +132,19 @@ class UltraScalePlusPlatform(XilinxPlatform):
     connectors = []
 
 
-#: Board names accepted by ``--board``, and their platform classes.
+def _ulx3s(name):
+    # Imported on first use: amaranth-boards' ULX3S module is needed by those boards only.
+    def make(**options):
+        from . import ulx3s
+        return getattr(ulx3s, name)(**options)
+    return make
+
+
+#: Board names accepted by ``--board``, and their platform classes (or factories).
 BOARDS = {
     "vcu118": VCU118Platform,
+    "ulx3s-85f": _ulx3s("ULX3S85FPlatform"),
+    "ulx3s-12f": _ulx3s("ULX3S12FPlatform"),
     "generic": UltraScalePlusPlatform,
 }
 

@@ -24,7 +24,7 @@ from model.support.errors import ArgumentParser, UserError, cli_entry
 from model.support.validate import parse_array, parse_size
 
 from ..config import BUILD, CLOCK_HZ
-from ..flows.build import BuildConfig, build, summary
+from ..flows.build import BOARD_TOPS, BuildConfig, build, summary
 
 __all__ = ["build_parser", "main"]
 
@@ -50,12 +50,21 @@ def build_parser():
     p.add_argument("--size", default=None,
                    help="frame WIDTHxHEIGHT for the report and the reset registers (default "
                         f"{'x'.join(map(str, BUILD.frame))}, rounded down to whole patches)")
-    p.add_argument("--board", default="vcu118", help="board (default %(default)s)")
-    p.add_argument("--clock-mhz", type=float, default=CLOCK_HZ / 1e6,
-                   help="accelerator clock: the fps reported, the MMCM, the XDC and the IP "
-                        "(default %(default)g)")
+    p.add_argument("--board", default="vcu118",
+                   help=f"board: {', '.join(BOARD_TOPS)} (default %(default)s); an ECP5 board "
+                        f"is synthesised, placed, routed and packed to a bitstream")
+    p.add_argument("--hidden", type=int, default=None,
+                   help="without --weights: width of the default model's sine layers")
+    p.add_argument("--layers", type=int, default=None,
+                   help="without --weights: number of the default model's sine layers")
+    p.add_argument("--clock-mhz", type=float, default=None,
+                   help="accelerator clock: the fps reported, the MMCM or PLL, the XDC or "
+                        f"LPF and the IP (default the board's: {CLOCK_HZ / 1e6:g} on the "
+                        f"VCU118, 100 on the ULX3S)")
     p.add_argument("--out", default="build", help="output directory (default %(default)s)")
-    p.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimate")
+    p.add_argument("--no-synth", action="store_true",
+                   help="skip the Yosys resource estimate (ECP5: synthesis, placement and "
+                        "routing)")
     p.add_argument("--check", action="store_true",
                    help="lint the core with Verilator (-Wall, waivers in accel/flows/lint.py) "
                         "and elaborate it in Yosys; exit 1 unless both are clean")
@@ -75,18 +84,31 @@ def main(argv=None):
     else:
         if args.array == "auto" and args.batch != BUILD.batch:
             raise UserError("--array auto chooses the batch with the array: leave out --batch")
-        clock_hz = args.clock_mhz * 1e6
-        if not clock_hz == round(clock_hz) or clock_hz <= 0:
+        clock_hz = None if args.clock_mhz is None else args.clock_mhz * 1e6
+        if clock_hz is not None and (not clock_hz == round(clock_hz) or clock_hz <= 0):
             raise UserError(f"--clock-mhz must be a positive whole number of Hz, not "
                             f"{args.clock_mhz!r} MHz")
         job = BuildConfig(patch=args.patch, precision=args.precision, weights=args.weights,
                           array="auto" if args.array == "auto" else parse_array(args.array),
                           batch=args.batch, size=args.size and parse_size(args.size), board=args.board,
-                          synth=not args.no_synth, check=args.check, clock_hz=int(clock_hz))
+                          synth=not args.no_synth, check=args.check,
+                          clock_hz=None if clock_hz is None else int(clock_hz),
+                          hidden=args.hidden, layers=args.layers)
     report = build(job, out=args.out, progress=_progress)
     print(summary(report, args.out))
     if "synthesis_error" in report:
         print(f"accel.build: error: {report['synthesis_error']}", file=sys.stderr)
+        return 1
+    pnr = report.get("pnr")
+    if pnr is not None and "error" in pnr:
+        print(f"accel.build: error: {pnr['error']}", file=sys.stderr)
+        return 1
+    if pnr is not None and not pnr["met"]:
+        missed = [f"{name} reaches {c['achieved_mhz']:g} MHz of {c['constraint_mhz']:g}"
+                  for name, c in pnr["clocks"].items() if not c["met"]]
+        print(f"accel.build: error: timing not met after routing: {'; '.join(missed) or 'no clock constrained'}"
+              f" (critical path in report.json; the bitstream is written but will not run "
+              f"reliably at that clock)", file=sys.stderr)
         return 1
     failed = [name for name, result in report.get("checks", {}).items() if result != "clean"]
     if failed:

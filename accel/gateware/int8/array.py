@@ -35,7 +35,7 @@ class Int8Array(wiring.Component):
         Partial sums, signed.
     """
 
-    def __init__(self, *, rows, cols, wide_rows, lut_cols=0):
+    def __init__(self, *, rows, cols, wide_rows, lut_cols=0, packed=True):
         for name, v in (("rows", rows), ("cols", cols), ("wide rows", wide_rows)):
             positive_int(f"array {name}", v)
         if wide_rows > rows:
@@ -44,7 +44,8 @@ class Int8Array(wiring.Component):
         if not isinstance(lut_cols, int) or not 0 <= lut_cols <= cols:
             raise ValueError(f"array LUT columns must be an integer from 0 to {cols}, "
                              f"not {lut_cols!r}")
-        self.plan = ArrayPlan(rows=rows, cols=cols, wide_rows=wide_rows, lut_cols=lut_cols)
+        self.plan = ArrayPlan(rows=rows, cols=cols, wide_rows=wide_rows, lut_cols=lut_cols,
+                              packed=bool(packed))
         self.rows, self.cols = rows, cols
         super().__init__({
             "a":           In(data.ArrayLayout(16, rows)),
