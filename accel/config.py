@@ -416,12 +416,19 @@ class Timing:
     of an elaborated block. See :mod:`accel.gateware.sequencer` for the schedule they set.
     """
 
+    #: The sequencer's output register: its issue records, weight reads and batch
+    #: releases reach the datapath and the batcher one cycle after the schedule decides
+    #: them (:class:`~accel.gateware.sequencer.Sequencer`).
+    ISSUE = 1
+
     #: Issue to array input: act-bank read (1) + feed register (1).
     FEED = 2
 
-    #: INT8 post-processing of a lane (:class:`~accel.gateware.postproc.PostLane`): requantization
-    #: product (1), round, shift and clamp (1), sine-table read (1).
-    INT8_POST = 3
+    #: INT8 post-processing of a lane (:class:`~accel.gateware.postproc.PostLane`): the
+    #: requantization product with its input, product and output registers (3), the
+    #: rounding shift in two steps (2), the rounding add (1), clamp and phase (1), the
+    #: sine-table read (1) and the result register (1).
+    INT8_POST = 9
 
     #: The output unit (:class:`~accel.gateware.scatter.PatchScatter`): ``committed``
     #: register, memory read, output register.

@@ -77,7 +77,9 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
         need = issued + length - config.out_slots
         if need > 0:
             rows_needed = -(-need // pw)
-            take = max(take, row_end[rows_needed - 1] + 1)
+            # The sequencer compares a registered sum with the output unit's count: it
+            # sees a row freed the second cycle after its last pixel leaves.
+            take = max(take, row_end[rows_needed - 1] + 2)
         start = take + 1
         # Every batch of one length runs the same tiles: their periods are summed once.
         if length not in spans:
@@ -89,7 +91,8 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
                     first_layer = t
             spans[length] = (first_layer, t)
         first_layer, span = spans[length]
-        layer0_end.append(start + first_layer - 1)   # batch_free: layer 0's last cycle
+        # batch_free: layer 0's last cycle, through the sequencer's output register.
+        layer0_end.append(start + first_layer - 1 + tm.ISSUE)
         t = start + span
         compute += span
         seq_free = t                         # WAIT in the cycle after the last tile
@@ -98,7 +101,8 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
         # All its results are written once the final tile's last query reaches the last
         # lane's write; then the rows it completes stream out in order.
         last_tile_start = t - tm.period(length, last_of_layer=True)
-        committed = last_tile_start + length - 1 + tm.result_tap + config.cols - 1
+        committed = (last_tile_start + length - 1 + tm.ISSUE + tm.result_tap
+                     + config.cols - 1)
         for _ in range(rows_done, issued // pw):
             t_out = max(t_out, committed + out_latency) + n * width
             row_end.append(t_out)
@@ -126,7 +130,8 @@ def query_cycles_bound(config, queries):
                     for g in config.layers for i in range(g.tiles))
     batches = -(-int(queries) // B)
     n = config.model.patch
-    return tm.coord_setup + batches * (per_batch + tm.depth + tm.scatter) + queries * n * n
+    return (tm.coord_setup + batches * (per_batch + tm.ISSUE + tm.depth + tm.scatter)
+            + queries * n * n)
 
 
 def pe_utilization(config, width, height, cycles=None, *, frames=1, first_frame=0):

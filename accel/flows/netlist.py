@@ -4,7 +4,8 @@
 module and through its hierarchy:
 
 ``logic_depth``
-    The deepest register-to-register path: LUT levels (LUTs, inverters and the slice's
+    The deepest register-to-register path (``path``: its nets, from the register or port
+    that starts it to ``end``): LUT levels (LUTs, inverters and the slice's
     wide multiplexers each count one) and carry chains (``CARRY4``/``CARRY8`` cells joined
     ``CO`` to ``CI`` are one chain; a path that leaves a chain through a LUT and enters
     another counts two), with the longest chain's cells. Registers, shift-register LUTs,
@@ -119,11 +120,21 @@ def analyse(path_or_netlist, top):
     @lru_cache(maxsize=None)
     def module_figures(mname):
         mod = modules[mname]
-        depth = {"lut_levels": 0, "carry_chains": 0, "longest_carry_cells": 0, "end": None}
+        depth = {"lut_levels": 0, "carry_chains": 0, "longest_carry_cells": 0, "end": None,
+                 "path": []}
         fan = {"max": 0, "net": None}
         dsp = {"count": 0, "a_reg": 0, "b_reg": 0, "m_reg": 0, "p_reg": 0}
         absorbed = {"lut": 0, "ff": 0}
         memo = {}
+        came_from = {}                          # bit -> the input bit its arrival came by
+
+        def path_to(bit):
+            # Net names from the register (or port) that starts the path to ``bit``.
+            out = []
+            while bit is not None and len(out) < 64:
+                out.append(_net_name(netlist, mname, bit))
+                bit = came_from.get(bit)
+            return out[::-1]
 
         def arrival(bit):
             # (LUT levels, carry chains, cells of the chain this bit leaves, or 0)
@@ -139,7 +150,7 @@ def analyse(path_or_netlist, top):
                 return memo[bit]
             cell = mod.cells[cname]
             dirs = cell.get("port_directions", {})
-            best = (0, 0, 0)
+            best, via = (0, 0, 0), None
             for ipin, bits in cell["connections"].items():
                 if dirs.get(ipin) == "output":
                     continue
@@ -154,8 +165,10 @@ def analyse(path_or_netlist, top):
                             ch, cc = max(ch, 0) + 1, 1
                     else:
                         lv, cc = lv + (1 if t in _LEVEL else 0), 0
-                    best = max(best, (lv, ch, cc))
+                    if via is None or (lv, ch, cc) > best:
+                        best, via = max(best, (lv, ch, cc)), b
             memo[bit] = best
+            came_from[bit] = via
             depth["longest_carry_cells"] = max(depth["longest_carry_cells"], best[2])
             return best
 
@@ -167,8 +180,9 @@ def analyse(path_or_netlist, top):
                 if load[0] == "port" or kind(mod, load[0]) in SEQUENTIAL \
                         or kind(mod, load[0]) in modules:
                     lv, ch, _ = arrival(bit)
-                    if lv > depth["lut_levels"]:
+                    if (lv, ch) > (depth["lut_levels"], depth["carry_chains"]):
                         depth["end"] = _net_name(netlist, mname, bit)
+                        depth["path"] = path_to(bit)
                     depth["lut_levels"] = max(depth["lut_levels"], lv)
                     depth["carry_chains"] = max(depth["carry_chains"], ch)
                     break
@@ -232,8 +246,10 @@ def analyse(path_or_netlist, top):
             t = kind(mod, cname)
             if t in modules:
                 sub = module_figures(t)
-                if sub["logic_depth"]["lut_levels"] > depth["lut_levels"]:
-                    depth["end"] = sub["logic_depth"]["end"]
+                sd = sub["logic_depth"]
+                if (sd["lut_levels"], sd["carry_chains"]) > (depth["lut_levels"],
+                                                             depth["carry_chains"]):
+                    depth["end"], depth["path"] = sd["end"], sd["path"]
                 for k in ("lut_levels", "carry_chains", "longest_carry_cells"):
                     depth[k] = max(depth[k], sub["logic_depth"][k])
                 for k in dsp:

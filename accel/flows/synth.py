@@ -108,6 +108,11 @@ tee -q -o {stat} stat -json
 write_json {netlist}
 """
 
+#: Part of every cache key: a change to what :func:`accel.flows.netlist.analyse` reports
+#: must not reuse an analysis of the old kind.
+ANALYSIS_VERSION = "2"
+
+
 class SynthesisError(RuntimeError):
     """Yosys failed or produced something this module cannot account for."""
 
@@ -410,8 +415,8 @@ def _run(tool, job, cache_dir):
     prepare = "".join(f"blackbox {name}\n" for name in job.blackbox)
     script = _SCRIPT.format(rtlil="{rtlil}", top=job.top, stat="{stat}", netlist="{netlist}",
                             prepare=prepare)
-    key = hashlib.sha256("\0".join((tool.version, script, text, *job.analyse)).encode()
-                         ).hexdigest()[:24]
+    key = hashlib.sha256("\0".join((tool.version, script, text, *job.analyse,
+                                    ANALYSIS_VERSION)).encode()).hexdigest()[:24]
     cached = os.path.join(cache_dir, f"{job.name}-{key}.json")
     if os.path.exists(cached):
         with open(cached) as f:
@@ -759,6 +764,7 @@ def _figures(analysis, own=False):
     d = analysis["logic_depth"]
     return {"lut_levels": d["lut_levels"], "carry_chains": d["carry_chains"],
             "longest_carry_cells": d["longest_carry_cells"], "deepest_end": d["end"],
+            "deepest_path": d["path"],
             "dsp": analysis["dsp"], "max_fanout": analysis["fanout"]["max"],
             "max_fanout_net": analysis["fanout"]["net"]}
 

@@ -99,33 +99,50 @@ class PostLane(wiring.Component):
         rd = lut.read_port()
         m.d.comb += [wr.en.eq(self.lut_we), wr.addr.eq(self.lut_addr), wr.data.eq(self.lut_data)]
 
-        # Stage 1: the 32 x 16 product (a DSP48E2: 27x18 covers it with the pre-adder unused,
-        # the full product is 48 bits).
-        prod = Signal(signed(48))
-        s1 = Signal(6)
-        out1 = Signal()
-        m.d.sync += [prod.eq(self.acc.as_signed() * self.m), s1.eq(self.s), out1.eq(self.out_layer)]
+        # Every stage below is one register deep, so that no path between registers has
+        # more than one carry chain or a few LUT levels (the timing goal of
+        # accel.flows.build.TIMING_GOAL; on an ECP5 the 100 MHz clock). The control bits
+        # (shift, output layer) travel beside the data in their own registers.
+        def stage(value, name, shape=None):
+            r = Signal(shape if shape is not None else value.shape(), name=name)
+            m.d.sync += r.eq(value)
+            return r
 
-        # Stage 2: round half up and shift, as floor((floor(x / 2**(s-1)) + 1) / 2), which needs
-        # one variable shift instead of a variable rounding constant and a shift.
-        half = Signal(signed(48))
-        m.d.comb += half.eq(prod >> (s1 - 1)[:6])
-        p = Signal(signed(48))
-        m.d.comb += p.eq((half + 1) >> 1)
-        pixel = Signal(8)
-        phase = Signal(k)
-        out2 = Signal()
-        m.d.sync += [
-            pixel.eq(Mux(p < 0, 0, Mux(p > 255, 255, p[:8]))),
-            phase.eq(p[:k]),            # p mod 2**k: the phase wrapped into one period
-            out2.eq(out1),
-        ]
+        # Stages 1-3: the 32 x 16 product, registered at its inputs, its product and its
+        # output (a DSP48E2's A/B, M and P registers; on an ECP5 two MULT18X18Ds and the
+        # adder of their partial products).
+        acc0 = stage(self.acc.as_signed(), "acc0", signed(32))
+        m0 = stage(self.m, "m0", 16)
+        prod_m = stage(acc0 * m0, "prod_m", signed(48))
+        prod = stage(prod_m, "prod", signed(48))
+        s0 = stage(self.s, "s0", 6)
+        sh1 = stage((s0 - 1)[:6], "sh1", 6)     # the rounding shift s - 1, mod 64
+        sh2 = stage(sh1, "sh2", 6)
+        out_layer = self.out_layer
+        for i in range(3):
+            out_layer = stage(out_layer, f"out{i + 1}", 1)
 
-        # Stage 3: table lookup (synchronous read) beside the registered pixel.
+        # Stages 4-5: round half up and shift, as floor((floor(x / 2**(s-1)) + 1) / 2),
+        # which needs one variable shift instead of a variable rounding constant and a
+        # shift; the shift by s - 1 split into its multiple of 8 and the rest (a barrel
+        # shifter of three mux levels each).
+        coarse = stage(prod >> (sh2 & 0b111000), "coarse", signed(48))
+        sh4 = stage(sh2[:3], "sh4", 3)
+        half = stage(coarse >> sh4, "half", signed(48))
+        out_layer = stage(stage(out_layer, "out4", 1), "out5", 1)
+
+        # Stage 6: the add of the rounding; stage 7: clamp and phase.
+        p = stage((half + 1) >> 1, "p", signed(48))
+        out6 = stage(out_layer, "out6", 1)
+        pixel = stage(Mux(p < 0, 0, Mux(p[8:].any(), 255, p[:8])), "pixel", 8)
+        phase = stage(p[:k], "phase", k)    # p mod 2**k: the phase wrapped into one period
+        out7 = stage(out6, "out7", 1)
+
+        # Stage 8: table lookup (synchronous read) beside the registered pixel; stage 9:
+        # the lane's registered result.
         m.d.comb += rd.addr.eq(phase)
-        pixel3 = Signal(8)
-        out3 = Signal()
-        m.d.sync += [pixel3.eq(pixel), out3.eq(out2)]
+        pixel8 = stage(pixel, "pixel8", 8)
+        out8 = stage(out7, "out8", 1)
         result = Signal(self._config.elem_bits)
-        m.d.comb += result.eq(Mux(out3, pixel3, rd.data.as_signed()))
+        m.d.sync += result.eq(Mux(out8, pixel8, rd.data.as_signed()))
         return result, Timing.INT8_POST

@@ -23,13 +23,16 @@ Everything the datapath does with a query is decided here and travels with it as
 :data:`issue layout <issue_layout>` record through a delay line; see :mod:`accel.gateware.datapath`.
 """
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
 
-__all__ = ["issue_layout", "Sequencer"]
+__all__ = ["issue_layout", "Sequencer", "NEXT_STAGES"]
+
+#: Registered steps that work out the next tile from the current one.
+NEXT_STAGES = 3
 
 
 def issue_layout(config):
@@ -109,58 +112,151 @@ class Sequencer(wiring.Component):
         cfg, tm = self._config, self.timing
         R, C = cfg.rows, cfg.cols
         L = len(cfg.layers)
+        D = R // C
         max_period = max(cfg.batch, tm.tile_min) + tm.drain + 1
+        # The next tile's state is worked out in NEXT_STAGES registered steps after a tile
+        # starts; a tile lasts at least tile_min cycles, more than that.
+        assert tm.tile_min > NEXT_STAGES + 1, tm.tile_min
+        max_kt = max(max(g.kt for g in cfg.layers), 2)
+        max_nt = max(g.nt for g in cfg.layers)
 
-        layer = Signal(range(L))
-        nt = Signal(range(max(g.nt for g in cfg.layers) + 1))
-        kt = Signal(range(max(max(g.kt for g in cfg.layers), 2) + 1))
+        def tile_state(name):
+            """The registers that describe one tile (the current one, or the next)."""
+            return {
+                "layer": Signal(range(L), name=f"{name}_layer"),
+                "nt": Signal(range(max_nt + 1), name=f"{name}_nt"),
+                "kt": Signal(range(max_kt + 1), name=f"{name}_kt"),
+                "param_addr": Signal(range(max(cfg.param_depth, 2)), name=f"{name}_param"),
+                "wbank": Signal(range(max(D, 2)), name=f"{name}_wbank"),
+                "wword": Signal(range(max(cfg.act_words, 2)), name=f"{name}_wword"),
+            }
+
+        def tile_flags(name):
+            return {
+                "last_kt": Signal(name=f"{name}_last_kt"),
+                "last_nt": Signal(name=f"{name}_last_nt"),
+                "first_layer": Signal(name=f"{name}_first_layer"),
+                "final_layer": Signal(name=f"{name}_final_layer"),
+                "is_out": Signal(name=f"{name}_is_out"),
+                "rows_valid": Signal(range(R + 1), name=f"{name}_rows_valid"),
+                "cols_valid": Signal(range(C + 1), name=f"{name}_cols_valid"),
+            }
+
+        cur, cur_f = tile_state("cur"), tile_flags("cur")
         cyc = Signal(range(max_period + 1))
-        period = Signal.like(cyc)
         length = Signal(range(cfg.batch + 1))
         last_batch = Signal()
-        issued = Signal(32)                       # queries of started batches
+        slot = Signal(range(cfg.out_slots))       # output slot of query `cyc`
         slot_base = Signal(range(cfg.out_slots))  # output slot of the batch's query 0
-        param_addr = Signal(range(max(cfg.param_depth, 2)))
 
-        # Per-layer constants, selected by the current layer.
-        kt_n, nt_n = Signal.like(kt), Signal.like(nt)
+        def first_tile():
+            """Statements that make tile 0 of layer 0 current (every value a constant)."""
+            g = cfg.layers[0]
+            return [*(sig.eq(0) for sig in cur.values()),
+                    cur_f["last_kt"].eq(g.kt == 1), cur_f["last_nt"].eq(g.nt == 1),
+                    cur_f["first_layer"].eq(1), cur_f["final_layer"].eq(L == 1),
+                    cur_f["is_out"].eq(g.kind == "out"),
+                    cur_f["rows_valid"].eq(g.k - (g.kt - 1) * R if g.kt == 1 else R),
+                    cur_f["cols_valid"].eq(g.n - (g.nt - 1) * C if g.nt == 1 else C)]
+
+        # The next tile, in registered steps from the current one (every path between
+        # registers one carry chain and a few LUTs deep).
+        # Step 1: its indices (the batch's last tile has no next; what is computed then is
+        # not used).
+        nx1 = tile_state("nx1")
+        wrap_bank = cur["wbank"] == D - 1
+        with m.If(~cur_f["last_kt"]):
+            m.d.sync += [nx1["layer"].eq(cur["layer"]), nx1["nt"].eq(cur["nt"]),
+                         nx1["kt"].eq(cur["kt"] + 1), nx1["param_addr"].eq(cur["param_addr"]),
+                         nx1["wbank"].eq(cur["wbank"]), nx1["wword"].eq(cur["wword"])]
+        with m.Elif(~cur_f["last_nt"]):
+            m.d.sync += [nx1["layer"].eq(cur["layer"]), nx1["nt"].eq(cur["nt"] + 1),
+                         nx1["kt"].eq(0), nx1["param_addr"].eq(cur["param_addr"] + 1),
+                         nx1["wbank"].eq(Mux(wrap_bank, 0, cur["wbank"] + 1)),
+                         nx1["wword"].eq(Mux(wrap_bank, cur["wword"] + 1, cur["wword"]))]
+        with m.Else():
+            m.d.sync += [nx1["layer"].eq(cur["layer"] + 1), nx1["nt"].eq(0), nx1["kt"].eq(0),
+                         nx1["param_addr"].eq(cur["param_addr"] + 1),
+                         nx1["wbank"].eq(0), nx1["wword"].eq(0)]
+        # Step 2: the constants of its layer.
+        nx2 = tile_state("nx2")
+        kt_last, nt_last = Signal.like(nx1["kt"]), Signal.like(nx1["nt"])
         k_last, n_last = Signal(range(R + 1)), Signal(range(C + 1))
-        is_out = Signal()
-        with m.Switch(layer):
+        is_out, final_layer = Signal(), Signal()
+        m.d.sync += [nx2[k].eq(v) for k, v in nx1.items()]
+        with m.Switch(nx1["layer"]):
             for g in cfg.layers:
                 with m.Case(g.index):
-                    m.d.comb += [kt_n.eq(g.kt), nt_n.eq(g.nt),
+                    m.d.sync += [kt_last.eq(g.kt - 1), nt_last.eq(g.nt - 1),
                                  k_last.eq(g.k - (g.kt - 1) * R), n_last.eq(g.n - (g.nt - 1) * C),
-                                 is_out.eq(g.kind == "out")]
-        last_kt = kt == kt_n - 1
-        last_nt = nt == nt_n - 1
-        last_tile_of_layer = last_kt & last_nt
+                                 is_out.eq(g.kind == "out"), final_layer.eq(g.index == L - 1)]
+        # Step 3: its flags.
+        nx3, nx3_f = tile_state("nx3"), tile_flags("nx3")
+        nx_last_kt = nx2["kt"] == kt_last
+        nx_last_nt = nx2["nt"] == nt_last
+        m.d.sync += [nx3[k].eq(v) for k, v in nx2.items()]
+        m.d.sync += [
+            nx3_f["last_kt"].eq(nx_last_kt), nx3_f["last_nt"].eq(nx_last_nt),
+            nx3_f["first_layer"].eq(nx2["layer"] == 0), nx3_f["final_layer"].eq(final_layer),
+            nx3_f["is_out"].eq(is_out),
+            nx3_f["rows_valid"].eq(Mux(nx_last_kt, k_last, R)),
+            nx3_f["cols_valid"].eq(Mux(nx_last_nt, n_last, C)),
+        ]
+
+        # Per batch: the last cycle of an ordinary tile and of a layer's last tile
+        # (period - 1, :meth:`accel.config.Timing.period`), worked out in registered steps
+        # after the batch starts, long before its first tile ends.
+        end_base = Signal.like(cyc)             # max(len, tile_min) - 1
+        end_drained = Signal.like(cyc)          # len + drain - 1
+        end_last = Signal.like(cyc)             # the larger of the two
+        m.d.sync += [
+            end_base.eq(Mux(length > tm.tile_min, length - 1, tm.tile_min - 1)),
+            end_drained.eq(length + (tm.drain - 1)),
+            end_last.eq(Mux(end_base > end_drained, end_base, end_drained)),
+        ]
+        # The next batch's first output slot, (slot_base + len) mod out_slots.
+        base_sum = Signal(range(2 * cfg.out_slots + 1))
+        next_base = Signal.like(slot_base)
+        m.d.sync += [base_sum.eq(slot_base + length),
+                     next_base.eq(Mux(base_sum >= cfg.out_slots, base_sum - cfg.out_slots,
+                                      base_sum))]
+        last_query = Signal.like(cyc)
+        m.d.sync += last_query.eq(length - 1)
+        last_tile = cur_f["last_kt"] & cur_f["last_nt"]
+        end_cyc = Signal.like(cyc)
+        m.d.sync += end_cyc.eq(Mux(last_tile, end_last, end_base))
+        at_end = cyc == end_cyc
+
+        # Output credit: a batch starts only when all its queries fit in the output ring,
+        # `issued + len <= freed + out_slots`. `credit` is out_slots - issued, and `room`
+        # its sum with `freed`, registered: `freed` only grows, so the comparison is at
+        # worst one cycle late, never early.
+        credit = Signal(signed(34))
+        room = Signal(signed(34))
+        m.d.sync += room.eq(self.freed + credit)
+        fits = room >= self.batch_len
 
         # Shadow-weight reload of the next tile: cycles wload_start .. wload_start+rows-1 of
         # every tile (and of the preload period), one word per cycle.
         w_ptr = Signal(range(max(cfg.weight_depth, 2)))
         loading = Signal()
         with m.If(loading):
-            m.d.comb += self.w_load.eq(1)
             m.d.sync += w_ptr.eq(Mux(w_ptr == cfg.weight_depth - 1, 0, w_ptr + 1))
-        m.d.comb += self.w_addr.eq(w_ptr)
         in_window = (cyc >= tm.wload_start) & (cyc < tm.wload_start + R)
 
-        def tile_period(n):
-            base = Mux(n > tm.tile_min, n, tm.tile_min)
-            drained = Mux(base > n + tm.drain, base, n + tm.drain)
-            return Mux(last_tile_of_layer, drained, base)
-
-        rec = self.issue
-        slot = Signal(range(cfg.out_slots))
-        m.d.comb += slot.eq(Mux(slot_base + cyc >= cfg.out_slots,
-                                slot_base + cyc - cfg.out_slots, slot_base + cyc))
+        # Every output leaves through a register (the issue record, the weight read, the
+        # batch release), one cycle after the decision: the datapath and the batcher see
+        # the whole schedule one cycle later (:attr:`accel.config.Timing.ISSUE`).
+        rec = Signal.like(self.issue)
+        batch_free = Signal()
+        m.d.sync += [self.issue.eq(rec), self.w_addr.eq(w_ptr), self.w_load.eq(loading),
+                     self.batch_free.eq(batch_free)]
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [issued.eq(0), slot_base.eq(0), self.coord_half.eq(0),
-                                 w_ptr.eq(0), cyc.eq(0)]
+                    m.d.sync += [credit.eq(cfg.out_slots), slot_base.eq(0),
+                                 self.coord_half.eq(0), w_ptr.eq(0), cyc.eq(0)]
                     m.next = "PRELOAD"
             with m.State("PRELOAD"):
                 m.d.comb += [self.busy.eq(1), loading.eq(in_window)]
@@ -169,60 +265,54 @@ class Sequencer(wiring.Component):
                     m.next = "WAIT"
             with m.State("WAIT"):
                 m.d.comb += self.busy.eq(1)
-                fits = issued + self.batch_len <= self.freed + cfg.out_slots
                 with m.If(self.batch_valid & fits):
                     m.d.comb += self.batch_take.eq(1)
                     m.d.sync += [length.eq(self.batch_len), last_batch.eq(self.batch_last),
-                                 layer.eq(0), nt.eq(0), kt.eq(0), cyc.eq(0), param_addr.eq(0)]
+                                 credit.eq(credit - self.batch_len), cyc.eq(0),
+                                 slot.eq(slot_base), *first_tile()]
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [self.busy.eq(1), loading.eq(in_window)]
-                m.d.comb += period.eq(tile_period(length))
                 with m.If(cyc < length):
                     m.d.comb += [
                         rec.valid.eq(1),
                         rec.q.eq(cyc),
                         rec.swap.eq(cyc == 0),
-                        rec.first.eq(layer == 0),
+                        rec.first.eq(cur_f["first_layer"]),
                         rec.coord_half.eq(self.coord_half),
-                        rec.read_half.eq(~layer[0]),
-                        rec.write_half.eq(layer[0]),
-                        rec.kt.eq(kt),
-                        rec.rows_valid.eq(Mux(last_kt, k_last, R)),
-                        rec.first_kt.eq(kt == 0),
-                        rec.last_kt.eq(last_kt),
-                        rec.param_addr.eq(param_addr),
-                        rec.wbank.eq(nt % (R // C)),
-                        rec.wword.eq(nt // (R // C)),
-                        rec.cols_valid.eq(Mux(last_nt, n_last, C)),
-                        rec.out_layer.eq(is_out),
-                        rec.out_word.eq(nt),
+                        rec.read_half.eq(~cur["layer"][0]),
+                        rec.write_half.eq(cur["layer"][0]),
+                        rec.kt.eq(cur["kt"]),
+                        rec.rows_valid.eq(cur_f["rows_valid"]),
+                        rec.first_kt.eq(cur["kt"] == 0),
+                        rec.last_kt.eq(cur_f["last_kt"]),
+                        rec.param_addr.eq(cur["param_addr"]),
+                        rec.wbank.eq(cur["wbank"]),
+                        rec.wword.eq(cur["wword"]),
+                        rec.cols_valid.eq(cur_f["cols_valid"]),
+                        rec.out_layer.eq(cur_f["is_out"]),
+                        rec.out_word.eq(cur["nt"]),
                         rec.slot.eq(slot),
-                        rec.commit.eq(is_out & last_tile_of_layer & (cyc == length - 1)),
+                        rec.commit.eq(cur_f["is_out"] & last_tile & (cyc == last_query)),
                     ]
-                m.d.sync += cyc.eq(cyc + 1)
-                with m.If(cyc == period - 1):
-                    m.d.sync += cyc.eq(0)
-                    with m.If(~last_kt):
-                        m.d.sync += kt.eq(kt + 1)
-                    with m.Elif(~last_nt):
-                        m.d.sync += [kt.eq(0), nt.eq(nt + 1), param_addr.eq(param_addr + 1)]
-                    with m.Elif(layer != L - 1):
-                        m.d.sync += [kt.eq(0), nt.eq(0), layer.eq(layer + 1),
-                                     param_addr.eq(param_addr + 1)]
-                        with m.If(layer == 0):
-                            m.d.comb += self.batch_free.eq(1)
+                m.d.sync += [cyc.eq(cyc + 1),
+                             slot.eq(Mux(slot == cfg.out_slots - 1, 0, slot + 1))]
+                with m.If(at_end):
+                    m.d.sync += [cyc.eq(0), slot.eq(slot_base)]
+                    with m.If(~last_tile | ~cur_f["final_layer"]):
+                        m.d.sync += [*(cur[k].eq(v) for k, v in nx3.items()),
+                                     *(cur_f[k].eq(v) for k, v in nx3_f.items())]
+                        with m.If(last_tile & cur_f["first_layer"]):
+                            m.d.comb += batch_free.eq(1)
                     with m.Else():
                         # Batch complete: its slots advance, the next batch may start.
-                        nxt = slot_base + length
-                        m.d.sync += [
-                            issued.eq(issued + length),
-                            slot_base.eq(Mux(nxt >= cfg.out_slots, nxt - cfg.out_slots, nxt)),
-                            self.coord_half.eq(~self.coord_half),
-                        ]
+                        m.d.sync += [slot_base.eq(next_base),
+                                     self.coord_half.eq(~self.coord_half)]
                         with m.If(last_batch):
-                            m.d.comb += self.done.eq(1)
+                            m.d.sync += self.done.eq(1)
                             m.next = "IDLE"
                         with m.Else():
                             m.next = "WAIT"
+        with m.If(self.done):
+            m.d.sync += self.done.eq(0)
         return m

@@ -19,12 +19,15 @@ def _config(precision="int8", **kw):
 
 def expected_schedule(cfg, lengths):
     """Issue records, load cycles and pulses of a job whose batches are always ready and
-    whose output credit never runs out; cycle 0 is the ``start`` cycle."""
+    whose output credit never runs out; cycle 0 is the ``start`` cycle. Everything but
+    ``take`` leaves through the sequencer's output register, ``Timing.ISSUE`` cycles after
+    the schedule decides it."""
     tm = Timing(cfg)
+    out = tm.ISSUE
     R, C = cfg.rows, cfg.cols
     issues, loads, take, free, done = {}, [], [], [], []
     # PRELOAD: cycles 1 .. tile_min, loading in its own window.
-    loads += [1 + c for c in range(tm.wload_start, tm.wload_start + R)]
+    loads += [1 + out + c for c in range(tm.wload_start, tm.wload_start + R)]
     wait = tm.tile_min + 1
     slot_base = 0
     for b, length in enumerate(lengths):
@@ -36,7 +39,7 @@ def expected_schedule(cfg, lengths):
                     last_kt, last_nt = kt == g.kt - 1, nt == g.nt - 1
                     last_tile = last_kt and last_nt
                     for q in range(length):
-                        issues[t + q] = {
+                        issues[t + out + q] = {
                             "q": q, "swap": int(q == 0), "first": int(g.index == 0),
                             "coord_half": b % 2, "read_half": int(g.index % 2 == 0),
                             "write_half": g.index % 2, "kt": kt,
@@ -49,13 +52,13 @@ def expected_schedule(cfg, lengths):
                             "slot": (slot_base + q) % cfg.out_slots,
                             "commit": int(g.kind == "out" and last_tile and q == length - 1),
                         }
-                    loads += [t + c for c in range(tm.wload_start, tm.wload_start + R)]
+                    loads += [t + out + c for c in range(tm.wload_start, tm.wload_start + R)]
                     t += tm.period(length, last_of_layer=last_tile)
             if g.index == 0:
-                free.append(t - 1)
+                free.append(t - 1 + out)
         slot_base = (slot_base + length) % cfg.out_slots
         if b == len(lengths) - 1:
-            done.append(t - 1)
+            done.append(t - 1 + out)
         wait = t
     return {"issues": issues, "loads": loads, "take": take, "free": free, "done": done,
             "end": wait}
@@ -141,7 +144,9 @@ def test_waits_for_output_credit():
     got = run(cfg, lengths, freed=lambda t: 0 if t < release else 5, extra=release)
     want = expected_schedule(cfg, lengths)
     assert got["take"][:2] == want["take"][:2]
-    assert got["take"][2] == release             # 15 > 0 + 14 until 5 are freed
+    # 15 > 0 + 14 until 5 are freed; the sum with `freed` is registered, so the batch
+    # starts the cycle after `freed` grows.
+    assert got["take"][2] == release + 1
     assert len(got["done"]) == 1
     # The third batch's records are its unhindered schedule shifted, slots continuing at 10.
     shift = got["take"][2] - want["take"][2]
