@@ -438,6 +438,10 @@ class Timing:
     #: coordinate scale fit 16 bits).
     COORD_DIV_WIDTH = 16
 
+    #: Cycles an axis of the coordinate generator spends after its division, deriving
+    #: its step and first centre in registered steps.
+    COORD_DERIVE = 2
+
     #: The INT8 multiply-accumulate (:class:`~accel.formats.int8.Int8Mac`): one register.
     INT8_MAC = 1
     #: FP32 multiplier (:class:`~accel.formats.float32.mul.FpMul`) and adder
@@ -500,7 +504,9 @@ class Timing:
         # entering the first frame (plus one per skipped frame: FIRST_FRAME).
         divisions = (2 if self.patch_shift is not None else 4) + (1 if config.model.is_video
                                                                   else 0)
-        self.coord_setup = 1 + divisions * self.division + (1 if config.model.is_video else 0)
+        axes = 3 if config.model.is_video else 2
+        self.coord_setup = (1 + divisions * self.division + axes * self.COORD_DERIVE
+                            + (1 if config.model.is_video else 0))
         #: ``committed`` covering a readable row or query to its first pixel.
         self.scatter = self.SCATTER
 

@@ -40,37 +40,69 @@ COORD_LAYOUT = coord_layout(2)
 
 class _Axis:
     """DDA registers of one axis: the current centre ``q``, the remainder ``r`` of its
-    offset numerator by ``2P``, and the per-frame step ``k``, ``m``."""
+    offset numerator by ``2P``, the per-frame step ``k``, ``m`` (and ``m - 2P``), and the
+    patches ``left`` after the current one, with ``end`` high on the axis's last patch.
+
+    Every update is one carry chain deep: the remainder's two candidate sums, and the
+    centre's with and without the carry, are formed side by side and a multiplexer picks
+    them; the end of the axis is a register, set one step ahead."""
 
     def __init__(self, name, patches_max):
-        self.index = Signal(range(patches_max), name=f"{name}_index")
         self.q = Signal(signed(16), name=f"{name}_q")
         self.r = Signal(16, name=f"{name}_r")
         self.k = Signal(16, name=f"{name}_k")
         self.m = Signal(16, name=f"{name}_m")
+        self.m_wrap = Signal(signed(18), name=f"{name}_m_wrap")       # m - 2P
+        self.left = Signal(range(max(patches_max, 2)), name=f"{name}_left")
+        self.end = Signal(name=f"{name}_end")
+        self.last = Signal(range(max(patches_max, 2)), name=f"{name}_last")   # P - 1
+        self.single = Signal(name=f"{name}_single")                           # P == 1
+        # Set-up: the division's result, then the two registered steps that derive the
+        # step and the first centre from it.
+        self.quotient = Signal(16, name=f"{name}_quotient")
+        self.twice_b = Signal(17, name=f"{name}_twice_b")
+        self.c = Signal(name=f"{name}_c")
+        self.t = Signal(16, name=f"{name}_t")
 
-    @staticmethod
-    def setup(patches, quotient, remainder):
-        """``(k, m, q0, r0)`` from ``divmod(S, patches) = (quotient, remainder)``."""
-        twice_b = remainder << 1
-        c = twice_b >= patches
-        t = Mux(c, twice_b - patches, twice_b)
-        # q0 is taken modulo 2**16 by the signed 16-bit register: two's complement.
-        return (quotient << 1) + c, t << 1, quotient + c - COORD_SCALE, Mux(c, t, t + patches)
+    def capture(self, quotient, remainder):
+        """Statements that keep ``divmod(S, P) = (quotient, remainder)``."""
+        return [self.quotient.eq(quotient), self.twice_b.eq(remainder << 1)]
 
-    def init(self, k, m, q0, r0):
-        """Statements that load the step and the first centre."""
-        return [self.index.eq(0), self.k.eq(k), self.m.eq(m), self.q.eq(q0), self.r.eq(r0)]
+    def derive(self, patches):
+        """Set-up step 1: ``2b = P * c + t``."""
+        over = self.twice_b >= patches
+        return [self.c.eq(over), self.t.eq(Mux(over, self.twice_b - patches, self.twice_b))]
 
-    def step(self, patches):
-        """Statements that advance to the next centre."""
-        # r + m < 4P, so one conditional subtraction of 2P restores r < 2P.
-        wrapped = self.r + self.m
-        carry = wrapped >= (patches << 1)
+    def setup(self, patches):
+        """Set-up step 2: ``(k, m, q0, r0)`` and the end counter; returns
+        ``(statements, q0, r0)``. ``q0`` is taken modulo 2**16 by the signed 16-bit
+        register: two's complement."""
+        q0 = self.quotient + self.c - COORD_SCALE
+        r0 = Mux(self.c, self.t, self.t + patches)
+        return [self.k.eq((self.quotient << 1) + self.c), self.m.eq(self.t << 1),
+                self.m_wrap.eq((self.t << 1) - (patches << 1)),
+                self.q.eq(q0), self.r.eq(r0),
+                self.last.eq(patches - 1), self.single.eq(patches == 1),
+                self.left.eq(patches - 1), self.end.eq(patches == 1)], q0, r0
+
+    def restart(self, q0, r0):
+        """Statements that go back to the first centre (``q0``, ``r0`` registers)."""
+        return [self.q.eq(q0), self.r.eq(r0), self.left.eq(self.last),
+                self.end.eq(self.single)]
+
+    def step(self, m):
+        """Statements that advance to the next centre (``m``: the module, for the
+        combinational sum)."""
+        # r + m < 4P, so one conditional subtraction of 2P restores r < 2P: both sums are
+        # formed, the sign of the second says which.
+        reduced = Signal(signed(19), name=f"{self.q.name[:-2]}_reduced")
+        m.d.comb += reduced.eq(self.r + self.m_wrap)
+        carry = ~reduced[-1]
         return [
-            self.index.eq(self.index + 1),
-            self.q.eq(self.q + self.k + carry),
-            self.r.eq(Mux(carry, wrapped - (patches << 1), wrapped)),
+            self.q.eq(Mux(carry, self.q + self.k + 1, self.q + self.k)),
+            self.r.eq(Mux(carry, reduced, self.r + self.m)),
+            self.left.eq(self.left - 1),
+            self.end.eq(self.left == 1),
         ]
 
 
@@ -146,9 +178,7 @@ class CoordinateGenerator(wiring.Component):
         m = Module()
         cfg = self._config
         n = cfg.model.patch
-
         m.submodules.divider = div = SequentialDivider(width=Timing.COORD_DIV_WIDTH)
-
         video = cfg.model.is_video
         x = _Axis("x", cfg.patches_per_row_max)
         y = _Axis("y", cfg.max_height // n)
@@ -156,54 +186,48 @@ class CoordinateGenerator(wiring.Component):
         # are kept.
         x_q0 = Signal(signed(16))
         x_r0 = Signal(16)
-
+        y_q0 = Signal(signed(16))
+        y_r0 = Signal(16)
         pw, ph = self.pw, self.ph
 
-        # Set-up program: each step divides and captures (quotient, remainder). Without a
-        # power-of-two patch size, pw and ph first hold the raw width and height and are
-        # divided in place.
+        # Set-up program: each step divides and captures (quotient, remainder); an axis's
+        # step then derives its DDA constants in two registered steps
+        # (Timing.COORD_DERIVE). Without a power-of-two patch size, pw and ph first hold
+        # the raw width and height and are divided in place.
         def capture_pw(q, r):
             return [pw.eq(q)]
 
         def capture_ph(q, r):
             return [ph.eq(q), self.info_valid.eq(1)]
 
-        def capture_x(q, r):
-            k, step_m, q0, r0 = _Axis.setup(pw, q, r)
-            return [*x.init(k, step_m, q0, r0), x_q0.eq(q0), x_r0.eq(r0)]
-
-        steps = []
+        steps = []          # (dividend, divisor, capture, axis or None, after set-up)
         if cfg.timing.patch_shift is None:
-            steps += [(pw, n, capture_pw), (ph, n, capture_ph)]
-        steps += [(COORD_SCALE, pw, capture_x)]
+            steps += [(pw, n, capture_pw, None, None), (ph, n, capture_ph, None, None)]
 
-        end_x, end_y = x.index == pw - 1, y.index == ph - 1
+        def init_x(q0, r0):
+            return [x_q0.eq(q0), x_r0.eq(r0)]
+
+        steps += [(COORD_SCALE, pw, x.capture, (x, pw), init_x)]
         if video:
             from model.video import MAX_FRAMES
             t = _Axis("t", MAX_FRAMES)
-            y_q0 = Signal(signed(16))
-            y_r0 = Signal(16)
             frames = Signal(16)                 # the clip's frames: t's patch count
             skip = Signal(16)                   # frames still to pass before the first
             count = Signal(16)                  # frames to render
-            frame = Signal(16)                  # frames of this job begun, less one
+            frame_left = Signal(16)             # frames of this job after this one
+            frame_end = Signal()                # this frame is the job's last
 
-            def capture_y(q, r):
-                k, step_m, q0, r0 = _Axis.setup(ph, q, r)
-                return [*y.init(k, step_m, q0, r0), y_q0.eq(q0), y_r0.eq(r0)]
-
-            def capture_t(q, r):
-                return t.init(*_Axis.setup(frames, q, r))
-
-            steps += [(COORD_SCALE, ph, capture_y), (COORD_SCALE, frames, capture_t)]
-            end_job = end_x & end_y & (frame == count - 1)
+            def init_y(q0, r0):
+                return [y_q0.eq(q0), y_r0.eq(r0)]
+            steps += [(COORD_SCALE, ph, y.capture, (y, ph), init_y),
+                      (COORD_SCALE, frames, t.capture, (t, frames), lambda q0, r0: [])]
+            end_job = x.end & y.end & frame_end
             m.d.comb += self.coords.payload.t.eq(t.q)
         else:
-            def capture_y(q, r):
-                return [*y.init(*_Axis.setup(ph, q, r)), self.coords.valid.eq(1)]
-
-            steps += [(COORD_SCALE, ph, capture_y)]
-            end_job = end_x & end_y
+            def init_y(q0, r0):
+                return [y_q0.eq(q0), y_r0.eq(r0), self.coords.valid.eq(1)]
+            steps += [(COORD_SCALE, ph, y.capture, (y, ph), init_y)]
+            end_job = x.end & y.end
 
         m.d.comb += [
             self.coords.payload.x.eq(x.q),
@@ -217,7 +241,7 @@ class CoordinateGenerator(wiring.Component):
                     m.d.sync += [self.busy.eq(1), self.info_valid.eq(0)]
                     if video:
                         m.d.sync += [frames.eq(self.clip_frames), skip.eq(self.first_frame),
-                                     count.eq(self.frame_count), frame.eq(0)]
+                                     count.eq(self.frame_count)]
                     if cfg.timing.patch_shift is None:
                         m.d.sync += [pw.eq(self.width), ph.eq(self.height)]
                     else:
@@ -225,9 +249,9 @@ class CoordinateGenerator(wiring.Component):
                                      ph.eq(self.height >> cfg.timing.patch_shift),
                                      self.info_valid.eq(1)]
                     m.next = "ISSUE-0"
-
             after_setup = "SKIP" if video else "RUN"
-            for i, (dividend, divisor, capture) in enumerate(steps):
+            for i, (dividend, divisor, capture, axis, init) in enumerate(steps):
+                following = f"ISSUE-{i + 1}" if i + 1 < len(steps) else after_setup
                 with m.State(f"ISSUE-{i}"):
                     m.d.comb += [div.start.eq(1), div.dividend.eq(dividend),
                                  div.divisor.eq(divisor)]
@@ -235,31 +259,40 @@ class CoordinateGenerator(wiring.Component):
                 with m.State(f"WAIT-{i}"):
                     with m.If(div.done):
                         m.d.sync += capture(div.quotient, div.remainder)
-                        m.next = f"ISSUE-{i + 1}" if i + 1 < len(steps) else after_setup
-
+                        m.next = f"DERIVE-{i}" if axis is not None else following
+                if axis is not None:
+                    ax, patches = axis
+                    with m.State(f"DERIVE-{i}"):
+                        m.d.sync += ax.derive(patches)
+                        m.next = f"SETUP-{i}"
+                    with m.State(f"SETUP-{i}"):
+                        stmts, q0, r0 = ax.setup(patches)
+                        m.d.sync += [*stmts, *init(q0, r0)]
+                        m.next = following
             if video:
                 with m.State("SKIP"):
                     # Step t to the first frame, one frame a cycle.
                     with m.If(skip == 0):
-                        m.d.sync += self.coords.valid.eq(1)
+                        m.d.sync += [self.coords.valid.eq(1), frame_left.eq(count - 1),
+                                     frame_end.eq(count == 1)]
                         m.next = "RUN"
                     with m.Else():
-                        m.d.sync += [*t.step(frames), skip.eq(skip - 1)]
-
+                        m.d.sync += [*t.step(m), skip.eq(skip - 1)]
             with m.State("RUN"):
                 with m.If(self.coords.valid & self.coords.ready):
-                    with m.If(end_x):
-                        m.d.sync += [x.index.eq(0), x.q.eq(x_q0), x.r.eq(x_r0)]
+                    with m.If(x.end):
+                        m.d.sync += x.restart(x_q0, x_r0)
                         with m.If(end_job):
                             m.d.sync += [self.coords.valid.eq(0), self.busy.eq(0)]
                             m.next = "IDLE"
                         if video:
-                            with m.Elif(end_y):
+                            with m.Elif(y.end):
                                 # The next frame: y starts over, t steps.
-                                m.d.sync += [y.index.eq(0), y.q.eq(y_q0), y.r.eq(y_r0),
-                                             *t.step(frames), frame.eq(frame + 1)]
+                                m.d.sync += [*y.restart(y_q0, y_r0), *t.step(m),
+                                             frame_left.eq(frame_left - 1),
+                                             frame_end.eq(frame_left == 1)]
                         with m.Else():
-                            m.d.sync += y.step(ph)
+                            m.d.sync += y.step(m)
                     with m.Else():
-                        m.d.sync += x.step(pw)
+                        m.d.sync += x.step(m)
         return m

@@ -230,4 +230,7 @@ def test_video_builds_take_three_coordinates():
         v, i = (AccelConfig(model=m, rows=rows, cols=2) for m in (video, image))
         assert v.layers[0].k == 3 and v.layers[0].kt == tiles
         assert v.first_words == tiles * v.layers[0].nt * rows
-        assert v.timing.coord_setup == i.timing.coord_setup + v.timing.division + 1
+        # One more division and its derivation (the t axis), and the cycle entering the
+        # first frame.
+        assert v.timing.coord_setup == (i.timing.coord_setup + v.timing.division
+                                        + v.timing.COORD_DERIVE + 1)
