@@ -431,8 +431,9 @@ class Timing:
     INT8_POST = 9
 
     #: The output unit (:class:`~accel.gateware.scatter.PatchScatter`): ``committed``
-    #: register, memory read, output register.
-    SCATTER = 3
+    #: register, address register, memory read, the banks' value registers, and the
+    #: output FIFO's write and read (two).
+    SCATTER = 6
 
     #: Width of the coordinate generator's per-frame divisions (frame sides and the
     #: coordinate scale fit 16 bits).

@@ -13,14 +13,19 @@ The walker tracks ``(bank, word) = divmod(o, C)`` of the pixel's first value inc
 sits on the read path.
 """
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
 from .axi import AXIStreamSignature
 
-__all__ = ["PatchScatter", "MODE_FRAME", "MODE_QUERY"]
+__all__ = ["PatchScatter", "MODE_FRAME", "MODE_QUERY", "OUT_FIFO_DEPTH"]
+
+#: Pixels the output FIFO holds: enough for the read pipeline and the FIFO's own latency
+#: (:attr:`accel.config.Timing.SCATTER`) to keep one pixel per cycle flowing.
+OUT_FIFO_DEPTH = 8
 
 #: ``mode``: render a raster frame.
 MODE_FRAME = 0
@@ -134,6 +139,7 @@ class PatchScatter(wiring.Component):
         slots, words = cfg.out_slots, cfg.out_words
         depth = slots * words
         axis = self.m_axis_pix
+        video = cfg.model.is_video
 
         read_ports = []
         for c in range(lanes):
@@ -150,21 +156,31 @@ class PatchScatter(wiring.Component):
 
         # Job parameters and the registered `committed`. Registering it puts every write
         # of a query (written on the edge of the cycle `committed` counts it) before the
-        # first read of that query.
+        # first read of that query. `total` is registered too (the core sets it long before
+        # the last query's pixels are read: see the port).
         mode = Signal()
         pw = Signal(16)
-        ph = Signal(16)
-        video = cfg.model.is_video
         frames = Signal(16)                     # video: frames of the job
-        frame = Signal(16)                      # video: the frame being read
         committed = Signal(32)
-        m.d.sync += committed.eq(self.committed)
+        total = Signal(32)
+        total_last = Signal(32)                 # total - 1
+        total_valid = Signal()
+        m.d.sync += [committed.eq(self.committed), total.eq(self.total),
+                     total_last.eq(self.total - 1), total_valid.eq(self.total_valid)]
 
-        # Walker (stage 0): the pixel whose memory read issues next.
+        # Walker (stage 0): the pixel whose memory read issues next. Every end of a loop
+        # is a register, set one step ahead (`*_end`), so that a step is a carry chain
+        # and a few multiplexers deep.
         dx = Signal(range(n))
         dy = Signal(range(n))
-        px = Signal(range(cfg.patches_per_row_max))
-        py = Signal(range(cfg.max_height // n))
+        px_left = Signal(16)                    # patches after this one in the row
+        px_end = Signal()
+        py_left = Signal(16)                    # patch rows after this one in the frame
+        py_end = Signal()
+        pw_last = Signal(16)                    # pw - 1
+        ph_last = Signal(16)                    # ph - 1
+        frame_left = Signal(16)                 # video: frames after this one
+        frame_end = Signal()
         query = Signal(32)                      # query mode: query being read
         row_end = Signal(32)                    # frame mode: (py + 1) * pw
         walking = Signal()                      # frame mode: pixels left to read
@@ -177,21 +193,19 @@ class PatchScatter(wiring.Component):
         row_slot_addr = Signal(range(depth))    # ... of the patch row's first query
 
         def advance(b, w, step):
-            # (b, w) + divmod(step, C): b + r < 2C, so one wrap at most.
+            # (b, w) + divmod(step, C): b + r < 2C, so one wrap at most; whether it wraps
+            # compares b with a constant, and both sums are formed side by side.
             k, r = divmod(step, lanes)
-            total = b + r
-            wrap = total >= lanes
-            return Mux(wrap, total - lanes, total), w + k + wrap
+            wrap = b >= lanes - r
+            return Mux(wrap, b - (lanes - r), b + r), w + k + wrap
 
         def next_slot(addr):
             return Mux(addr == depth - words, 0, addr + words)
 
         end_dx = dx == n - 1
         end_dy = dy == n - 1
-        end_px = px == pw - 1
-        end_patch_line = end_dx & end_px
+        end_patch_line = end_dx & px_end
         end_row = end_patch_line & end_dy
-
         s0_valid = Signal()
         s0_last = Signal()
         s0_release = Signal()                   # completes a patch row or query: advances freed
@@ -201,75 +215,70 @@ class PatchScatter(wiring.Component):
                 s0_valid.eq(self.busy & walking & (committed >= row_end)),
                 s0_last.eq(end_patch_line),
                 s0_release.eq(end_row),
-                s0_final.eq(end_row & (py == ph - 1)
-                            & ((frame == frames - 1) if video else 1)),
+                s0_final.eq(end_row & py_end & (frame_end if video else 1)),
             ]
         with m.Else():
             m.d.comb += [
                 s0_valid.eq(self.busy & (query < committed)),
                 # One packet per job: only the job's last pixel ends it (an AXI DMA ends a
                 # transfer on tlast, so per-query tlast would split a batch of queries).
-                s0_last.eq(end_dx & end_dy & self.total_valid & (query == self.total - 1)),
+                s0_last.eq(end_dx & end_dy & total_valid & (query == total_last)),
                 s0_release.eq(end_dx & end_dy),
             ]
 
-        # Stage 1 is the memories' read registers (plus the beat's flags); stage 2 the
-        # output register. Each advances when the next has room, so the read port's enable
-        # holds a stalled read's data and nothing is dropped or duplicated.
-        s1_valid = Signal()
-        s1_last = Signal()
-        s1_first = Signal()
-        s1_release = Signal()
-        s1_final = Signal()
-        s1_bank = Signal(range(lanes))
-        out_release = Signal()
-        out_final = Signal()
-
-        out_free = ~axis.tvalid | axis.tready
-        s1_free = ~s1_valid | out_free
-        s0_fire = s0_valid & s1_free
+        # The read pipeline never stalls: address (stage 1), memory read (2), the banks'
+        # values (3), then a FIFO whose output registers are the stream's. The walker
+        # issues a pixel only when the FIFO is sure to have room for it (`reserved`
+        # counts the pixels in the pipeline and the FIFO), so back-pressure reaches no
+        # further than the FIFO and the counter.
+        beat = data.StructLayout({"last": 1, "first": 1, "release": 1, "final": 1})
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=8 * channels + beat.size,
+                                                    depth=OUT_FIFO_DEPTH)
+        reserved = Signal(range(OUT_FIFO_DEPTH + 1))
         transfer = axis.tvalid & axis.tready
+        s0_fire = s0_valid & (reserved < OUT_FIFO_DEPTH)
+        m.d.sync += reserved.eq(reserved + s0_fire - transfer)
 
+        s1_valid, s2_valid, s3_valid = Signal(), Signal(), Signal()
+        s1_beat, s2_beat, s3_beat = (Signal(beat, name=f"s{i}_beat") for i in (1, 2, 3))
+        s1_bank, s2_bank, s3_bank = (Signal(range(lanes), name=f"s{i}_bank") for i in (1, 2, 3))
+        s1_addr = Signal(range(depth + words + 1))
+        m.d.sync += [
+            s1_valid.eq(s0_fire), s1_beat.eq(Cat(s0_last, first, s0_release, s0_final)),
+            s1_bank.eq(bank), s1_addr.eq(slot_addr + word),
+            s2_valid.eq(s1_valid), s2_beat.eq(s1_beat), s2_bank.eq(s1_bank),
+            s3_valid.eq(s2_valid), s3_beat.eq(s2_beat), s3_bank.eq(s2_bank),
+        ]
         # Bank b holds the pixel's value o = (bank, word) + j for one j < channels: when
         # b < bank the walk wrapped past the last bank into the next word.
+        values = []
         for b, rp in enumerate(read_ports):
-            m.d.comb += [
-                rp.addr.eq(slot_addr + word + (b < bank)),
-                rp.en.eq(s1_free),
-            ]
-
-        with m.If(s1_free):
-            m.d.sync += [
-                s1_valid.eq(s0_fire),
-                s1_last.eq(s0_last),
-                s1_first.eq(first),
-                s1_release.eq(s0_release),
-                s1_final.eq(s0_final),
-                s1_bank.eq(bank),
-            ]
-
-        with m.If(out_free):
-            m.d.sync += [
-                axis.tvalid.eq(s1_valid),
-                axis.tlast.eq(s1_last),
-                axis.tuser.eq(s1_first),
-                out_release.eq(s1_release),
-                out_final.eq(s1_final),
-            ]
-            # Channel ch of the pixel is in bank (s1_bank + ch) % C. tdata changes only with
-            # a beat: between beats it holds the last pixel (0 after reset), never the read
-            # data of a slot nothing has written yet.
-            with m.If(s1_valid), m.Switch(s1_bank):
-                for b0 in range(lanes):
-                    with m.Case(b0):
-                        m.d.sync += [axis.tdata.word_select(ch, 8).eq(
-                                         read_ports[(b0 + ch) % lanes].data)
-                                     for ch in range(channels)]
+            m.d.comb += rp.addr.eq(s1_addr + (b < s1_bank))
+            v = Signal(8, name=f"s3_value{b}")
+            m.d.sync += v.eq(rp.data)
+            values.append(v)
+        # Channel ch of the pixel is in bank (s3_bank + ch) % C.
+        pixel = Signal(8 * channels)
+        with m.Switch(s3_bank):
+            for b0 in range(lanes):
+                with m.Case(b0):
+                    m.d.comb += [pixel.word_select(ch, 8).eq(values[(b0 + ch) % lanes])
+                                 for ch in range(channels)]
+        m.d.comb += [fifo.w_en.eq(s3_valid), fifo.w_data.eq(Cat(pixel, s3_beat))]
+        out = Signal(beat)
+        m.d.comb += [
+            axis.tvalid.eq(fifo.r_rdy),
+            axis.tdata.eq(fifo.r_data[:8 * channels]),
+            out.eq(fifo.r_data[8 * channels:]),
+            axis.tlast.eq(out.last),
+            axis.tuser.eq(out.first),
+            fifo.r_en.eq(axis.tready),
+        ]
 
         # Job bookkeeping on the output side.
         freed_next = Signal(32)
         m.d.comb += freed_next.eq(
-            self.freed + Mux(transfer & out_release, Mux(mode == MODE_FRAME, pw, 1), 0))
+            self.freed + Mux(transfer & out.release, Mux(mode == MODE_FRAME, pw, 1), 0))
         m.d.sync += [
             self.done.eq(0),
             self.freed.eq(freed_next),
@@ -278,9 +287,12 @@ class PatchScatter(wiring.Component):
             m.d.sync += self.pixels.eq(self.pixels + 1)
         with m.If(~self.busy & self.clear):
             m.d.sync += self.pixels.eq(0)
-        with m.If(self.busy & Mux(mode == MODE_FRAME,
-                                  transfer & out_final,
-                                  self.total_valid & (freed_next == self.total))):
+        # Query mode ends when the freed count reaches the total: with the transfer of the
+        # last query's last pixel, or (a total that comes later) once it is known; both
+        # compare registers.
+        query_done = ((transfer & out.release & (self.freed == total_last))
+                      | (self.freed == total)) & total_valid
+        with m.If(self.busy & Mux(mode == MODE_FRAME, transfer & out.final, query_done)):
             m.d.sync += [self.done.eq(1), self.busy.eq(0)]
 
         # Walker.
@@ -289,11 +301,14 @@ class PatchScatter(wiring.Component):
                 self.busy.eq(1),
                 mode.eq(self.mode),
                 pw.eq(self.pw),
-                ph.eq(self.ph),
-                *([frames.eq(self.frames), frame.eq(0)] if video else []),
+                pw_last.eq(self.pw - 1), ph_last.eq(self.ph - 1),
+                px_left.eq(self.pw - 1), px_end.eq(self.pw == 1),
+                py_left.eq(self.ph - 1), py_end.eq(self.ph == 1),
+                *([frames.eq(self.frames), frame_left.eq(self.frames - 1),
+                   frame_end.eq(self.frames == 1)] if video else []),
                 self.freed.eq(0),
                 self.pixels.eq(0),
-                dx.eq(0), dy.eq(0), px.eq(0), py.eq(0),
+                dx.eq(0), dy.eq(0),
                 query.eq(0),
                 row_end.eq(self.pw),
                 walking.eq(1),
@@ -318,10 +333,10 @@ class PatchScatter(wiring.Component):
                         slot_addr.eq(next_slot(slot_addr)),
                         query.eq(query + 1),
                     ]
-            with m.Elif(~end_px):
+            with m.Elif(~px_end):
                 # Same line of the next patch: its first value of line dy.
                 m.d.sync += [
-                    dx.eq(0), px.eq(px + 1),
+                    dx.eq(0), px_left.eq(px_left - 1), px_end.eq(px_left == 1),
                     bank.eq(line_bank), word.eq(line_word),
                     slot_addr.eq(next_slot(slot_addr)),
                 ]
@@ -330,26 +345,30 @@ class PatchScatter(wiring.Component):
                 # (n * channels values) further in.
                 next_bank, next_word = advance(line_bank, line_word, n * channels)
                 m.d.sync += [
-                    dx.eq(0), px.eq(0), dy.eq(dy + 1), slot_addr.eq(row_slot_addr),
+                    dx.eq(0), px_left.eq(pw_last), px_end.eq(pw_last == 0),
+                    dy.eq(dy + 1), slot_addr.eq(row_slot_addr),
                     line_bank.eq(next_bank), line_word.eq(next_word),
                     bank.eq(next_bank), word.eq(next_word),
                 ]
             with m.Else():
                 m.d.sync += [
-                    dx.eq(0), px.eq(0), dy.eq(0), py.eq(py + 1),
+                    dx.eq(0), px_left.eq(pw_last), px_end.eq(pw_last == 0), dy.eq(0),
+                    py_left.eq(py_left - 1), py_end.eq(py_left == 1),
                     bank.eq(0), word.eq(0), line_bank.eq(0), line_word.eq(0),
                     slot_addr.eq(next_slot(slot_addr)),
                     row_slot_addr.eq(next_slot(slot_addr)),
                     row_end.eq(row_end + pw),
                 ]
-                with m.If(py == ph - 1):
+                with m.If(py_end):
                     if video:
                         # A clip is its frames stacked: the next frame's rows follow in the
                         # ring, and its first pixel carries tuser.
-                        with m.If(frame == frames - 1):
+                        with m.If(frame_end):
                             m.d.sync += walking.eq(0)
                         with m.Else():
-                            m.d.sync += [py.eq(0), frame.eq(frame + 1), first.eq(1)]
+                            m.d.sync += [py_left.eq(ph_last), py_end.eq(ph_last == 0),
+                                         frame_left.eq(frame_left - 1),
+                                         frame_end.eq(frame_left == 1), first.eq(1)]
                     else:
                         m.d.sync += walking.eq(0)
         return m
