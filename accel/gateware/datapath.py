@@ -91,7 +91,6 @@ class Datapath(wiring.Component):
         m = Module()
         cfg, tm = self._config, self.timing
         R, C, B = cfg.rows, cfg.cols, cfg.batch
-        AW = cfg.act_words
         arith = for_config(cfg)
         Lp = tm.pe
 
@@ -189,11 +188,11 @@ class Datapath(wiring.Component):
                                                            depth=cfg.act_depth, init=[])
             rp = bank.read_port()
             t_read, t_feed = line[r * Lp], line[r * Lp + 1]
-            m.d.comb += rp.addr.eq(t_read.read_half * (B * AW) + t_read.q * AW + t_read.kt)
+            m.d.comb += rp.addr.eq(t_read.act_rd)
             coord = None
             if r < min(R, K):
                 crp = cmem.read_port()
-                m.d.comb += crp.addr.eq(t_read.coord_half * B + t_read.q)
+                m.d.comb += crp.addr.eq(t_read.coord_rd)
                 coord = Signal(16, name=f"coord{r}")
                 if R >= K:
                     m.d.comb += coord.eq(crp.data.word_select(r, 16))
@@ -218,7 +217,7 @@ class Datapath(wiring.Component):
             m.d.comb += [
                 wp.en.eq(t_res.valid & t_res.last_kt & ~t_res.out_layer
                          & (c < t_res.cols_valid) & (t_res.wbank == r // C)),
-                wp.addr.eq(t_res.write_half * (B * AW) + t_res.q * AW + t_res.wword),
+                wp.addr.eq(t_res.act_wr),
                 wp.data.eq(results[c]),
             ]
 

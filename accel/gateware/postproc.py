@@ -104,7 +104,10 @@ class PostLane(wiring.Component):
         # accel.flows.build.TIMING_GOAL; on an ECP5 the 100 MHz clock). The control bits
         # (shift, output layer) travel beside the data in their own registers.
         def stage(value, name, shape=None):
-            r = Signal(shape if shape is not None else value.shape(), name=name)
+            # Data only (what the lane computes travels with the datapath's valid bits):
+            # no reset, so the reset net does not reach the lane.
+            r = Signal(shape if shape is not None else value.shape(), name=name,
+                       reset_less=True)
             m.d.sync += r.eq(value)
             return r
 
@@ -143,6 +146,6 @@ class PostLane(wiring.Component):
         m.d.comb += rd.addr.eq(phase)
         pixel8 = stage(pixel, "pixel8", 8)
         out8 = stage(out7, "out8", 1)
-        result = Signal(self._config.elem_bits)
+        result = Signal(self._config.elem_bits, reset_less=True)
         m.d.sync += result.eq(Mux(out8, pixel8, rd.data.as_signed()))
         return result, Timing.INT8_POST

@@ -59,6 +59,12 @@ def issue_layout(config):
         "out_word":   range(max(config.out_words, 2)),
         "slot":       range(config.out_slots),
         "commit":     1,                            # last query of the batch's last tile
+        # Memory addresses of the query, formed here by counters so that the datapath
+        # applies them as they come: activation read (read_half, q, kt) and write
+        # (write_half, q, wword), coordinate read (coord_half, q).
+        "act_rd":     range(config.act_depth),
+        "act_wr":     range(config.act_depth),
+        "coord_rd":   range(2 * config.batch),
     })
 
 
@@ -131,6 +137,10 @@ class Sequencer(wiring.Component):
                 "wword": Signal(range(max(cfg.act_words, 2)), name=f"{name}_wword"),
             }
 
+        # Activation addresses: half h, query q, word w at h * B * AW + q * AW + w.
+        AW, half_words = cfg.act_words, cfg.batch * cfg.act_words
+        act_addr = range(cfg.act_depth)
+
         def tile_flags(name):
             return {
                 "last_kt": Signal(name=f"{name}_last_kt"),
@@ -143,6 +153,11 @@ class Sequencer(wiring.Component):
             }
 
         cur, cur_f = tile_state("cur"), tile_flags("cur")
+        # The current tile's first activation read and write addresses (query 0), and the
+        # running addresses of query `cyc`.
+        cur_rd, cur_wr = Signal(act_addr, name="cur_rd"), Signal(act_addr, name="cur_wr")
+        run_rd, run_wr = Signal(act_addr, name="run_rd"), Signal(act_addr, name="run_wr")
+        run_coord = Signal(range(2 * cfg.batch))
         cyc = Signal(range(max_period + 1))
         length = Signal(range(cfg.batch + 1))
         last_batch = Signal()
@@ -190,8 +205,11 @@ class Sequencer(wiring.Component):
                     m.d.sync += [kt_last.eq(g.kt - 1), nt_last.eq(g.nt - 1),
                                  k_last.eq(g.k - (g.kt - 1) * R), n_last.eq(g.n - (g.nt - 1) * C),
                                  is_out.eq(g.kind == "out"), final_layer.eq(g.index == L - 1)]
-        # Step 3: its flags.
+        # Step 3: its flags and its first activation addresses.
         nx3, nx3_f = tile_state("nx3"), tile_flags("nx3")
+        nx3_rd, nx3_wr = Signal(act_addr, name="nx3_rd"), Signal(act_addr, name="nx3_wr")
+        m.d.sync += [nx3_rd.eq(Mux(nx2["layer"][0], 0, half_words) + nx2["kt"]),
+                     nx3_wr.eq(Mux(nx2["layer"][0], half_words, 0) + nx2["wword"])]
         nx_last_kt = nx2["kt"] == kt_last
         nx_last_nt = nx2["nt"] == nt_last
         m.d.sync += [nx3[k].eq(v) for k, v in nx2.items()]
@@ -267,9 +285,14 @@ class Sequencer(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 with m.If(self.batch_valid & fits):
                     m.d.comb += self.batch_take.eq(1)
+                    # Layer 0 reads activation half 1 (its inputs are coordinates) and
+                    # writes half 0.
                     m.d.sync += [length.eq(self.batch_len), last_batch.eq(self.batch_last),
                                  credit.eq(credit - self.batch_len), cyc.eq(0),
-                                 slot.eq(slot_base), *first_tile()]
+                                 slot.eq(slot_base), *first_tile(),
+                                 cur_rd.eq(half_words), cur_wr.eq(0),
+                                 run_rd.eq(half_words), run_wr.eq(0),
+                                 run_coord.eq(Mux(self.coord_half, cfg.batch, 0))]
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [self.busy.eq(1), loading.eq(in_window)]
@@ -294,14 +317,23 @@ class Sequencer(wiring.Component):
                         rec.out_word.eq(cur["nt"]),
                         rec.slot.eq(slot),
                         rec.commit.eq(cur_f["is_out"] & last_tile & (cyc == last_query)),
+                        rec.act_rd.eq(run_rd),
+                        rec.act_wr.eq(run_wr),
+                        rec.coord_rd.eq(run_coord),
                     ]
                 m.d.sync += [cyc.eq(cyc + 1),
-                             slot.eq(Mux(slot == cfg.out_slots - 1, 0, slot + 1))]
+                             slot.eq(Mux(slot == cfg.out_slots - 1, 0, slot + 1)),
+                             run_rd.eq(run_rd + AW), run_wr.eq(run_wr + AW),
+                             run_coord.eq(run_coord + 1)]
                 with m.If(at_end):
-                    m.d.sync += [cyc.eq(0), slot.eq(slot_base)]
+                    m.d.sync += [cyc.eq(0), slot.eq(slot_base),
+                                 run_rd.eq(cur_rd), run_wr.eq(cur_wr),
+                                 run_coord.eq(Mux(self.coord_half, cfg.batch, 0))]
                     with m.If(~last_tile | ~cur_f["final_layer"]):
                         m.d.sync += [*(cur[k].eq(v) for k, v in nx3.items()),
-                                     *(cur_f[k].eq(v) for k, v in nx3_f.items())]
+                                     *(cur_f[k].eq(v) for k, v in nx3_f.items()),
+                                     cur_rd.eq(nx3_rd), cur_wr.eq(nx3_wr),
+                                     run_rd.eq(nx3_rd), run_wr.eq(nx3_wr)]
                         with m.If(last_tile & cur_f["first_layer"]):
                             m.d.comb += batch_free.eq(1)
                     with m.Else():

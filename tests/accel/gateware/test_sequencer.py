@@ -25,6 +25,7 @@ def expected_schedule(cfg, lengths):
     tm = Timing(cfg)
     out = tm.ISSUE
     R, C = cfg.rows, cfg.cols
+    AW, half = cfg.act_words, cfg.batch * cfg.act_words
     issues, loads, take, free, done = {}, [], [], [], []
     # PRELOAD: cycles 1 .. tile_min, loading in its own window.
     loads += [1 + out + c for c in range(tm.wload_start, tm.wload_start + R)]
@@ -51,6 +52,9 @@ def expected_schedule(cfg, lengths):
                             "out_layer": int(g.kind == "out"), "out_word": nt,
                             "slot": (slot_base + q) % cfg.out_slots,
                             "commit": int(g.kind == "out" and last_tile and q == length - 1),
+                            "act_rd": (g.index % 2 == 0) * half + q * AW + kt,
+                            "act_wr": (g.index % 2) * half + q * AW + nt // (R // C),
+                            "coord_rd": (b % 2) * cfg.batch + q,
                         }
                     loads += [t + out + c for c in range(tm.wload_start, tm.wload_start + R)]
                     t += tm.period(length, last_of_layer=last_tile)
