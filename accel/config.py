@@ -334,6 +334,13 @@ class AccelConfig:
         """Words per query per output bank (``ceil(out_features / cols)``)."""
         return _ceil_div(self.model.out_features, self.cols)
 
+    @property
+    def out_stride(self):
+        """Addresses per query slot in an output bank: :attr:`out_words` rounded up to a
+        power of two, so that a slot's address is its number and the word side by side
+        (no multiplier on the output unit's write path)."""
+        return 1 << (self.out_words - 1).bit_length()
+
     @cached_property
     def memory_geometry(self):
         """``{name: (depth, word_bits)}`` of the weight-buffer memories this build carries
@@ -383,7 +390,7 @@ class AccelConfig:
         act = self.rows * self.act_depth * self.elem_bits
         psum = self.cols * self.batch * 32
         coords = 2 * self.batch * 16 * self.model.coords
-        ring = self.cols * self.out_slots * self.out_words * 8
+        ring = self.cols * self.out_slots * self.out_stride * 8
         return act + psum + coords + ring
 
     @property

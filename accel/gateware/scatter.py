@@ -6,7 +6,8 @@ wants pixels in raster order. The unit keeps a ring of query slots and reads a p
 back line by line once all its queries are done.
 
 Storage: ``C`` banks, bank ``c`` holding neuron ``o = word*C + c`` of the query in slot
-``s`` at address ``s*out_words + word``. A pixel's ``channels`` values are consecutive
+``s`` at address ``s*out_stride + word`` (``out_stride``: ``out_words`` rounded up to a
+power of two). A pixel's ``channels`` values are consecutive
 neurons, so they sit in distinct banks (``channels <= C``) and one cycle reads a pixel.
 The walker tracks ``(bank, word) = divmod(o, C)`` of the pixel's first value incrementally
 (adding the constant ``divmod`` of a step wraps at most once), so no divider or multiplier
@@ -136,8 +137,9 @@ class PatchScatter(wiring.Component):
         m = Module()
         cfg = self._config
         n, channels, lanes = cfg.model.patch, cfg.model.channels, cfg.cols
-        slots, words = cfg.out_slots, cfg.out_words
-        depth = slots * words
+        slots, words, stride = cfg.out_slots, cfg.out_words, cfg.out_stride
+        depth = slots * stride
+        stride_bits = stride.bit_length() - 1
         axis = self.m_axis_pix
         video = cfg.model.is_video
 
@@ -146,7 +148,7 @@ class PatchScatter(wiring.Component):
             m.submodules[f"bank{c}"] = bank = memory.Memory(shape=8, depth=depth, init=[])
             wp = bank.write_port()
             m.d.comb += [
-                wp.addr.eq(self.wr[c].slot * words + self.wr[c].word),
+                wp.addr.eq(Cat(self.wr[c].word[:stride_bits], self.wr[c].slot)),
                 wp.data.eq(self.wr[c].data),
                 wp.en.eq(self.wr[c].valid),
             ]
@@ -189,7 +191,7 @@ class PatchScatter(wiring.Component):
         word = Signal(range(words))
         line_bank = Signal(range(lanes))        # ... of the first value of patch line dy
         line_word = Signal(range(words))
-        slot_addr = Signal(range(depth))        # slot * out_words of the pixel's query
+        slot_addr = Signal(range(depth))        # slot * out_stride of the pixel's query
         row_slot_addr = Signal(range(depth))    # ... of the patch row's first query
 
         def advance(b, w, step):
@@ -200,7 +202,7 @@ class PatchScatter(wiring.Component):
             return Mux(wrap, b - (lanes - r), b + r), w + k + wrap
 
         def next_slot(addr):
-            return Mux(addr == depth - words, 0, addr + words)
+            return Mux(addr == depth - stride, 0, addr + stride)
 
         end_dx = dx == n - 1
         end_dy = dy == n - 1
@@ -242,10 +244,10 @@ class PatchScatter(wiring.Component):
         s1_valid, s2_valid, s3_valid = Signal(), Signal(), Signal()
         s1_beat, s2_beat, s3_beat = (Signal(beat, name=f"s{i}_beat") for i in (1, 2, 3))
         s1_bank, s2_bank, s3_bank = (Signal(range(lanes), name=f"s{i}_bank") for i in (1, 2, 3))
-        s1_addr = Signal(range(depth + words + 1))
+        s1_addr = Signal(range(depth + stride + 1))
         m.d.sync += [
             s1_valid.eq(s0_fire), s1_beat.eq(Cat(s0_last, first, s0_release, s0_final)),
-            s1_bank.eq(bank), s1_addr.eq(slot_addr + word),
+            s1_bank.eq(bank), s1_addr.eq(slot_addr | word),    # word < stride: no carry
             s2_valid.eq(s1_valid), s2_beat.eq(s1_beat), s2_bank.eq(s1_bank),
             s3_valid.eq(s2_valid), s3_beat.eq(s2_beat), s3_bank.eq(s2_bank),
         ]
