@@ -111,13 +111,14 @@ class PostLane(wiring.Component):
             m.d.sync += r.eq(value)
             return r
 
-        # Stages 1-3: the 32 x 16 product, registered at its inputs, its product and its
-        # output (a DSP48E2's A/B, M and P registers; on an ECP5 two MULT18X18Ds and the
-        # adder of their partial products).
+        # Stages 1-3: the 32 x 16 product as two 16 x 16 partial products (a multiplier
+        # each: a DSP48E2, or an ECP5 MULT18X18D), registered at their inputs and outputs,
+        # then their sum: acc * m = (hi * m << 16) + lo * m with lo the unsigned low half.
         acc0 = stage(self.acc.as_signed(), "acc0", signed(32))
         m0 = stage(self.m, "m0", 16)
-        prod_m = stage(acc0 * m0, "prod_m", signed(48))
-        prod = stage(prod_m, "prod", signed(48))
+        prod_lo = stage(acc0[:16] * m0, "prod_lo", 32)
+        prod_hi = stage(acc0[16:].as_signed() * m0, "prod_hi", signed(33))
+        prod = stage((prod_hi << 16) + prod_lo, "prod", signed(48))
         s0 = stage(self.s, "s0", 6)
         sh1 = stage((s0 - 1)[:6], "sh1", 6)     # the rounding shift s - 1, mod 64
         sh2 = stage(sh1, "sh2", 6)
