@@ -96,9 +96,9 @@ class Preset:
 
 #: The build ``accel.build`` makes by default and ``accel.bench`` reports: 1,024 PEs, a
 #: small build that all three precisions fit with room for a host design. Every 256-wide
-#: layer tiles it exactly (8 x 8 tiles); an INT8 build uses 612 of the XCVU9P's 6,840
+#: layer tiles it exactly (8 x 8 tiles); an INT8 build uses 608 of the XCVU9P's 6,840
 #: DSP48E2s (two wide rows, then packed pairs: :class:`~accel.plan.ArrayPlan`;
-#: FP32 2,212, dual 3,300; :func:`accel.device.dsp_count`). 256 queries in flight hide a
+#: FP32 2,208, dual 3,296; :func:`accel.device.dsp_count`). 256 queries in flight hide a
 #: tile's weight reload. The largest frame is 1080p. ``--array auto``
 #: (:mod:`accel.sizing`) builds the largest.
 BUILD = Preset(name="build", rows=32, cols=32, batch=256, frame=(256, 256),

@@ -54,10 +54,10 @@ DSP_PER_PE = {"fp32": 2, "dual": 3}
 #: per precision.
 DSP_PER_LANE = {"int8": 2, "fp32": 5, "dual": 7}
 
-#: DSP48E2 slices outside PEs and lanes (patch-size multiplies of the coordinate generator
-#: and the output addressing): 4 with patches of 2 and more, none at ``n = 1``. The fit
-#: check counts 4 in every build.
-DSP_CONTROL = 4
+#: DSP slices outside PEs and lanes: none. The control forms every address with counters
+#: (the sequencer's issue records) or by placing fields side by side (the output ring's
+#: power-of-two slot stride), so no multiplier sits on a control path.
+DSP_CONTROL = 0
 
 #: INT8 multiplies per cycle the XCVU9P can do in DSP48E2s: two per slice, sharing one
 #: operand (AMD WP486). What ``accel.build`` reports a build's throughput against.

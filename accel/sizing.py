@@ -31,10 +31,10 @@ LUT_COST = {
     "rest_share": 0.03,
 }
 
-#: The same for the ECP5 as Yosys ``synth_ecp5`` maps it, in LUT4s (carry cells counted as
-#: two LUT4s each, as nextpnr packs them): the LUT PE, the fabric of a single-multiplier PE
-#: row below the wide rows, the INT8 lane, and the rest of the core.
-LUT_COST_ECP5 = {"int8_lut_pe": 0, "int8_dsp_row": 0, "lane_int8": 0, "rest_share": 0.0}
+#: The same for the ECP5 as Yosys 0.70 ``synth_ecp5`` maps it, in LUT4s (a CCU2C carry cell
+#: counted as the two LUT4s it holds): the LUT PE, the fabric of a single-multiplier PE
+#: below the wide rows (its partial-sum adder), the INT8 lane, and the rest of the core.
+LUT_COST_ECP5 = {"int8_lut_pe": 309, "int8_dsp_row": 47, "lane_int8": 411, "rest_share": 0.06}
 
 #: Batches the search tries.
 BATCHES = (256, 512, 1024, 2048, 4096)

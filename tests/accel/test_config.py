@@ -234,3 +234,27 @@ def test_video_builds_take_three_coordinates():
         # first frame.
         assert v.timing.coord_setup == (i.timing.coord_setup + v.timing.division
                                         + v.timing.COORD_DERIVE + 1)
+
+
+def test_device_decides_the_array_plan():
+    """The XCVU9P packs two INT8 products per DSP48E2; an ECP5 takes one per MULT18X18D,
+    every DSP column of single-product PEs; FP32 and dual builds are for the XCVU9P."""
+    from accel.device import check_fit
+    model = PatchINRConfig(patch=2)
+    xcup = AccelConfig.fitting(model=model, rows=16, cols=8, batch=256)
+    ecp5 = AccelConfig.fitting(model=PatchINRConfig(patch=2, hidden=128, layers=5), rows=16,
+                               cols=8, batch=256, device="lfe5u-85f")
+    assert xcup.array_plan.pairs == 4 and xcup.array_plan.dsps == 2 * 8 + 14 * 4
+    assert ecp5.array_plan.pairs == 0 and ecp5.array_plan.single_cols == 8
+    assert ecp5.array_plan.dsps == 16 * 8
+    with pytest.raises(UserError, match="fp32 builds are for the XCVU9P"):
+        AccelConfig(model=model, precision="fp32", device="lfe5u-85f")
+    with pytest.raises(UserError, match="unknown device 'xc7a35t'"):
+        AccelConfig(model=model, device="xc7a35t")
+    # The default model's 3.6 Mbit of weights and its buffers exceed the 85F's EBR.
+    with pytest.raises(UserError, match="more than the LFE5U-85F's 3.8 Mbit of block RAM"):
+        AccelConfig.fitting(model=model, rows=8, cols=8, batch=256, device="lfe5u-85f")
+    big = AccelConfig.fitting(model=PatchINRConfig(patch=2, hidden=64, layers=2), rows=32,
+                              cols=8, batch=64, device="lfe5u-85f")
+    with pytest.raises(UserError, match=r"does not fit the LFE5U-85F: 256 MULT18X18Ds"):
+        check_fit(big)

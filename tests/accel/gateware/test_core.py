@@ -22,10 +22,10 @@ from tests.accel.models import random_model
 
 
 def build(*, patch=2, channels=1, hidden=8, layers=2, rows=4, cols=4, batch=8, width=12,
-          height=8, precision="int8", seed=0, max_width=None):
+          height=8, precision="int8", seed=0, max_width=None, device="xcvu9p"):
     mf = random_model(patch=patch, channels=channels, hidden=hidden, layers=layers, seed=seed)
     cfg = AccelConfig(model=mf.config, rows=rows, cols=cols, batch=batch, precision=precision,
-                      max_width=max_width or width, max_height=height)
+                      max_width=max_width or width, max_height=height, device=device)
     return mf, cfg
 
 
@@ -53,7 +53,10 @@ def check_frame(mf, cfg, width, height, *, precision="int8", **kw):
     dict(patch=4, width=16, height=8, rows=4, cols=2, batch=16),  # non-square array
     dict(patch=2, channels=3, width=8, height=4, hidden=10),    # RGB, width 10 over 4x4
     dict(patch=2, width=8, height=8, rows=2, cols=2, batch=4, layers=3),
-], ids=["n1", "n2", "n3-width6", "n4-array4x2", "rgb-width10", "array2x2-3layers"])
+    # The ECP5's array: one product per multiplier, no packed pairs.
+    dict(patch=2, channels=3, width=8, height=4, hidden=10, device="lfe5u-85f"),
+], ids=["n1", "n2", "n3-width6", "n4-array4x2", "rgb-width10", "array2x2-3layers",
+        "ecp5-unpacked"])
 def test_frame_matches_reference_and_cycle_model(case):
     width, height = case.pop("width"), case.pop("height")
     mf, cfg = build(width=width, height=height, **case)
