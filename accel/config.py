@@ -438,9 +438,9 @@ class Timing:
     INT8_POST = 9
 
     #: The output unit (:class:`~accel.gateware.scatter.PatchScatter`): ``committed``
-    #: register, address register, memory read, the banks' value registers, and the
-    #: output FIFO's write and read (two).
-    SCATTER = 6
+    #: register, address register, memory read, the banks' value registers, the output
+    #: FIFO's write and read (two), and the output register.
+    SCATTER = 7
 
     #: Width of the coordinate generator's per-frame divisions (frame sides and the
     #: coordinate scale fit 16 bits).

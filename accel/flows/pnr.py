@@ -107,7 +107,9 @@ def run(platform, folder, *, name="top", seed=1, say=print):
     seconds["nextpnr"] = _run("nextpnr-ecp5", [
         *tools["nextpnr-ecp5"][0], "-q", "--log", f"{name}.tim", *nextpnr_device(platform),
         "--json", f"{name}.json", "--lpf", f"{name}.lpf", "--textcfg", f"{name}.config",
-        "--report", f"{name}.pnr.json", "--timing-allow-fail", "--seed", str(seed)],
+        "--report", f"{name}.pnr.json", "--timing-allow-fail", "--seed", str(seed),
+        # router2 routes a full device in minutes where router1 (the default) takes hours.
+        "--router", "router2"],
         f"{name}.pnr.log", folder, say)
     seconds["ecppack"] = _run("ecppack", [*tools["ecppack"][0], "--input", f"{name}.config",
                                           "--bit", f"{name}.bit"],

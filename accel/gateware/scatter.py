@@ -229,7 +229,7 @@ class PatchScatter(wiring.Component):
             ]
 
         # The read pipeline never stalls: address (stage 1), memory read (2), the banks'
-        # values (3), then a FIFO whose output registers are the stream's. The walker
+        # values (3), then a FIFO and the output register. The walker
         # issues a pixel only when the FIFO is sure to have room for it (`reserved`
         # counts the pixels in the pipeline and the FIFO), so back-pressure reaches no
         # further than the FIFO and the counter.
@@ -267,15 +267,18 @@ class PatchScatter(wiring.Component):
                     m.d.comb += [pixel.word_select(ch, 8).eq(values[(b0 + ch) % lanes])
                                  for ch in range(channels)]
         m.d.comb += [fifo.w_en.eq(s3_valid), fifo.w_data.eq(Cat(pixel, s3_beat))]
+        # The output register: the stream's tvalid, tdata and flags. tdata changes only
+        # with a beat: between beats it holds the last pixel (0 after reset), never what
+        # the FIFO's storage holds before anything is written.
         out = Signal(beat)
-        m.d.comb += [
-            axis.tvalid.eq(fifo.r_rdy),
-            axis.tdata.eq(fifo.r_data[:8 * channels]),
-            out.eq(fifo.r_data[8 * channels:]),
-            axis.tlast.eq(out.last),
-            axis.tuser.eq(out.first),
-            fifo.r_en.eq(axis.tready),
-        ]
+        take = fifo.r_rdy & (~axis.tvalid | axis.tready)
+        m.d.comb += fifo.r_en.eq(take)
+        with m.If(take):
+            m.d.sync += [axis.tvalid.eq(1), axis.tdata.eq(fifo.r_data[:8 * channels]),
+                         out.eq(fifo.r_data[8 * channels:])]
+        with m.Elif(axis.tready):
+            m.d.sync += axis.tvalid.eq(0)
+        m.d.comb += [axis.tlast.eq(out.last), axis.tuser.eq(out.first)]
 
         # Job bookkeeping on the output side.
         freed_next = Signal(32)

@@ -149,7 +149,7 @@ def no_elaboration(monkeypatch):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--board", "zedboard"], r"unknown board 'zedboard' \(choose vcu118\)"),
+    (["--board", "zedboard"], r"unknown board 'zedboard' \(choose vcu118, ulx3s-85f, ulx3s-12f\)"),
     (["--board", "generic"], r"board 'generic' has no buttons"),
     (["--precision", "int4"], r"unknown precision 'int4' \(choose int8, fp32 or dual\)"),
     (["--patch", "0"], r"patch size must be a positive integer, not 0"),
@@ -201,7 +201,7 @@ def test_command_line_runs_as_a_module(tmp_path):
                           capture_output=True, text=True, cwd=root, timeout=120,
                           env={**os.environ, "PYTHONPATH": os.path.abspath(root)})
     assert proc.returncode == 2
-    assert proc.stderr == "accel.build: error: unknown board 'nope' (choose vcu118)\n"
+    assert proc.stderr == "accel.build: error: unknown board 'nope' (choose vcu118, ulx3s-85f, ulx3s-12f)\n"
 
 
 def test_video_build_reports_its_clip_and_takes_three_coordinates(tmp_path):
