@@ -12,7 +12,7 @@ from model.support.errors import UserError
 
 __all__ = ["XCVU9P", "LFE5U_85F", "LFE5U_12F", "DEVICES", "get_device", "int8_macs_limit",
            "RESOURCES", "DSP_PER_PE", "DSP_PER_LANE", "DSP_CONTROL", "INT8_MACS_LIMIT",
-           "MARGINS", "array_dsps", "dsp_count", "check_fit", "onchip_bits"]
+           "MARGINS", "MARGINS_ECP5", "margins", "array_dsps", "dsp_count", "check_fit", "onchip_bits"]
 
 #: Device facts of the VCU118's XCVU9P (-2L), for fit checks and utilisation percentages.
 #: ``dsp``: DSP48E2 slices; ``bram36``/``uram``: 36 Kb block RAMs and 288 Kb UltraRAMs.
@@ -72,6 +72,17 @@ def int8_macs_limit(device=XCVU9P):
 #: Routing margins ``accel.build --array auto`` leaves: the largest fraction of each
 #: resource a build may use.
 MARGINS = {"lut": 0.70, "ff": 0.70, "dsp": 0.95, "bram36": 0.80, "uram": 0.80}
+
+#: The same on an ECP5 (:func:`margins`): multipliers at most 55 %. The MULT18X18Ds sit in
+#: a few rows of the die and every PE's operands and sums are routed to them: a 16x8 array
+#: with 144 of the LFE5U-85F's 156 placed, but nextpnr's router2 still had 3,200 wires
+#: overused after 15 iterations (about 25 minutes); half of them route.
+MARGINS_ECP5 = {**MARGINS, "dsp": 0.55}
+
+
+def margins(device=XCVU9P):
+    """The routing margins ``--array auto`` leaves on ``device``."""
+    return MARGINS_ECP5 if device["family"] == "ecp5" else MARGINS
 
 
 def onchip_bits(device=XCVU9P):

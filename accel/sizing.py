@@ -15,7 +15,7 @@ from model.support.errors import UserError
 
 from .config import CLOCK_HZ, AccelConfig
 from .cycles import frame_cycles, useful_macs
-from .device import DSP_CONTROL, DSP_PER_LANE, MARGINS, dsp_count, get_device, onchip_bits
+from .device import DSP_CONTROL, DSP_PER_LANE, dsp_count, get_device, margins, onchip_bits
 
 __all__ = ["LUT_COST", "Choice", "auto_array", "throughput"]
 
@@ -81,12 +81,13 @@ class Choice:
         c = self.config
         lut = f", {c.lut_cols} LUT columns" if c.lut_cols else ""
         dsp = "MULT18X18D" if get_device(c.device)["family"] == "ecp5" else "DSP48E2"
+        mg = margins(get_device(c.device))
         return (f"--array auto: {c.rows}x{c.cols}{lut}, batch {c.batch}: "
                 f"{self.macs_per_cycle:,.0f} useful MACs/cycle on a {c.max_width}x"
                 f"{c.max_height} frame ({self.fps:.1f} fps at {self.clock_hz / 1e6:g} MHz), "
                 f"the most of {self.considered} arrays that fit the {c.device.upper()} within "
-                f"DSP {MARGINS['dsp']:.0%}, LUT {MARGINS['lut']:.0%} and memory "
-                f"{MARGINS['bram36']:.0%} ({self.dsp:,} {dsp}, ~{self.lut:,.0f} LUT, "
+                f"DSP {mg['dsp']:.0%}, LUT {mg['lut']:.0%} and memory "
+                f"{mg['bram36']:.0%} ({self.dsp:,} {dsp}, ~{self.lut:,.0f} LUT, "
                 f"{self.onchip_bits / 1e6:.1f} Mbit on chip)")
 
 
@@ -95,8 +96,9 @@ def _fits(config):
     dsp = dsp_count(config)
     lut = lut_estimate(config)
     bits = config.onchip_bits
-    ok = (dsp <= MARGINS["dsp"] * device["dsp"] and lut <= MARGINS["lut"] * device["lut"]
-          and bits <= MARGINS["bram36"] * onchip_bits(device))
+    mg = margins(device)
+    ok = (dsp <= mg["dsp"] * device["dsp"] and lut <= mg["lut"] * device["lut"]
+          and bits <= mg["bram36"] * onchip_bits(device))
     return ok, dsp, lut, bits
 
 
@@ -104,7 +106,7 @@ def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
                clock_hz=CLOCK_HZ):
     """The :class:`Choice` of array (rows a multiple of the columns, powers of two
     across), LUT columns (INT8) and batch with the most useful MACs per cycle on
-    ``max_frame`` (rounded down to whole patches), within :data:`accel.device.MARGINS` of
+    ``max_frame`` (rounded down to whole patches), within :func:`accel.device.margins` of
     ``device`` (a key of :data:`accel.device.DEVICES`)."""
     w, h = max_frame
     w, h = w - w % model.patch, h - h % model.patch
@@ -142,20 +144,26 @@ def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
 
 
 def _cheapest_fit(base):
-    """The configuration of ``base`` with the fewest LUT columns whose DSP48E2s fit the
-    margin (INT8; ``base`` itself otherwise), if it fits every margin; else ``None``."""
+    """The configuration of ``base`` with the fewest LUT columns whose DSP slices fit the
+    margin (INT8; ``base`` itself otherwise), if it fits every margin; else ``None``.
+
+    On an ECP5 the search takes no LUT columns: a LUT PE costs 309 LUT4s
+    (:data:`LUT_COST_ECP5`) where a MULT18X18D PE costs 47 and one multiplier, and its
+    product, two LUT6 levels per stage on the XCVU9P, is a deeper tree of LUT4s that the
+    100 MHz ECP5 builds have not been timed with."""
     lut = 0
     if base["precision"] == "int8":
         from .plan import ArrayPlan
         rows, cols = base["rows"], base["cols"]
         wide = min(rows, base["model"].coords)
         device = get_device(base["device"])
-        budget = MARGINS["dsp"] * device["dsp"] - cols * DSP_PER_LANE["int8"] - DSP_CONTROL
+        budget = margins(device)["dsp"] * device["dsp"] - cols * DSP_PER_LANE["int8"] - DSP_CONTROL
         packed = device["family"] == "xcup"
-        while lut <= cols and ArrayPlan(rows=rows, cols=cols, wide_rows=wide, lut_cols=lut,
+        most = cols if packed else 0
+        while lut <= most and ArrayPlan(rows=rows, cols=cols, wide_rows=wide, lut_cols=lut,
                                         packed=packed).dsps > budget:
             lut += 1
-        if lut > cols:
+        if lut > most:
             return None
     try:
         config = AccelConfig(**base, lut_cols=lut)

@@ -24,6 +24,7 @@ from model.support.validate import cli_type, nonnegative_int, parse_array, parse
 from model.upscale import MAX_UPSCALE
 
 from ..config import SIMULATION
+from ..device import DEVICES
 from ..flows.frame import SimConfig, simulate
 
 __all__ = ["build_parser", "main"]
@@ -57,6 +58,10 @@ def build_parser():
                    help="load the weights over s_axis_wgt instead of at elaboration")
     p.add_argument("--stall", type=float, default=0.0, help="probability of tready low per output beat")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="xcvu9p", choices=list(DEVICES),
+                   help="the device whose array layout to simulate (default %(default)s: "
+                        "packed DSP48E2 pairs; lfe5u-85f: one product per multiplier, as an "
+                        "ECP5 build has)")
     p.add_argument("--backend", default="amaranth", choices=list(SIMULATION),
                    help="Amaranth's simulator, or the exported Verilog compiled by Verilator "
                         "(needs `apt-get install verilator`; compiled models are cached in "
@@ -109,7 +114,7 @@ def main(argv=None):
                     backend=args.backend, upscale=args.upscale, first_frame=args.first_frame,
                     frames=args.frames, clip_frames=args.clip_frames,
                     verilator_opt=args.verilator_opt,
-                    verilator_threads=args.verilator_threads)
+                    verilator_threads=args.verilator_threads, device=args.device)
     res = simulate(sim, progress=not args.quiet)
     if res.kind == "clip":
         return _clip(args, res)

@@ -366,7 +366,11 @@ def _board_plan(config, verilog, board, clock_hz):
     platform.add_file("patchinr_core.v", verilog)
     top = BoardTop(core=CoreInstance(config=config, verilog=verilog),
                    channels=config.model.channels, clock_hz=clock_hz)
-    plan = platform.build(top, name="top", do_build=False)
+    options = {}
+    if is_ecp5(board):
+        from .pnr import SCRIPT_AFTER_READ
+        options["script_after_read"] = SCRIPT_AFTER_READ
+    plan = platform.build(top, name="top", do_build=False, **options)
     if "top.xdc" in plan.files:
         plan.files["top.xdc"] = _PERIOD.sub(lambda m: f"{m[1]}{float(m[2]):.3f}",
                                             plan.files["top.xdc"])

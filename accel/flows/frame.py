@@ -39,7 +39,8 @@ class SimConfig:
     ``weights`` is the model file; the job is an upscale with ``upscale``, a clip for a
     video model (``first_frame``, ``frames``, ``clip_frames``), else a frame. ``array``
     and ``batch`` default to :data:`accel.config.SIMULATION`'s for the backend, ``size``
-    to the model file's frame. The Verilator backend always streams the weights in over
+    to the model file's frame; ``device`` decides the INT8 array's layout (an ECP5 build's
+    has no packed pairs). The Verilator backend always streams the weights in over
     ``s_axis_wgt`` (one compiled model serves every model file).
     """
 
@@ -60,6 +61,7 @@ class SimConfig:
     verilator_opt: str = "-O2"
     verilator_threads: int = 1
     clock_hz: int = CLOCK_HZ
+    device: str = "xcvu9p"
 
     def to_dict(self):
         return {k: (os.fspath(v) if k == "weights" else list(v) if isinstance(v, tuple) else v)
@@ -192,7 +194,8 @@ def _setup(sim):
     rows, cols = sim.array or SIMULATION[sim.backend].array
     batch = SIMULATION[sim.backend].batch_for(rows) if sim.batch is None else sim.batch
     config = AccelConfig(model=cfg_m, rows=rows, cols=cols, batch=batch,
-                         precision=sim.precision, max_width=width, max_height=height)
+                         precision=sim.precision, max_width=width, max_height=height,
+                         device=sim.device)
     if sim.backend == "verilator":
         from .verilator import default_build_dir
         default_build_dir()                 # a bad PATCHINR_VERILATOR_DIR fails now

@@ -23,7 +23,15 @@ from model.support.errors import UserError
 
 from .toolchain import which
 
-__all__ = ["PnrError", "find_tools", "nextpnr_device", "run", "read_report"]
+__all__ = ["PnrError", "SCRIPT_AFTER_READ", "find_tools", "nextpnr_device", "run",
+           "read_report"]
+
+#: Yosys commands between reading the design and ``synth_ecp5`` (the plan's
+#: ``script_after_read``): processes first, then the wires whose names end in an index made
+#: private, as for ``synth_xilinx`` (:mod:`accel.flows.synth`): ABC9's reintegration
+#: (always on in Yosys 0.70) otherwise fails an internal assertion on some builds when it
+#: names a bit of a wire ``w`` ``w[0]`` and an Amaranth array element has that name.
+SCRIPT_AFTER_READ = "proc\nrename -hide w:*]"
 
 
 class PnrError(Exception):
@@ -72,18 +80,23 @@ def nextpnr_device(platform):
             "--speed", str(platform.speed)]
 
 
-def _run(step, command, log, cwd, say):
-    say(f"{step} (log: {log})")
+def _run(step, command, log, cwd, say, *, tool_log=None):
+    """Run one step, its output into ``log``; ``tool_log``: the log the tool writes itself
+    (where its ERROR line is when ``-q`` keeps the output quiet)."""
+    say(f"{step} (log: {tool_log or log})")
     t0 = time.perf_counter()
     with open(os.path.join(cwd, log), "w") as f:
         proc = subprocess.run(command, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        with open(os.path.join(cwd, log)) as f:
-            lines = f.read().splitlines()
+        lines = []
+        for name in (log, tool_log):
+            if name and os.path.exists(os.path.join(cwd, name)):
+                with open(os.path.join(cwd, name), errors="replace") as f:
+                    lines += f.read().splitlines()
         errors = [line.strip() for line in lines if "ERROR" in line]
         raise PnrError(f"{step} failed (exit {proc.returncode}): "
-                       f"{errors[-1] if errors else (lines[-1] if lines else 'no output')} "
-                       f"(log: {log})")
+                       f"{errors[-1][:300] if errors else (lines[-1] if lines else 'no output')}"
+                       f" (log: {tool_log or log})")
     return round(time.perf_counter() - t0, 1)
 
 
@@ -103,14 +116,14 @@ def run(platform, folder, *, name="top", seed=1, say=print):
     seconds = {}
     seconds["synth_ecp5"] = _run("yosys synth_ecp5", [*tools["yosys"][0], "-q", "-l",
                                                       f"{name}.rpt", f"{name}.ys"],
-                                 f"{name}.synth.log", folder, say)
+                                 f"{name}.synth.log", folder, say, tool_log=f"{name}.rpt")
     seconds["nextpnr"] = _run("nextpnr-ecp5", [
         *tools["nextpnr-ecp5"][0], "-q", "--log", f"{name}.tim", *nextpnr_device(platform),
         "--json", f"{name}.json", "--lpf", f"{name}.lpf", "--textcfg", f"{name}.config",
         "--report", f"{name}.pnr.json", "--timing-allow-fail", "--seed", str(seed),
         # router2 routes a full device in minutes where router1 (the default) takes hours.
         "--router", "router2"],
-        f"{name}.pnr.log", folder, say)
+        f"{name}.pnr.log", folder, say, tool_log=f"{name}.tim")
     seconds["ecppack"] = _run("ecppack", [*tools["ecppack"][0], "--input", f"{name}.config",
                                           "--bit", f"{name}.bit"],
                               f"{name}.pack.log", folder, say)

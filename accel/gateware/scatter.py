@@ -241,10 +241,13 @@ class PatchScatter(wiring.Component):
         s0_fire = s0_valid & (reserved < OUT_FIFO_DEPTH)
         m.d.sync += reserved.eq(reserved + s0_fire - transfer)
 
+        # Only the valid bits have a reset: what travels beside them is data.
         s1_valid, s2_valid, s3_valid = Signal(), Signal(), Signal()
-        s1_beat, s2_beat, s3_beat = (Signal(beat, name=f"s{i}_beat") for i in (1, 2, 3))
-        s1_bank, s2_bank, s3_bank = (Signal(range(lanes), name=f"s{i}_bank") for i in (1, 2, 3))
-        s1_addr = Signal(range(depth + stride + 1))
+        s1_beat, s2_beat, s3_beat = (Signal(beat, name=f"s{i}_beat", reset_less=True)
+                                     for i in (1, 2, 3))
+        s1_bank, s2_bank, s3_bank = (Signal(range(lanes), name=f"s{i}_bank", reset_less=True)
+                                     for i in (1, 2, 3))
+        s1_addr = Signal(range(depth + stride + 1), reset_less=True)
         m.d.sync += [
             s1_valid.eq(s0_fire), s1_beat.eq(Cat(s0_last, first, s0_release, s0_final)),
             s1_bank.eq(bank), s1_addr.eq(slot_addr | word),    # word < stride: no carry
@@ -256,7 +259,7 @@ class PatchScatter(wiring.Component):
         values = []
         for b, rp in enumerate(read_ports):
             m.d.comb += rp.addr.eq(s1_addr + (b < s1_bank))
-            v = Signal(8, name=f"s3_value{b}")
+            v = Signal(8, name=f"s3_value{b}", reset_less=True)
             m.d.sync += v.eq(rp.data)
             values.append(v)
         # Channel ch of the pixel is in bank (s3_bank + ch) % C.

@@ -187,6 +187,38 @@ def timing_table(name="auto_p2_int8.json"):
     return "\n".join(lines) + "\n"
 
 
+def ecp5_table(name="ulx3s85f_p2_int8.json"):
+    """The ECP5 build's post-route figures (nextpnr's report), from its committed report."""
+    r = _report(name)
+    c, p = r["configuration"], r["pnr"]
+    m = c["model"]
+    job = r["build"]
+    flags = " ".join(f"--{k} {v}" for k, v in (("board", job["board"]), ("patch", job["patch"]),
+                                                ("precision", job["precision"]),
+                                                ("hidden", job.get("hidden")),
+                                                ("layers", job.get("layers")),
+                                                ("array", job["array"])) if v is not None)
+    steps = ", ".join(f"{k} {v:.0f} s" for k, v in p["seconds"].items())
+    lines = [f"`python -m accel.build {flags}`: {c['array']} array, batch {c['batch']}, "
+             f"{m['layers']} x {m['hidden']} model ({r['params']:,} parameters, "
+             f"{'random weights, seed 0' if p.get('weights') else 'the model file'}), "
+             f"{c['part']}; {r['seconds']:.0f} s on a 2-core CPU ({steps}; "
+             f"{', '.join(sorted(set(p['tools'].values())))}).", "",
+             "| clock | constraint | achieved Fmax | met |", "|---|---:|---:|---|"]
+    for clock, f in p["clocks"].items():
+        lines.append(f"| `{clock}` | {f['constraint_mhz']:g} MHz | {f['achieved_mhz']:.2f} MHz | "
+                     f"{'yes' if f['met'] else 'no'} |")
+    cp = p["critical_path"]
+    lines += ["", f"Critical path: `{cp['from']}` to `{cp['to']}`, {cp['delay_ns']:.2f} ns: "
+                  f"{cp['logic_ns']:.2f} ns of logic ({cp['cells']} cells) and "
+                  f"{cp['routing_ns']:.2f} ns of routing.", "",
+              "| resource | used | available | % |", "|---|---:|---:|---:|"]
+    for kind, u in p["utilization"].items():
+        lines.append(f"| {kind} | {u['used']:,} | {u['available']:,} | "
+                     f"{100 * u['used'] / u['available']:.1f} % |")
+    return "\n".join(lines) + "\n"
+
+
 def toolchain_table():
     """The same builds with Yosys 0.70 (the wheel) and 0.23 (Debian's), part by part."""
     pairs = []
@@ -259,5 +291,7 @@ def write_all():
     _write("size.md", size_table())
     _write("resources.md", resources_table())
     _write("timing.md", timing_table())
+    _write("timing_default.md", timing_table("default_p2_int8.json"))
+    _write("ecp5.md", ecp5_table())
     _write("per_pe.md", per_pe_table())
     _write("toolchain.md", toolchain_table())

@@ -97,3 +97,21 @@ def test_a_block_that_misses_the_goal_is_reported(tmp_path):
     # A block inside the array is held to the fanout limit too.
     misses = timing_evidence({"pe_deep": f}, None)["misses"]
     assert "carry chains" in misses["pe_deep"] and "fanout" in misses["pe_deep"]
+
+
+@needs_yosys
+def test_every_block_of_a_core_meets_the_goal(tmp_path):
+    """The whole core's blocks (CSR, coordinate generator, batcher, sequencer, datapath,
+    scatter, loader), the lane, the PEs and the column groups of a configuration with a
+    batch of 4,096 (the widest addresses and counters), packed pairs and a LUT column: the
+    report's timing section names no block that misses the goal."""
+    from accel.config import AccelConfig
+    from accel.flows.synth import CORE_BLOCKS, estimate
+    from model.config import PatchINRConfig
+    config = AccelConfig.fitting(model=PatchINRConfig(patch=2, hidden=16, layers=2), rows=6,
+                                 cols=3, batch=4096, lut_cols=1)
+    res = estimate(config, cache_dir=tmp_path, tool=YOSYS)
+    evidence = timing_evidence(res["timing"], config)
+    assert set(CORE_BLOCKS) | {"core", "lane", "pe_lut", "pe_pair", "group_lut",
+                               "group_pair"} <= set(evidence["blocks"])
+    assert evidence["misses"] == {}, evidence["misses"]
