@@ -75,3 +75,24 @@ def test_size_command_rejects_a_bad_precision(capsys):
     assert size_main(["--precision", "int4"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "int4" in err
+
+
+def test_auto_on_the_ecp5():
+    """On the LFE5U-85F the search takes one product per MULT18X18D, no LUT columns, and
+    stays within the ECP5's margins (multipliers at most 55 %); the default 7 x 256 model
+    fits no array there, a 7 x 128 one does."""
+    from accel.device import LFE5U_85F, MARGINS_ECP5, margins, onchip_bits
+    from model.support.errors import UserError
+    assert margins(LFE5U_85F) is MARGINS_ECP5 and MARGINS_ECP5["dsp"] == 0.55
+    with pytest.raises(UserError, match="no int8 array fits the LFE5U-85F"):
+        auto_array(PatchINRConfig(patch=2), precision="int8", max_frame=(1920, 1080),
+                   device="lfe5u-85f")
+    choice = auto_array(PatchINRConfig(patch=2, hidden=128, layers=7), precision="int8",
+                        max_frame=(1920, 1080), device="lfe5u-85f", clock_hz=100_000_000)
+    c = choice.config
+    assert c.device == "lfe5u-85f" and c.lut_cols == 0 and c.array_plan.pairs == 0
+    assert choice.dsp == c.rows * c.cols + c.cols * DSP_PER_LANE["int8"] <= 0.55 * 156
+    assert c.onchip_bits <= 0.8 * onchip_bits(LFE5U_85F)
+    # No larger array of the same shapes fits the multipliers.
+    assert (2 * c.rows) * c.cols + c.cols * 2 > 0.55 * 156
+    assert "LFE5U-85F" in choice.reason() and "100 MHz" in choice.reason()
