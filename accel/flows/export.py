@@ -68,8 +68,7 @@ class CoreTop(Elaboratable):
     """:class:`~accel.gateware.core.PatchINRCore` behind flat, Xilinx-named ports and one clock.
 
     The wrapper owns the ``sync`` clock domain: its clock is ``aclk`` and its (synchronous)
-    reset is ``~aresetn`` through one register (the core enters and leaves reset one
-    cycle after ``aresetn``). Every member of the core's signature becomes one
+    reset is ``~aresetn``. Every member of the core's signature becomes one
     :class:`~amaranth.hdl.Signal` named ``<interface>_<member>`` (``s_axis_wgt_tdata``) or,
     for the plain ports, by its own name (``busy``).
 
@@ -111,11 +110,7 @@ class CoreTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = cd = ClockDomain("sync")
-        # The reset reaches the core through a register, so that its net starts at a
-        # flip-flop beside the logic, not at a pin (the tools replicate or promote it).
-        rst = Signal(init=1, reset_less=True, name="rst_sync")
-        m.d.sync += rst.eq(~self.aresetn)
-        m.d.comb += [cd.clk.eq(self.aclk), cd.rst.eq(rst)]
+        m.d.comb += [cd.clk.eq(self.aclk), cd.rst.eq(~self.aresetn)]
         m.submodules.core = self.core
         for flat, value, flow in self._links:
             if flow == wiring.In:
