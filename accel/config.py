@@ -450,6 +450,10 @@ class Timing:
     #: its step and first centre in registered steps.
     COORD_DERIVE = 2
 
+    #: The datapath's activation write register: a layer's results reach the activation
+    #: banks one cycle after the lanes deliver them.
+    ACT_WRITE = 1
+
     #: The INT8 multiply-accumulate (:class:`~accel.formats.int8.Int8Mac`): one register.
     INT8_MAC = 1
     #: FP32 multiplier (:class:`~accel.formats.float32.mul.FpMul`) and adder
@@ -493,8 +497,9 @@ class Timing:
         self.tile_min = max(self.FEED + (R - 1) * self.pe - 1 + R + self.load_delay,
                             self.array + 2)
         self.wload_start = self.FEED + (R - 1) * self.pe - 1
-        #: Last issue of a layer to the first issue of the next.
-        self.drain = self.FEED + (C - 1) + self.array + self.post
+        #: Last issue of a layer to the first issue of the next (its reads follow the
+        #: last activation write).
+        self.drain = self.FEED + (C - 1) + self.array + self.post + self.ACT_WRITE
         #: Issue to the write of lane ``c``'s result: ``result_tap + c``.
         self.result_tap = self.FEED + self.array + self.post
         self.depth = self.result_tap + C

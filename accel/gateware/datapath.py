@@ -214,12 +214,18 @@ class Datapath(wiring.Component):
             c = r % C
             t_res = line[tm.result_tap + c]
             wp = bank.write_port()
-            m.d.comb += [
-                wp.en.eq(t_res.valid & t_res.last_kt & ~t_res.out_layer
-                         & (c < t_res.cols_valid) & (t_res.wbank == r // C)),
-                wp.addr.eq(t_res.act_wr),
-                wp.data.eq(results[c]),
+            # The write is registered first (Timing.ACT_WRITE): the enable's decode and a
+            # deep bank's block-select decode are not one path.
+            wen = Signal(name=f"act{r}_wen")
+            waddr = Signal.like(wp.addr, name=f"act{r}_waddr", reset_less=True)
+            wdata = Signal.like(wp.data, name=f"act{r}_wdata", reset_less=True)
+            m.d.sync += [
+                wen.eq(t_res.valid & t_res.last_kt & ~t_res.out_layer
+                       & (c < t_res.cols_valid) & (t_res.wbank == r // C)),
+                waddr.eq(t_res.act_wr),
+                wdata.eq(results[c]),
             ]
+            m.d.comb += [wp.en.eq(wen), wp.addr.eq(waddr), wp.data.eq(wdata)]
 
         t_commit = line[tm.result_tap + C - 1]
         m.d.comb += [self.commit.eq(t_commit.valid & t_commit.commit),
