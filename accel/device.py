@@ -119,6 +119,6 @@ def check_fit(config, *, device=None):
         kind = "MULT18X18D" if device["family"] == "ecp5" else "DSP48E2"
         raise UserError(f"array {config.rows}x{config.cols} ({config.precision}{lut}) does "
                         f"not fit the {device['name'].upper()}: {array_dsps(config):,} {kind}s "
-                        f"in the array + {config.cols} lanes x {DSP_PER_LANE[config.precision]} "
-                        f"+ {DSP_CONTROL} = {need:,}, the device has {device['dsp']:,} (try "
-                        f"--array auto)")
+                        f"in the array + {config.cols} lanes x {DSP_PER_LANE[config.precision]}"
+                        + (f" + {DSP_CONTROL}" if DSP_CONTROL else "")
+                        + f" = {need:,}, the device has {device['dsp']:,} (try --array auto)")

@@ -273,16 +273,24 @@ def resolve(job=None, *, out="build", say=None, **fields):
         positive_int("array columns", cols)
     model_cfg, mf = _model(patch=patch, weights=weights, hidden=job.hidden, layers=job.layers)
     device = board_device(board)
-    if array == "auto":
-        from ..sizing import auto_array
-        choice = auto_array(model_cfg, precision=precision, max_frame=BUILD.max_frame,
-                            device=device["name"], clock_hz=job.clock_hz)
-        config = choice.config
-        if say is not None:
-            say(choice.reason())
-    else:
-        config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
-                                     precision=precision, device=device["name"])
+    try:
+        if array == "auto":
+            from ..sizing import auto_array
+            choice = auto_array(model_cfg, precision=precision, max_frame=BUILD.max_frame,
+                                device=device["name"], clock_hz=job.clock_hz)
+            config = choice.config
+            if say is not None:
+                say(choice.reason())
+        else:
+            config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
+                                         precision=precision, device=device["name"])
+    except UserError as exc:
+        # The default model's 3.6 Mbit of weights alone nearly fill an ECP5's block RAM.
+        if (device["family"] == "ecp5" and weights is None and job.hidden is None
+                and ("on-chip memory" in str(exc) or "no int8 array fits" in str(exc))):
+            raise UserError(f"{exc} (the default 7 x 256 model does not fit the "
+                            f"{device['name'].upper()}; --hidden 128 does)") from None
+        raise
     check_fit(config)
     # The default frame in whole patches: 255x255 at n = 3, as the largest frame is.
     width, height = size or tuple(v - v % model_cfg.patch for v in BUILD.frame)

@@ -151,6 +151,12 @@ def no_elaboration(monkeypatch):
 @pytest.mark.parametrize("argv, message", [
     (["--board", "zedboard"], r"unknown board 'zedboard' \(choose vcu118, ulx3s-85f, ulx3s-12f\)"),
     (["--board", "generic"], r"board 'generic' has no buttons"),
+    (["--board", "ulx3s-85f", "--array", "8x8"],
+     r"more than the LFE5U-85F's 3.8 Mbit .*\(the default 7 x 256 model does not fit the "
+     r"LFE5U-85F; --hidden 128 does"),
+    (["--board", "ulx3s-85f", "--hidden", "128", "--precision", "fp32"],
+     r"fp32 builds are for the XCVU9P"),
+    (["--hidden", "0"], r"hidden \(of the default model\) must be a positive integer, not 0"),
     (["--precision", "int4"], r"unknown precision 'int4' \(choose int8, fp32 or dual\)"),
     (["--patch", "0"], r"patch size must be a positive integer, not 0"),
     (["--patch", "-2"], r"patch size must be a positive integer, not -2"),
