@@ -26,6 +26,7 @@ names what is wrong. Version 1 (before video models) is read too: its configurat
 import io
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -92,9 +93,16 @@ def to_bytes(*, config, fp32, quant, meta=None):
         arrays[f"int8/m{i}"] = layer.m.astype(np.int32)
         arrays[f"int8/s{i}"] = layer.s.astype(np.int32)
     arrays["int8/lut"] = quant.lut.astype(np.int8)
-    # Through a file object, so numpy does not append ".npz" to anyone's name.
+    # numpy's own savez stamps each member with the time of writing; a fixed stamp makes
+    # the same model the same bytes (a resumed training run's file equals an uninterrupted
+    # one's). np.load reads this as it reads savez_compressed's output.
     f = io.BytesIO()
-    np.savez_compressed(f, **arrays)
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
     return f.getvalue()
 
 

@@ -15,6 +15,8 @@ The recipe (schedule, quantization-aware steps, what is kept) is described in
 """
 
 import argparse
+import math
+import os
 import sys
 
 # Only light modules at the top: torch loads inside main, where an interrupt is handled.
@@ -58,7 +60,19 @@ def build_parser():
     p.add_argument("--qat-consistency", type=float, default=DEFAULT_QAT_CONSISTENCY,
                    help=f"weight of the FP32/INT8 disagreement in the QAT loss "
                         f"(default {DEFAULT_QAT_CONSISTENCY:g})")
+    p.add_argument("--keep", default="dual", choices=["dual", "int8", "fp32"],
+                   help="what the model is for, so which state is kept: dual (default: FP32 "
+                        "and INT8 frames within 1 dB, for a dual build), int8 or fp32 (the "
+                        "best frame of that datapath)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--checkpoint", default=None,
+                   help="file the training state is saved to every --checkpoint-every seconds, "
+                        "on Ctrl-C and at the end (default: OUT.ckpt with --out)")
+    p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
+                   help="seconds of training between checkpoints (default %(default)g)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint (same settings): the result is the "
+                        "same, bit for bit, as a run that was never interrupted")
     p.add_argument("--out", default=None, help="model file to write (.npz)")
     p.add_argument("--json", default=None, help="results JSON to write")
     p.add_argument("--png", default=None, help="write FP32 and INT8 reconstructions as PREFIX_fp32.png, PREFIX_int8.png")
@@ -77,9 +91,7 @@ def main(argv=None):
     for path in outputs:
         check_output(path, inputs=(args.image or args.video,))
 
-    from .data import load_image, patch_grid
-    from .evaluate import render_fp32, render_int8
-    from .training import TrainSettings, train_image
+    from .training import TrainSettings
 
     if args.video is None:
         for flag, value, default in (("--frames", args.frames, 16),
@@ -90,24 +102,63 @@ def main(argv=None):
     batch = args.batch if args.batch is not None or args.image else VIDEO_BATCH
     settings = TrainSettings(steps=args.steps, lr=args.lr, schedule=args.schedule, seed=args.seed,
                              device=args.device, qat_steps=args.qat_steps,
-                             qat_consistency=args.qat_consistency, batch=batch)
+                             qat_consistency=args.qat_consistency, batch=batch, keep=args.keep)
+    checkpoint = _checkpoint(args)
+    try:
+        return _train(args, w, h, settings, pngs, checkpoint)
+    except KeyboardInterrupt:
+        if checkpoint is not None and os.path.exists(checkpoint.path):
+            print(f"model.train: training state saved in {checkpoint.path}: the same command "
+                  f"with --resume continues it", file=sys.stderr)
+        raise
+
+
+def _checkpoint(args):
+    from .training import Checkpoint
+    path = args.checkpoint or (args.out + ".ckpt" if args.out else None)
+    if path is None:
+        if args.resume:
+            raise UserError("--resume needs --checkpoint FILE (or --out, whose OUT.ckpt it "
+                            "resumes)")
+        return None
+    if args.resume and not os.path.exists(path):
+        raise UserError(f"nothing to resume: checkpoint {path!r} does not exist")
+    if not math.isfinite(args.checkpoint_every) or args.checkpoint_every < 0:
+        raise UserError(f"--checkpoint-every must be a number of seconds >= 0, not "
+                        f"{args.checkpoint_every}")
+    if path in (args.out, args.json, *(f"{args.png}_{k}.png" for k in ("fp32", "int8"))):
+        raise UserError(f"the checkpoint {path!r} is also an output")
+    check_output(path, inputs=(args.image or args.video,))
+    return Checkpoint(path, every=args.checkpoint_every, resume=args.resume)
+
+
+def _train(args, w, h, settings, pngs, checkpoint):
+    from .config import PatchINRConfig
+    from .data import load_image, patch_grid
+    from .evaluate import render_fp32, render_int8
+    from .training import train_image
     if args.video is not None:
-        return _train_video(args, w, h, settings, pngs)
+        return _train_video(args, w, h, settings, pngs, checkpoint)
     probe = load_image(args.image, size=None, channels=1 if args.gray else None)
     config = PatchINRConfig(patch=args.patch, channels=probe.shape[2], hidden=args.hidden,
                             layers=args.layers, omega0=args.omega0)
     patch_grid(w, h, args.patch)           # reject sizes the patch grid cannot tile, before loading
     image = load_image(args.image, size=(w, h), channels=config.channels)
     model, quant, results = train_image(image, config, settings, progress=not args.quiet,
-                                        image_name=args.image)
+                                        image_name=args.image, checkpoint=checkpoint)
     meta = {k: results[k] for k in ("image", "width", "height", "psnr_fp32", "psnr_int8", "steps", "seed")}
     _write(args, config, model, quant, meta, results, pngs,
            lambda: (render_fp32(model, w, h), render_int8(quant, w, h)))
     print(f"{args.image} {w}x{h} n={args.patch}: FP32 {results['psnr_fp32']:.2f} dB, "
           f"INT8 {results['psnr_int8']:.2f} dB, {results['params']:,} parameters "
           f"({100 * results['param_overhead']:+.2f} % vs n=1), "
-          f"{results['seconds_per_step']:.3f} s/step")
+          f"{results['seconds_per_step']:.3f} s/step{_resumed(checkpoint)}")
     return 0
+
+
+def _resumed(checkpoint):
+    step = checkpoint.resumed_from if checkpoint is not None else None
+    return "" if step is None else f", resumed at step {step:,}"
 
 
 def _write(args, config, model, quant, meta, results, pngs, renders):
@@ -128,7 +179,7 @@ def _write(args, config, model, quant, meta, results, pngs, renders):
     out.commit()
 
 
-def _train_video(args, w, h, settings, pngs):
+def _train_video(args, w, h, settings, pngs, checkpoint):
     from .data import patch_grid
     from .evaluate import render_clip_fp32, render_clip_int8
     from .training import train_clip
@@ -139,7 +190,7 @@ def _train_video(args, w, h, settings, pngs):
     config = PatchINRConfig(patch=args.patch, channels=clip.shape[3], hidden=args.hidden,
                             layers=args.layers, omega0=args.omega0, coords=3)
     model, quant, results = train_clip(clip, config, settings, progress=not args.quiet,
-                                       video_name=args.video)
+                                       video_name=args.video, checkpoint=checkpoint)
     results.update(first_frame=args.first_frame, frame_step=args.frame_step, fit=args.fit)
     meta = {k: results[k] for k in ("video", "width", "height", "frames", "first_frame",
                                     "frame_step", "fit", "psnr_fp32", "psnr_int8", "steps",
@@ -150,7 +201,7 @@ def _train_video(args, w, h, settings, pngs):
     print(f"{args.video} {w}x{h}x{len(clip)} n={args.patch}: FP32 {results['psnr_fp32']:.2f} dB, "
           f"INT8 {results['psnr_int8']:.2f} dB (means over the frames), "
           f"{results['params']:,} parameters ({100 * results['param_overhead']:+.2f} % vs "
-          f"n=1), {results['seconds_per_step']:.3f} s/step")
+          f"n=1), {results['seconds_per_step']:.3f} s/step{_resumed(checkpoint)}")
     return 0
 
 

@@ -10,8 +10,11 @@ Adam at a constant 1e-4, is ``--lr 1e-4 --schedule constant``; the README compar
 The last quarter of the steps (``--qat-steps``) is quantization-aware: the same optimiser
 and schedule continue through the exact INT8 datapath (straight-through gradients),
 minimising the INT8 error, the float error and, weighted by ``--qat-consistency``, the two
-datapaths' disagreement; the best state whose FP32 and INT8 frames agree within 1 dB is
-kept. Post-training quantization alone does not hold up: a float-only fit goes far past
+datapaths' disagreement; the state kept is the best for what the model is for
+(``--keep``): by default the best whose FP32 and INT8 frames agree within 1 dB (both
+datapaths of a ``dual`` build), or the best INT8 or FP32 frame. A run with a checkpoint
+file survives interruption: ``--resume`` continues it to the same weights, bit for bit
+(:class:`Checkpoint`). Post-training quantization alone does not hold up: a float-only fit goes far past
 what 8-bit activations can represent and its weights then rely on that precision (the
 README has the numbers). The model file holds the
 final float weights and their quantization, so its FP32 and INT8 datapaths render the same
@@ -19,8 +22,13 @@ model; ``psnr_fp32_pretrain`` and ``psnr_int8_ptq`` record the float phase's end
 """
 
 import copy
+import hashlib
+import io
 import math
+import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -32,13 +40,18 @@ from .evaluate import render_fp32, render_int8, score, shifted_psnr
 from .network import PatchINR
 from .quant import FakeQuantPatchINR, calibrate, quantize
 from .support.errors import UserError
+from .support.files import write_bytes
 from .support.limits import LR_MAX, QAT_CONSISTENCY_MAX, SEED_MAX, check_memory, training_bytes
 from .support.validate import (nonnegative_int, nonnegative_number, one_of, positive_int,
                                positive_number)
 
-__all__ = ["TrainSettings", "Samples", "fit", "fit_clip", "fit_samples", "train_image",
+__all__ = ["TrainSettings", "Checkpoint", "KEEP_CHOICES", "Samples", "fit", "fit_clip", "fit_samples", "train_image",
            "train_clip", "lr_at", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY"]
 
+
+
+#: What a model can be kept for (``TrainSettings(keep=...)``, ``model.train --keep``).
+KEEP_CHOICES = ("dual", "int8", "fp32")
 
 
 class TrainSettings:
@@ -47,7 +60,11 @@ class TrainSettings:
     ``qat_steps`` of the ``steps`` (the last ones; default a quarter) train through the
     exact INT8 datapath; 0 trains in float only and quantizes after training.
     ``qat_consistency`` weighs the FP32/INT8 disagreement in their loss (see
-    ``_train_int8``). ``batch`` is the queries per float step: ``None`` trains on all
+    ``_int8_loss``). ``keep`` says what the model is for, and so which state of the
+    quantization-aware phase is kept: ``"dual"`` (the default; both datapaths of a ``dual``
+    build) the best whose FP32 and INT8 frames agree within 1 dB, ``"int8"`` the best INT8
+    frame, ``"fp32"`` the best FP32 frame; the float phase's end state is a candidate too,
+    so ``int8`` never keeps less than its post-training quantization. ``batch`` is the queries per float step: ``None`` trains on all
     of them each step (full batch, the image default); fewer draw a fresh random subset
     every step (a clip's million queries do not fit one step), and then the final
     weights are kept, the cosine having brought the rate down to 1/100.
@@ -55,7 +72,7 @@ class TrainSettings:
 
     def __init__(self, *, steps=2000, lr=DEFAULT_LR, schedule="cosine", warmup=0, seed=0,
                  device="auto", qat_steps=None, qat_batch=16384, qat_eval_every=20,
-                 qat_consistency=DEFAULT_QAT_CONSISTENCY, batch=None):
+                 qat_consistency=DEFAULT_QAT_CONSISTENCY, batch=None, keep="dual"):
         positive_int("steps", steps)
         positive_number("learning rate", lr, maximum=LR_MAX)
         nonnegative_int("seed", seed, maximum=SEED_MAX)
@@ -71,13 +88,14 @@ class TrainSettings:
         nonnegative_number("QAT consistency weight", qat_consistency,
                            maximum=QAT_CONSISTENCY_MAX)
         one_of("learning-rate schedule", schedule, ("cosine", "constant"))
+        one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
         if batch is not None:
             positive_int("batch", batch)
         self.steps, self.lr, self.warmup, self.seed = steps, float(lr), warmup, int(seed)
         self.schedule = schedule
         self.qat_steps, self.qat_batch, self.qat_eval_every = qat_steps, qat_batch, qat_eval_every
         self.qat_consistency = float(qat_consistency)
-        self.batch = batch
+        self.batch, self.keep = batch, keep
         self.device = _pick_device(device)
 
 
@@ -139,7 +157,7 @@ class Samples:
         return len(self.coords)
 
 
-def fit(image, config, settings, *, progress=True):
+def fit(image, config, settings, *, progress=True, checkpoint=None, on_step=None):
     """Fit ``config``'s network to ``image`` (float32 ``[H, W, C]`` in [0, 1]).
 
     The first ``steps - qat_steps`` steps train the float network on the patch centres
@@ -149,8 +167,9 @@ def fit(image, config, settings, *, progress=True):
     (:class:`~model.quant.FakeQuantPatchINR`, straight-through gradients) on random batches
     of up to ``qat_batch`` patch centres, minimising the INT8 and the float error and
     ``qat_consistency`` times their disagreement; every ``qat_eval_every`` steps the whole
-    frame is rendered both ways and the best state whose two frames agree within 1 dB is
-    kept (see ``_train_int8``).
+    frame is rendered both ways and the best state for ``settings.keep`` is kept (see
+    ``_int8_loss``). ``checkpoint`` (a :class:`Checkpoint`) makes the run resumable;
+    ``on_step(step)`` is called after each step (:func:`fit_samples`).
 
     Returns ``(model, pretrain, info)``: the final float model, the float model as the
     float phase left it, and ``info`` with ``train_seconds``, ``seconds_per_step`` (both
@@ -163,10 +182,11 @@ def fit(image, config, settings, *, progress=True):
     if config.is_video:
         raise UserError("a video configuration (coords = 3) is fitted to a clip, not an image")
     return fit_samples(Samples.image(image, config.patch), config, settings,
-                       progress=progress)
+                       progress=progress, checkpoint=checkpoint, on_step=on_step)
 
 
-def fit_clip(clip, config, settings, *, progress=True, eval_queries=65536):
+def fit_clip(clip, config, settings, *, progress=True, eval_queries=65536, checkpoint=None,
+             on_step=None):
     """Fit a video configuration (``coords = 3``) to ``clip`` (float32 ``[F, H, W, C]``).
 
     As :func:`fit`, over every frame's patch centres with ``t`` (:mod:`model.video`). The
@@ -179,68 +199,277 @@ def fit_clip(clip, config, settings, *, progress=True, eval_queries=65536):
     if not config.is_video:
         raise UserError("an image configuration (coords = 2) is fitted to an image, not a clip")
     return fit_samples(Samples.clip(clip, config.patch), config, settings,
-                       progress=progress, eval_queries=eval_queries)
+                       progress=progress, eval_queries=eval_queries, checkpoint=checkpoint,
+                       on_step=on_step)
 
 
-def fit_samples(samples, config, settings, *, progress=True, eval_queries=None):
-    """The training loop of :func:`fit` and :func:`fit_clip` on :class:`Samples`."""
-    torch.manual_seed(settings.seed)
-    np.random.seed(settings.seed)
+def fit_samples(samples, config, settings, *, progress=True, eval_queries=None,
+                checkpoint=None, on_step=None):
+    """The training loop of :func:`fit` and :func:`fit_clip` on :class:`Samples`.
+
+    ``checkpoint`` (a :class:`Checkpoint`) saves the whole state of the run every few
+    minutes, on Ctrl-C (at the end of the step under way, then ``KeyboardInterrupt`` is
+    raised) and at the end; with ``checkpoint.resume`` a run continues from the file and
+    ends with the same weights, bit for bit, as one that was never interrupted (same
+    device). ``on_step(step)`` is called after every finished step (0-based).
+    """
     dev = settings.device
     queries = len(samples)
     per_step = min(queries, settings.batch or queries)
     check_memory(f"training a {config.layers} x {config.hidden} network on {per_step:,} "
                  f"queries a step", training_bytes(config, per_step))
-    model = PatchINR(config).to(dev)
-    coords = torch.as_tensor(samples.coords, device=dev)
-    target = torch.as_tensor(samples.target, device=dev)
-    opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    float_steps = settings.steps - settings.qat_steps
+    run = _Fit(samples, config, settings, eval_queries, checkpoint, on_step)
     bar = _progress(settings.steps, f"fit n={config.patch}", progress)
     try:
-        return _fit(model, opt, coords, target, samples, settings, bar, float_steps, dev,
-                    eval_queries)
+        with _StopOnInterrupt(checkpoint is not None) as stop:
+            return run.run(bar, stop)
     finally:
         bar.close()                 # also on an error or an interrupt: the line is cleared
 
 
-def _fit(model, opt, coords, target, samples, settings, bar, float_steps, dev, eval_queries):
-    best_loss, best_state, history = float("inf"), None, []
-    q = len(coords)
-    batch = settings.batch if settings.batch and settings.batch < q else None
-    gen = torch.Generator(device="cpu").manual_seed(settings.seed)
-    t0 = time.perf_counter()
-    for step in range(float_steps):
-        _set_lr(opt, step, settings)
-        opt.zero_grad(set_to_none=True)
-        if batch:
-            idx = torch.randperm(q, generator=gen)[:batch].to(dev)
-            loss = torch.mean((model(coords[idx]) - target[idx]) ** 2)
+class Checkpoint:
+    """Where a fit keeps its state: ``path`` (a torch file, replaced atomically), written
+    every ``every`` seconds of training, on an interrupt and at the end; ``resume``
+    continues from it when it exists (and must be of the same run: configuration, recipe,
+    seed and data; with ``restart_other`` one of another run is started over instead)."""
+
+    def __init__(self, path, *, every=300.0, resume=False, restart_other=False):
+        nonnegative_number("checkpoint interval", every)
+        self.path, self.every, self.resume = os.fspath(path), float(every), bool(resume)
+        self.restart_other = restart_other   # a sweep retrains a point whose recipe changed
+        #: The step the last :meth:`load` continued from (``None``: it started afresh).
+        self.resumed_from = None
+
+    def load(self, fingerprint):
+        """The saved state, or ``None`` when there is none to resume."""
+        self.resumed_from = None
+        if not (self.resume and os.path.exists(self.path)):
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:        # a truncated or foreign file: say which
+            raise UserError(f"checkpoint {self.path!r} cannot be read ({exc.__class__.__name__}"
+                            f"): delete it to start again") from None
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise UserError(f"{self.path!r} is not a training checkpoint of this package")
+        if state["fingerprint"] != fingerprint:
+            if self.restart_other:
+                return None
+            theirs, ours = state["fingerprint"], fingerprint
+            diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            raise UserError(f"checkpoint {self.path!r} is of another run (differs in "
+                            f"{', '.join(diff)}): resume with the same settings, or delete it")
+        self.resumed_from = int(state["step"])
+        return state
+
+    def save(self, state):
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        write_bytes(self.path, buf.getvalue())       # atomically: a kill leaves the last one
+
+
+CHECKPOINT_FORMAT = "patchinr-train-checkpoint-1"
+
+
+class _StopOnInterrupt:
+    """While active (and asked for), the first Ctrl-C only sets ``requested``: the loop
+    finishes its step, saves and raises ``KeyboardInterrupt``; a second one interrupts at
+    once."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+
+    def _handler(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __enter__(self):
+        if self.enabled:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class _Fit:
+    """One training run's whole state, stepped one optimiser step at a time so that it can
+    be saved between any two steps and continued from there."""
+
+    def __init__(self, samples, config, settings, eval_queries, checkpoint, on_step):
+        self.settings, self.checkpoint, self.on_step = settings, checkpoint, on_step
+        dev = self.dev = settings.device
+        torch.manual_seed(settings.seed)
+        np.random.seed(settings.seed)
+        self.model = PatchINR(config).to(dev)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
+        self.coords = torch.as_tensor(samples.coords, device=dev)
+        self.target = torch.as_tensor(samples.target, device=dev)
+        self.samples, self.eval_queries = samples, eval_queries
+        self.float_steps = settings.steps - settings.qat_steps
+        q = len(samples)
+        self.batch = settings.batch if settings.batch and settings.batch < q else None
+        self.gen = torch.Generator(device="cpu").manual_seed(settings.seed)
+        self.qat_gen = torch.Generator(device="cpu").manual_seed(settings.seed)
+        self.step, self.seconds, self.history = 0, 0.0, []
+        self.best_loss, self.best, self.best_state, self.pretrain = float("inf"), None, None, None
+        self.fq = None
+        self.fingerprint = {
+            "config": config.to_dict(), "queries": q,
+            "data": hashlib.sha256(np.ascontiguousarray(samples.target).tobytes()).hexdigest(),
+            "steps": settings.steps, "lr": settings.lr, "schedule": settings.schedule,
+            "warmup": settings.warmup, "seed": settings.seed, "batch": settings.batch,
+            "qat_steps": settings.qat_steps, "qat_batch": settings.qat_batch,
+            "qat_eval_every": settings.qat_eval_every,
+            "qat_consistency": settings.qat_consistency, "keep": settings.keep,
+            "eval_queries": eval_queries}
+
+    # -- the saved state --------------------------------------------------------------------
+
+    def state(self):
+        return {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint,
+                "step": self.step, "seconds": self.seconds, "history": list(self.history),
+                "model": self.model.state_dict(), "opt": self.opt.state_dict(),
+                "gen": self.gen.get_state(), "qat_gen": self.qat_gen.get_state(),
+                "best_loss": self.best_loss, "best": self.best, "best_state": self.best_state,
+                "pretrain": self.pretrain}
+
+    def restore(self, s):
+        self.step, self.seconds = s["step"], s["seconds"]
+        self.history = [tuple(h) for h in s["history"]]
+        self.model.load_state_dict(s["model"])
+        self.opt.load_state_dict(s["opt"])
+        self.gen.set_state(s["gen"])
+        self.qat_gen.set_state(s["qat_gen"])
+        self.best_loss, self.best = s["best_loss"], s["best"]
+        self.best_state, self.pretrain = s["best_state"], s["pretrain"]
+        if self.best is not None:
+            self.best = (bool(self.best[0]), float(self.best[1]))
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self, bar, stop):
+        ck, settings = self.checkpoint, self.settings
+        if ck is not None:
+            saved = ck.load(self.fingerprint)
+            if saved is not None:
+                self.restore(saved)
+                bar.update(self.step)
+        last_save = time.perf_counter()
+        while self.step < settings.steps:
+            t0 = time.perf_counter()
+            if self.step < self.float_steps:
+                self._float_step(bar)
+            else:
+                self._int8_step(bar)
+            if self.step == self.float_steps - 1:
+                self._end_float_phase()
+            self.step += 1
+            self.seconds += time.perf_counter() - t0
+            bar.update(1)
+            if self.on_step is not None:
+                self.on_step(self.step - 1)
+            if ck is not None and (stop.requested
+                                   or time.perf_counter() - last_save >= ck.every):
+                ck.save(self.state())
+                last_save = time.perf_counter()
+            if stop.requested:
+                raise KeyboardInterrupt
+        if ck is not None:
+            ck.save(self.state())
+        if self.settings.qat_steps:
+            self.model.load_state_dict(self.best_state)
+        pretrain = copy.deepcopy(self.model)
+        pretrain.load_state_dict(self.pretrain)
+        if self.dev.type == "cuda":
+            torch.cuda.synchronize()
+        return self.model.cpu().eval(), pretrain.cpu().eval(), {
+            "train_seconds": self.seconds, "seconds_per_step": self.seconds / settings.steps,
+            "history": self.history}
+
+    def _float_step(self, bar):
+        model, step, settings = self.model, self.step, self.settings
+        _set_lr(self.opt, step, settings)
+        self.opt.zero_grad(set_to_none=True)
+        if self.batch:
+            idx = torch.randperm(len(self.coords), generator=self.gen)[:self.batch].to(self.dev)
+            loss = torch.mean((model(self.coords[idx]) - self.target[idx]) ** 2)
         else:
-            loss = torch.mean((model(coords) - target) ** 2)
+            loss = torch.mean((model(self.coords) - self.target) ** 2)
         loss.backward()
-        opt.step()
+        self.opt.step()
         lv = _finite(loss, step)
-        if not batch and lv < best_loss:
-            best_loss = lv
-            best_state = copy.deepcopy(model.state_dict())
-        if step % 10 == 0 or step == float_steps - 1:
+        if not self.batch and lv < self.best_loss:
+            self.best_loss = lv
+            self.best_state = copy.deepcopy(model.state_dict())
+        if step % 10 == 0 or step == self.float_steps - 1:
             p = 10 * math.log10(4.0 / max(lv, 1e-20))   # targets span [-1, 1]: peak-to-peak 2
-            history.append((step, p))
+            self.history.append((step, p))
             bar.set_postfix_str(f"psnr {p:.2f} dB", refresh=False)
-        bar.update(1)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    pretrain = copy.deepcopy(model).cpu().eval()
-    if settings.qat_steps:
-        _train_int8(model, opt, coords, target, samples, settings, bar, history,
-                    start=float_steps, eval_queries=eval_queries)
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
-    return model.cpu().eval(), pretrain, {
-        "train_seconds": seconds, "seconds_per_step": seconds / settings.steps,
-        "history": history}
+
+    def _end_float_phase(self):
+        """The float phase keeps its lowest-loss weights (full batch) or its last; the
+        quantization-aware phase starts from them, ranked as its first candidate."""
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        self.pretrain = copy.deepcopy(self.model.state_dict())
+        if self.settings.qat_steps:
+            self.best = self._rank()[0]
+            self.best_state = copy.deepcopy(self.model.state_dict())
+
+    def _int8_parts(self):
+        """The fake-quantized model and the INT8 phase's tensors, made on first use."""
+        if self.fq is None:
+            dev, samples, seed = self.dev, self.samples, self.settings.seed
+            self.fq = FakeQuantPatchINR(self.model).to(dev)
+            self.coords_q = torch.as_tensor(samples.coords_q.astype(np.int64), device=dev)
+            self.target_q = torch.as_tensor(samples.pixels, device=dev)
+            q, eq = len(self.coords_q), self.eval_queries
+            # The states are ranked on every query, or on a fixed random subset of a clip's.
+            self.rank_idx = (torch.randperm(q, generator=torch.Generator().manual_seed(seed))
+                             [:eq].to(dev) if eq and q > eq else slice(None))
+        return self.fq
+
+    def _rank(self):
+        """The current state's rank for what the model is kept for (``settings.keep``) and
+        its INT8 PSNR.
+
+        ``dual``: states whose FP32 and INT8 frames agree within 1 dB come first, then the
+        better worse-of-the-two PSNR; ``int8`` or ``fp32``: that datapath's PSNR."""
+        fq, idx = self._int8_parts(), self.rank_idx
+        with torch.no_grad():
+            err8 = torch.mean((fq(self.coords_q[idx]) - self.target_q[idx]) ** 2).item()
+            err32 = torch.mean((self.model(self.coords[idx]) - self.target[idx]) ** 2).item()
+        p8 = 10 * math.log10(255.0 ** 2 / max(err8, 1e-20))
+        p32 = 10 * math.log10(4.0 / max(err32, 1e-20))
+        keep = self.settings.keep
+        key = {"dual": (abs(p8 - p32) <= 1.0, min(p8, p32)),
+               "int8": (True, p8), "fp32": (True, p32)}[keep]
+        return key, p8
+
+    def _int8_step(self, bar):
+        """One step of the quantization-aware phase (see :func:`_int8_loss`)."""
+        settings, step, start = self.settings, self.step, self.float_steps
+        fq = self._int8_parts()
+        q = len(self.coords_q)
+        _set_lr(self.opt, step, settings)
+        idx = (torch.randperm(q, generator=self.qat_gen)[:settings.qat_batch].to(self.dev)
+               if q > settings.qat_batch else slice(None))
+        self.opt.zero_grad(set_to_none=True)
+        loss, loss_q = _int8_loss(fq(self.coords_q[idx]), self.model(self.coords[idx]),
+                                  self.target_q[idx], self.target[idx], settings)
+        loss.backward()
+        self.opt.step()
+        lv = _finite(loss_q, step)
+        if step % 10 == 0:
+            self.history.append((step, 10 * math.log10(255.0 ** 2 / max(lv, 1e-20))))
+        if (step + 1 - start) % settings.qat_eval_every == 0 or step == settings.steps - 1:
+            key, p8 = self._rank()
+            if key > self.best:
+                self.best, self.best_state = key, copy.deepcopy(self.model.state_dict())
+            bar.set_postfix_str(f"int8 {p8:.2f} dB", refresh=False)
 
 
 def _set_lr(opt, step, settings):
@@ -256,9 +485,8 @@ def _finite(loss, step):
     return lv
 
 
-def _train_int8(model, opt, coords, target, samples, settings, bar, history, *, start,
-                eval_queries=None):
-    """The quantization-aware phase of :func:`fit` (steps ``start .. steps-1``).
+def _int8_loss(pix_q, out_f, target_q, target, settings):
+    """The quantization-aware phase's loss and its INT8 part.
 
     The loss is the INT8 datapath's error plus the float model's plus
     ``qat_consistency`` times the mean squared difference of their outputs, all on the same
@@ -269,65 +497,31 @@ def _train_int8(model, opt, coords, target, samples, settings, bar, history, *, 
     disagreement term asks the two datapaths of one model file for the same picture, which
     is what a ``dual`` build switching precision at run time should show.
 
-    A state is kept when its two frames are within 1 dB of each other and their worse PSNR
-    is the best yet (or, while no state is within 1 dB, when the worse PSNR is the best yet).
+    Every ``qat_eval_every`` steps the whole frame (or clip subset) is rendered both ways
+    and the state kept is the best for ``settings.keep`` (``_Fit._rank``): for ``dual``,
+    the best whose two frames are within 1 dB of each other (or, while none is, the best
+    worse PSNR); the float phase's end state is the first candidate.
     """
-    dev = settings.device
-    fq = FakeQuantPatchINR(model).to(dev)
-    coords_q = torch.as_tensor(samples.coords_q.astype(np.int64), device=dev)
-    target_q = torch.as_tensor(samples.pixels, device=dev)
-    gen = torch.Generator(device="cpu").manual_seed(settings.seed)
-    q = len(coords_q)
-    # The states are ranked on every query, or on a fixed random subset of a clip's.
-    rank_idx = (torch.randperm(q, generator=torch.Generator().manual_seed(settings.seed))
-                [:eval_queries].to(dev) if eval_queries and q > eval_queries else slice(None))
-
-    def rank():
-        with torch.no_grad():
-            err8 = torch.mean((fq(coords_q[rank_idx]) - target_q[rank_idx]) ** 2).item()
-            err32 = torch.mean((model(coords[rank_idx]) - target[rank_idx]) ** 2).item()
-        p8 = 10 * math.log10(255.0 ** 2 / max(err8, 1e-20))
-        p32 = 10 * math.log10(4.0 / max(err32, 1e-20))
-        return (abs(p8 - p32) <= 1.0, min(p8, p32)), p8
-
-    best, _ = rank()
-    best_state = copy.deepcopy(model.state_dict())
-    for step in range(start, settings.steps):
-        _set_lr(opt, step, settings)
-        idx = (torch.randperm(q, generator=gen)[:settings.qat_batch].to(dev)
-               if q > settings.qat_batch else slice(None))
-        opt.zero_grad(set_to_none=True)
-        # The INT8 error in pixel units, / 127.5**2: the float phase's [-1, 1] scale, so
-        # Adam's moment estimates carry over.
-        pix_q = fq(coords_q[idx])
-        out_f = model(coords[idx])
-        loss_q = torch.mean((pix_q - target_q[idx]) ** 2)
-        loss_f = torch.mean((out_f - target[idx]) ** 2)
-        # The two datapaths' disagreement, in the same [-1, 1] units.
-        loss_c = torch.mean((out_f.double() - (pix_q / 127.5 - 1.0)) ** 2)
-        (loss_q / 127.5 ** 2 + loss_f + settings.qat_consistency * loss_c).backward()
-        opt.step()
-        lv = _finite(loss_q, step)
-        if step % 10 == 0:
-            history.append((step, 10 * math.log10(255.0 ** 2 / max(lv, 1e-20))))
-        if (step + 1 - start) % settings.qat_eval_every == 0 or step == settings.steps - 1:
-            key, p8 = rank()
-            if key > best:
-                best, best_state = key, copy.deepcopy(model.state_dict())
-            bar.set_postfix_str(f"int8 {p8:.2f} dB", refresh=False)
-        bar.update(1)
-    model.load_state_dict(best_state)
+    # The INT8 error in pixel units, / 127.5**2: the float phase's [-1, 1] scale, so
+    # Adam's moment estimates carry over.
+    loss_q = torch.mean((pix_q - target_q) ** 2)
+    loss_f = torch.mean((out_f - target) ** 2)
+    # The two datapaths' disagreement, in the same [-1, 1] units.
+    loss_c = torch.mean((out_f.double() - (pix_q / 127.5 - 1.0)) ** 2)
+    return loss_q / 127.5 ** 2 + loss_f + settings.qat_consistency * loss_c, loss_q
 
 
-def train_image(image, config, settings, *, progress=True, image_name=None):
+def train_image(image, config, settings, *, progress=True, image_name=None, checkpoint=None):
     """Fit, quantize and score. Returns ``(model, quant, results)``: the float model and the
     integer model the model file should hold (the quantization of that float model)."""
     h, w, _ = image.shape
-    model, pretrain, info = fit(image, config, settings, progress=progress)
+    model, pretrain, info = fit(image, config, settings, progress=progress,
+                                checkpoint=checkpoint)
     quant = quantize(model)
     fp32 = score(image, render_fp32(model, w, h))
     int8 = score(image, render_int8(quant, w, h))
-    results = {"qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency}
+    results = {"qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
+               "keep": settings.keep}
     if settings.qat_steps:
         results["psnr_fp32_pretrain"] = score(image, render_fp32(pretrain, w, h))["psnr"]
         results["psnr_int8_ptq"] = score(image, render_int8(quantize(pretrain), w, h))["psnr"]
@@ -351,7 +545,8 @@ def train_image(image, config, settings, *, progress=True, image_name=None):
     return model, quant, results
 
 
-def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_queries=65536):
+def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_queries=65536,
+               checkpoint=None):
     """Fit a video configuration to ``clip``, quantize and score every frame. Returns
     ``(model, quant, results)`` as :func:`train_image` does; ``psnr_fp32`` and
     ``psnr_int8`` are the mean over the frames of each frame's PSNR, and
@@ -359,7 +554,7 @@ def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_q
     from .evaluate import render_clip_fp32, render_clip_int8, score_clip
     frames, h, w, _ = clip.shape
     model, pretrain, info = fit_clip(clip, config, settings, progress=progress,
-                                     eval_queries=eval_queries)
+                                     eval_queries=eval_queries, checkpoint=checkpoint)
     quant = quantize(model)
     fp32 = score_clip(clip, render_clip_fp32(model, w, h, frames))
     int8 = score_clip(clip, render_clip_int8(quant, w, h, frames))
@@ -380,7 +575,7 @@ def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_q
         "steps": settings.steps, "batch": settings.batch, "lr": settings.lr,
         "schedule": settings.schedule, "seed": settings.seed,
         "qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
-        "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],
+        "keep": settings.keep, "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],
         "device": str(settings.device), "calibration": calib, "history": info["history"],
     }
     return model, quant, results

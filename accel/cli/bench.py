@@ -13,6 +13,8 @@ What each stage does and writes is described in :mod:`accel.flows.bench`.
 """
 
 import argparse
+import contextlib
+import math
 import os
 import sys
 
@@ -53,7 +55,11 @@ def build_parser():
                    help="report: fail when a point is not trained with the current recipe "
                         "(by default such points become rows that say so)")
     p.add_argument("--device", default="auto", help="training device: auto, cpu or cuda")
-    p.add_argument("--fresh", action="store_true", help="retrain finished points")
+    p.add_argument("--fresh", action="store_true",
+                   help="retrain finished points and start half-trained ones over")
+    p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
+                   help="seconds of training between a point's checkpoints in OUT/checkpoints "
+                        "(also saved on Ctrl-C; the next run resumes them; default %(default)g)")
     p.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimates")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -62,6 +68,9 @@ def build_parser():
 @cli_entry("accel.bench")
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if not math.isfinite(args.checkpoint_every) or args.checkpoint_every < 0:
+        raise UserError(f"--checkpoint-every must be a number of seconds >= 0, not "
+                        f"{args.checkpoint_every}")
     if args.videos is not None:
         return _videos(args)
     images = [s.strip() for s in args.images.split(",") if s.strip()]
@@ -82,8 +91,10 @@ def main(argv=None):
         except OSError as exc:
             raise UserError(f"cannot create {d!r}: {exc.strerror}") from None
     if args.stage in ("all", "train"):
-        train_points(spec, args.out, os.path.join(args.results, "points"), fresh=args.fresh,
-                     device=args.device, progress=not args.quiet, log=log)
+        with _resume_hint(args.out, log):
+            train_points(spec, args.out, os.path.join(args.results, "points"),
+                         fresh=args.fresh, device=args.device, progress=not args.quiet,
+                         log=log, checkpoint_every=args.checkpoint_every)
     if args.stage in ("all", "report"):
         results = report(spec, args.out, args.results, synth=not args.no_synth,
                          allow_missing=not args.require_all, log=log)
@@ -98,6 +109,17 @@ def main(argv=None):
     return 0
 
 
+@contextlib.contextmanager
+def _resume_hint(out, log):
+    """On Ctrl-C, say that the point under way was saved and how to go on."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        log(f"bench: the point under way is saved in {os.path.join(out, 'checkpoints')} (or "
+            f"video/checkpoints): the same command resumes it")
+        raise
+
+
 def _videos(args):
     from ..flows.video_bench import VideoSweep, train_video_points, video_report
     patches = args.patches if args.patches != list(DEFAULT_PATCHES) else [1, 2, 4, 8]
@@ -110,8 +132,10 @@ def _videos(args):
         print(line, file=sys.stderr, flush=True)
     points = os.path.join(args.results, "video", "points")
     if args.stage in ("all", "train"):
-        train_video_points(sweep, args.out, points, fresh=args.fresh, device=args.device,
-                           progress=not args.quiet, log=log)
+        with _resume_hint(args.out, log):
+            train_video_points(sweep, args.out, points, fresh=args.fresh, device=args.device,
+                               progress=not args.quiet, log=log,
+                               checkpoint_every=args.checkpoint_every)
     if args.stage in ("all", "report"):
         for r in video_report(sweep, args.out, args.results, log=log):
             print(f"{r['video']:>10} n={r['patch']:<2} FP32 {r['psnr_fp32']:6.2f} dB  INT8 "

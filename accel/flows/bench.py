@@ -5,8 +5,10 @@ For every image and patch size ``n`` (a *point*) the sweep
 1. **trains** the default model (:func:`model.training.train_image`: fit, quantize, fine-tune
    for INT8 when needed, score), writing ``OUT/points/<image>_<size>_p<n>.json``, the model
    file ``.npz`` and both reconstructions as PNG. A point whose JSON exists with the same
-   size, steps and configuration is not trained again: an interrupted sweep resumes where
-   it stopped (``--fresh`` retrains). Training uses CUDA when torch sees a GPU.
+   size, steps and configuration is not trained again, and a point under way saves its
+   training state in ``OUT/checkpoints`` every five minutes and on Ctrl-C: an interrupted
+   sweep resumes where it stopped, mid-point included, with the same result as an
+   uninterrupted one (``--fresh`` retrains). Training uses CUDA when torch sees a GPU.
 2. **measures the hardware** for each patch size and channel count: cycles per frame, frames
    per second at the accelerator clock and PE utilization from the analytic cycle model
    (:mod:`accel.cycles`, validated against RTL simulation) on the default
@@ -201,12 +203,14 @@ def _load_point(points, spec, image, patch):
     return point
 
 
-def train_points(spec, out, points, *, fresh=False, device="auto", progress=True, log=print):
+def train_points(spec, out, points, *, fresh=False, device="auto", progress=True, log=print,
+                 checkpoint_every=300.0):
     """Train every point not yet finished (all of them with ``fresh``). Needs torch only.
 
     Each point's JSON and INT8 reconstruction go into ``points`` (small files, meant to be
     kept with the results: the report stage reads only them); the model file and the FP32
-    reconstruction into ``out/models``."""
+    reconstruction into ``out/models``; a point under way is checkpointed every
+    ``checkpoint_every`` seconds and on Ctrl-C in ``out/checkpoints`` (:func:`point_checkpoint`)."""
     from tqdm.auto import tqdm
 
     from model import export
@@ -226,8 +230,10 @@ def train_points(spec, out, points, *, fresh=False, device="auto", progress=True
         bar.set_postfix_str(f"{image_name} n={n}")
         config = spec.config(image_name, n)
         image = load_image(image_name, size=(spec.size, spec.size), channels=config.channels)
+        ckpt = point_checkpoint(out, spec.key(image_name, n), fresh=fresh,
+                                every=checkpoint_every)
         model, quant, results = train_image(image, config, settings, progress=progress,
-                                            image_name=image_name)
+                                            image_name=image_name, checkpoint=ckpt)
         stem = _point_path(points, spec, image_name, n, "")
         model_stem = _model_path(out, spec, image_name, n, "")
         meta = {k: results[k] for k in ("image", "width", "height", "psnr_fp32", "psnr_int8",
@@ -241,10 +247,34 @@ def train_points(spec, out, points, *, fresh=False, device="auto", progress=True
         results["train_machine"] = _machine()
         # The JSON goes last: its presence is what marks the point finished.
         write_json(stem + ".json", results)
+        drop_checkpoint(ckpt)
         log(f"bench: {image_name} n={n}: FP32 {results['psnr_fp32']:.2f} dB, "
             f"INT8 {results['psnr_int8']:.2f} dB ({results['device']}, "
-            f"{results['seconds_per_step']:.3f} s/step)")
+            f"{results['seconds_per_step']:.3f} s/step{resumed_note(ckpt)})")
     bar.close()
+
+
+def point_checkpoint(out, key, *, fresh=False, every=300.0):
+    """The :class:`model.training.Checkpoint` of the point ``key``:
+    ``OUT/checkpoints/<key>.ckpt``, saved every ``every`` seconds and on Ctrl-C, resumed by the
+    next run of the sweep (started over with ``fresh`` or when the point's recipe changed)."""
+    from model.training import Checkpoint
+    return Checkpoint(os.path.join(out, "checkpoints", key + ".ckpt"), every=every,
+                      resume=not fresh, restart_other=True)
+
+
+def resumed_note(checkpoint):
+    """``", resumed at step N"`` when the point continued from its checkpoint."""
+    step = checkpoint.resumed_from
+    return "" if step is None else f", resumed at step {step:,}"
+
+
+def drop_checkpoint(checkpoint):
+    """Remove a finished point's checkpoint: its point file now says it is done."""
+    try:
+        os.unlink(checkpoint.path)
+    except FileNotFoundError:
+        pass
 
 
 def hardware_figures(spec, out, *, synth=True, precision="int8", log=print):

@@ -27,6 +27,7 @@ from model.support.files import write_bytes, write_json
 from model.support.validate import positive_int
 
 from ..config import CLOCK_HZ
+from .bench import drop_checkpoint, point_checkpoint, resumed_note
 
 __all__ = ["VideoSweep", "train_video_points", "video_report"]
 
@@ -94,8 +95,9 @@ def _point(path, sweep, video, patch):
 
 
 def train_video_points(sweep, out, points, *, fresh=False, device="auto", progress=True,
-                       log=print):
-    """Train every missing point; returns ``{(video, patch): point}``."""
+                       log=print, checkpoint_every=300.0):
+    """Train every missing point; returns ``{(video, patch): point}``. A point under way is
+    checkpointed in ``out/video/checkpoints`` and resumed (:func:`~accel.flows.bench.point_checkpoint`)."""
     from model import export
     from model.config import VIDEO_BATCH
     from model.training import TrainSettings, train_clip
@@ -114,8 +116,11 @@ def train_video_points(sweep, out, points, *, fresh=False, device="auto", progre
                 log(f"bench: training {key} ({sweep.steps} steps)")
                 settings = TrainSettings(steps=sweep.steps, seed=sweep.seed, device=device,
                                          batch=VIDEO_BATCH, qat_steps=sweep.qat_steps)
+                ckpt = point_checkpoint(os.path.join(out, "video"), key, fresh=fresh,
+                                        every=checkpoint_every)
                 model, quant, point = train_clip(clip, sweep.config(n), settings,
-                                                 progress=progress, video_name=video)
+                                                 progress=progress, video_name=video,
+                                                 checkpoint=ckpt)
                 point.pop("history", None)
                 meta = {k: point[k] for k in ("video", "width", "height", "frames",
                                               "psnr_fp32", "psnr_int8", "steps", "seed")}
@@ -123,6 +128,9 @@ def train_video_points(sweep, out, points, *, fresh=False, device="auto", progre
                             fp32=model.state_arrays(), quant=quant,
                             meta={**meta, "first_frame": 0, "frame_step": 1, "fit": "crop"})
                 write_json(path, point)
+                drop_checkpoint(ckpt)
+                log(f"bench: {key}: FP32 {point['psnr_fp32']:.2f} dB, INT8 "
+                    f"{point['psnr_int8']:.2f} dB{resumed_note(ckpt)}")
             done[(video, n)] = point
     return done
 

@@ -186,3 +186,37 @@ def test_video_sweep(tmp_path, capsys):
     assert bench_main([*args, "--stage", "report"]) == 0
     assert "strip of bikes not redrawn" in capsys.readouterr().err
     assert (folder / "video.md").read_bytes() == table and strip.read_bytes() == strip_bytes
+
+
+def test_an_interrupted_sweep_resumes_its_half_trained_point_to_the_same_model(tmp_path):
+    """A real Ctrl-C in the middle of a point: the rerun continues that point from its
+    checkpoint and ends with the model file an uninterrupted sweep writes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    env = {**os.environ, "PYTHONPATH": root}
+
+    def argv(name):
+        return [sys.executable, "-m", "accel.bench", "--images", "camera", "--size", "16",
+                "--patches", "2", "--steps", "3000", "--hidden", "16", "--layers", "2",
+                "--stage", "train", "--quiet", "--device", "cpu", "--checkpoint-every", "0",
+                "--out", str(tmp_path / name), "--results", str(tmp_path / name / "results")]
+    subprocess.run(argv("whole"), check=True, env=env, timeout=600, capture_output=True)
+    ckpt = tmp_path / "cut" / "checkpoints" / "camera_16_p2.ckpt"
+    proc = subprocess.Popen(argv("cut"), env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "the same command resumes it" in err, err
+    assert not (tmp_path / "cut" / "results" / "points" / "camera_16_p2.json").exists()
+    again = subprocess.run(argv("cut"), env=env, timeout=600, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "resumed at step" in again.stderr
+    model = os.path.join("models", "camera_16_p2.npz")
+    assert (tmp_path / "cut" / model).read_bytes() == (tmp_path / "whole" / model).read_bytes()
+    assert not ckpt.exists()                        # the finished point's checkpoint is gone
