@@ -28,7 +28,8 @@ from model.support.errors import UserError
 from model.support.validate import one_of, positive_int
 
 __all__ = ["AccelConfig", "LayerGeometry", "Timing", "Preset", "BUILD", "SIMULATION",
-           "MEMORIES", "WEIGHT_ADDRESS_BITS", "TOP_NAME", "CLOCK_HZ", "PRECISIONS", "MAX_FRAME", "address_bits"]
+           "MEMORIES", "WEIGHT_ADDRESS_BITS", "TOP_NAME", "CLOCK_HZ", "PRECISIONS", "MAX_FRAME", "address_bits",
+           "FAN_IN", "read_latency", "read_tree_levels"]
 
 #: What ``--precision`` accepts: one datapath, or both selected at run time.
 PRECISIONS = ("int8", "fp32", "dual")
@@ -161,12 +162,19 @@ class AccelConfig:
     device : str
         Target device (a key of :data:`accel.device.DEVICES`): its on-chip memory bounds
         the build, and it decides how the INT8 array uses its multipliers (two packed
-        products per DSP48E2 on the XCVU9P, one per MULT18X18D on an ECP5). The core
-        computes the same on every device, cycle for cycle.
+        products per DSP48E2 on the XCVU9P, one per MULT18X18D on an ECP5), and whether
+        deep memories read through a pipelined bank tree (:attr:`bank_words`). The core
+        computes the same pixels on every device; the cycle model follows each device's
+        read latencies.
+    bank_words : int, optional
+        Words per bank of the deep memories (a power of two; 0: not banked). Default: the
+        device's (:func:`accel.device.bank_words`: on an ECP5 the deepest EBR configuration
+        of the word's width, not banked on the XCVU9P).
     """
 
     def __init__(self, *, model, rows=4, cols=4, batch=16, precision="int8", lut_cols=0,
-                 max_width=MAX_FRAME[0], max_height=MAX_FRAME[1], device="xcvu9p"):
+                 max_width=MAX_FRAME[0], max_height=MAX_FRAME[1], device="xcvu9p",
+                 bank_words=None):
         if not isinstance(model, PatchINRConfig):
             raise TypeError(f"model must be a PatchINRConfig, not {model!r}")
         for name, v in (("array rows", rows), ("array columns", cols), ("batch", batch),
@@ -199,6 +207,11 @@ class AccelConfig:
         from .device import get_device
         self.device = device
         self._device = get_device(device)
+        if bank_words is not None and (
+                not isinstance(bank_words, int) or isinstance(bank_words, bool)
+                or bank_words < 0 or bank_words & (bank_words - 1)):
+            raise UserError(f"bank words must be 0 or a power of two, not {bank_words!r}")
+        self._bank_words = bank_words
         if self._device["family"] == "ecp5" and precision != "int8":
             raise UserError(f"{precision} builds are for the XCVU9P: an ECP5's 18x18 "
                             f"multipliers run the INT8 datapath only")
@@ -238,6 +251,8 @@ class AccelConfig:
     def __repr__(self):
         lut = f", lut_cols={self.lut_cols}" if self.lut_cols else ""
         dev = f", device={self.device!r}" if self.device != "xcvu9p" else ""
+        if self._bank_words is not None:
+            dev += f", bank_words={self._bank_words}"
         return (f"AccelConfig(rows={self.rows}, cols={self.cols}, batch={self.batch}, "
                 f"precision={self.precision!r}{lut}, patch={self.model.patch}, "
                 f"widths={self.model.widths}{dev})")
@@ -355,6 +370,28 @@ class AccelConfig:
             geo["weights_fp32"] = (self.weight_depth, self.cols * 32)
         return geo
 
+    def bank_words(self, width):
+        """Words per bank of a ``width``-bit memory deeper than the device's block RAMs hold
+        side by side (:class:`~accel.gateware.banked_memory.BankedMemory`), or ``None``
+        where memories are not banked (the XCVU9P by default)."""
+        if self._bank_words is not None:
+            return self._bank_words or None
+        from .device import bank_words
+        return bank_words(self._device, width)
+
+    @property
+    def weight_read_latency(self):
+        """Cycles from a weight-buffer read address to its word (every weight memory's
+        read lines up with the slowest one's)."""
+        return max(read_latency(depth, self.bank_words(bits))
+                   for name, (depth, bits) in self.memory_geometry.items()
+                   if name.startswith("weights_"))
+
+    @property
+    def act_read_latency(self):
+        """Cycles from an activation-bank read address to its element."""
+        return read_latency(self.act_depth, self.bank_words(self.elem_bits))
+
     @property
     def weight_addr_bits(self):
         """Bits of an address into the weight address space (``weight_depth`` words, the
@@ -415,6 +452,31 @@ class AccelConfig:
                             f"patch size {n}")
 
 
+#: Banks (or groups) a deep memory's read tree joins in one registered level
+#: (:class:`~accel.gateware.banked_memory.BankedMemory`): a 4:1 multiplexer is one LUT level
+#: with the ECP5's PFU multiplexers (two LUT4s and a PFUMX).
+FAN_IN = 4
+
+
+def read_tree_levels(banks):
+    """Registered levels of a ``banks``-way read tree of :data:`FAN_IN`-way multiplexers."""
+    levels, n = 0, banks
+    while n > 1:
+        n = -(-n // FAN_IN)
+        levels += 1
+    return levels
+
+
+def read_latency(depth, bank_depth):
+    """Cycles from a read address to its data in a memory of ``depth`` words banked by
+    ``bank_depth`` (:class:`~accel.gateware.banked_memory.BankedMemory`): 1 unbanked
+    (``bank_depth`` ``None`` or at least ``depth``), else the block RAM's read, the banks'
+    output registers and one per level of the read tree."""
+    if bank_depth is None or depth <= bank_depth:
+        return 1
+    return 2 + read_tree_levels(-(-depth // bank_depth))
+
+
 class Timing:
     """Pipeline latencies and schedule constants of a build, in cycles.
 
@@ -427,9 +489,6 @@ class Timing:
     #: releases reach the datapath and the batcher one cycle after the schedule decides
     #: them (:class:`~accel.gateware.sequencer.Sequencer`).
     ISSUE = 1
-
-    #: Issue to array input: act-bank read (1) + feed register (1).
-    FEED = 2
 
     #: INT8 post-processing of a lane (:class:`~accel.gateware.postproc.PostLane`): the
     #: requantization product with its input, product and output registers (3), the
@@ -480,13 +539,17 @@ class Timing:
         self.config = config
         R, C = config.rows, config.cols
         plan = config.array_plan
+        #: Issue to array input: the activation bank's read (:attr:`AccelConfig.act_read_latency`:
+        #: 1, more where the device's memories are banked) and the feed register (1).
+        self.FEED = config.act_read_latency + 1
         #: Row-to-row skew of the array (the generic PE's multiply-accumulate latency; 1 in
         #: the INT8 array, whose partial sums cascade one row per cycle).
         self.pe = self.FP32_MAC if config.has_fp32 else self.INT8_MAC
         #: ``psum_top`` to ``psum_bottom`` of a column.
         self.array = plan.latency if plan else R * self.pe
-        #: ``w_shift`` to the shadow load it causes (the INT8 array's load-enable tree).
-        self.load_delay = plan.load_delay if plan else 0
+        #: ``w_load`` to the shadow load it causes, beyond one cycle: the weight buffer's
+        #: read past its first cycle, and the INT8 array's load-enable tree.
+        self.load_delay = (plan.load_delay if plan else 0) + config.weight_read_latency - 1
         #: Lane post-processing latency, the same in every mode of a dual build.
         self.post = max(([self.INT8_POST] if config.has_int8 else [])
                         + ([self.FP32_POST] if config.has_fp32 else []))

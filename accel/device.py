@@ -12,23 +12,40 @@ from model.support.errors import UserError
 
 __all__ = ["XCVU9P", "LFE5U_85F", "LFE5U_12F", "DEVICES", "get_device", "int8_macs_limit",
            "RESOURCES", "DSP_PER_PE", "DSP_PER_LANE", "DSP_CONTROL", "INT8_MACS_LIMIT",
-           "MARGINS", "MARGINS_ECP5", "margins", "array_dsps", "dsp_count", "check_fit", "onchip_bits"]
+           "MARGINS", "MARGINS_ECP5", "margins", "array_dsps", "dsp_count", "check_fit", "onchip_bits",
+           "bank_words", "ecp5_bank_words", "EBR_CONFIGS"]
 
 #: Device facts of the VCU118's XCVU9P (-2L), for fit checks and utilisation percentages.
 #: ``dsp``: DSP48E2 slices; ``bram36``/``uram``: 36 Kb block RAMs and 288 Kb UltraRAMs.
 XCVU9P = {"name": "xcvu9p", "family": "xcup", "part": "xcvu9p-flga2104-2L-e",
           "lut": 1_182_240, "ff": 2_364_480, "dsp": 6_840, "bram36": 2_160, "uram": 960}
 
+#: The DP16KD's configurations, ``(words, data bits)``, deepest first (Lattice TN1264).
+EBR_CONFIGS = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def ecp5_bank_words(width):
+    """Words per bank of a deep ``width``-bit memory on an ECP5: the deepest DP16KD
+    configuration as wide as the word (1,024 x 18 slices side by side for wider words),
+    so a bank is EBRs side by side with no read multiplexer of its own and the banks' read
+    tree is pipelined (:mod:`accel.gateware.banked_memory`): the ECP5's EBRs lie in rows
+    across the die, and an unpipelined deep read is a long route."""
+    for words, bits in EBR_CONFIGS[:-1]:
+        if width <= bits:
+            return words
+    return 1024
+
+
 #: The ULX3S 85F's Lattice ECP5 (LFE5U-85F, speed grade 6, CABGA381): Lattice DS1044,
 #: table 1.1. ``lut``: LUT4s (two per slice, 41,820 slices), ``dsp``: 18x18 multipliers
 #: (MULT18X18D), ``ebr``: 18 Kb embedded block RAMs (DP16KD). No DSP packs two INT8
 #: products, so the INT8 array takes one multiplier per PE (:class:`~accel.plan.ArrayPlan`).
 LFE5U_85F = {"name": "lfe5u-85f", "family": "ecp5", "part": "LFE5U-85F-6BG381C",
-             "lut": 83_640, "ff": 83_640, "dsp": 156, "ebr": 208}
+             "lut": 83_640, "ff": 83_640, "dsp": 156, "ebr": 208, "banked": True}
 
 #: The ULX3S 12F's ECP5 (LFE5U-12F, the smallest ULX3S): the suite's place-and-route check.
 LFE5U_12F = {"name": "lfe5u-12f", "family": "ecp5", "part": "LFE5U-12F-6BG381C",
-             "lut": 12_288, "ff": 12_288, "dsp": 28, "ebr": 32}
+             "lut": 12_288, "ff": 12_288, "dsp": 28, "ebr": 32, "banked": True}
 
 #: Devices by name (``AccelConfig(device=...)``, ``accel.sim --device``).
 DEVICES = {d["name"]: d for d in (XCVU9P, LFE5U_85F, LFE5U_12F)}
@@ -83,6 +100,12 @@ MARGINS_ECP5 = {**MARGINS, "dsp": 0.55}
 def margins(device=XCVU9P):
     """The routing margins ``--array auto`` leaves on ``device``."""
     return MARGINS_ECP5 if device["family"] == "ecp5" else MARGINS
+
+
+def bank_words(device, width):
+    """Words per bank of a deep ``width``-bit memory on ``device``, or ``None`` where deep
+    memories are not banked (the XCVU9P: its block RAMs and UltraRAMs cascade in columns)."""
+    return ecp5_bank_words(width) if device.get("banked") else None
 
 
 def onchip_bits(device=XCVU9P):

@@ -16,12 +16,13 @@ import ast
 import pytest
 
 from tests.paths import ROOT
+from accel.cli.registry import COMMANDS
 
 PACKAGES = ("accel", "model", "boards")
 
-#: Modules that ``python -m`` runs and that only hand over to a command.
-ENTRY_MODULES = {"accel.build", "accel.sim", "accel.bench", "accel.check_fp32", "accel.size",
-                 "accel.soak"}
+#: Modules that ``python -m`` runs and that only hand over to a command (every command's
+#: entry that is not the command's own module).
+ENTRY_MODULES = {c.entry for c in COMMANDS if c.entry != c.module}
 
 
 #: Ranks, lowest first: ``(name, module prefixes)``. A module takes the rank of its longest

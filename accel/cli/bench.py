@@ -21,6 +21,7 @@ import sys
 from model.support.errors import ArgumentParser, UserError, cli_entry
 from model.support.validate import int_list
 
+from .cluster_options import add_cluster_options, cluster_kwargs
 from ..flows.bench import DEFAULT_IMAGES, DEFAULT_PATCHES, SweepSpec, report, train_points
 
 __all__ = ["build_parser", "main"]
@@ -61,6 +62,8 @@ def build_parser():
                    help="seconds of training between a point's checkpoints in OUT/checkpoints "
                         "(also saved on Ctrl-C; the next run resumes them; default %(default)g)")
     p.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimates")
+    add_cluster_options(p, "point", "CPUs (torch threads) a point trains with, in a Ray "
+                        "task or in this process: the same N gives the same bytes either way")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -92,9 +95,13 @@ def main(argv=None):
             raise UserError(f"cannot create {d!r}: {exc.strerror}") from None
     if args.stage in ("all", "train"):
         with _resume_hint(args.out, log):
-            train_points(spec, args.out, os.path.join(args.results, "points"),
-                         fresh=args.fresh, device=args.device, progress=not args.quiet,
-                         log=log, checkpoint_every=args.checkpoint_every)
+            failed = train_points(spec, args.out, os.path.join(args.results, "points"),
+                                  fresh=args.fresh, device=args.device,
+                                  progress=not args.quiet, log=log,
+                                  checkpoint_every=args.checkpoint_every,
+                                  **_where(args))
+        if failed:
+            return _failed(failed, log)
     if args.stage in ("all", "report"):
         results = report(spec, args.out, args.results, synth=not args.no_synth,
                          allow_missing=not args.require_all, log=log)
@@ -107,6 +114,16 @@ def main(argv=None):
             print(f"{p['image']:>10} n={p['patch']:<2} not trained with the current recipe yet")
         print(f"wrote {os.path.join(args.results, 'results.json')}, results.csv and plots")
     return 0
+
+
+def _where(args):
+    return cluster_kwargs(args, "point")
+
+
+def _failed(keys, log):
+    log(f"bench: {len(keys)} point(s) failed ({', '.join(keys)}): the others are finished; "
+        f"the same command trains what is missing")
+    return 1
 
 
 @contextlib.contextmanager
@@ -133,9 +150,12 @@ def _videos(args):
     points = os.path.join(args.results, "video", "points")
     if args.stage in ("all", "train"):
         with _resume_hint(args.out, log):
-            train_video_points(sweep, args.out, points, fresh=args.fresh, device=args.device,
-                               progress=not args.quiet, log=log,
-                               checkpoint_every=args.checkpoint_every)
+            _, failed = train_video_points(sweep, args.out, points, fresh=args.fresh,
+                                           device=args.device, progress=not args.quiet,
+                                           log=log, checkpoint_every=args.checkpoint_every,
+                                           **_where(args))
+        if failed:
+            return _failed(failed, log)
     if args.stage in ("all", "report"):
         for r in video_report(sweep, args.out, args.results, log=log):
             print(f"{r['video']:>10} n={r['patch']:<2} FP32 {r['psnr_fp32']:6.2f} dB  INT8 "

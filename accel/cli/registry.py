@@ -7,7 +7,7 @@ tests, the table of bad inputs and the command reference of the manual all read
 
 >>> from accel.cli.registry import COMMANDS, by_name
 >>> [c.name for c in COMMANDS]
-['train', 'plot', 'sim', 'build', 'size', 'bench', 'soak', 'check-fp32', 'receive']
+['train', 'plot', 'sim', 'build', 'size', 'bench', 'soak', 'regress', 'check-fp32', 'receive']
 >>> by_name("build").entry
 'accel.build'
 """
@@ -53,7 +53,7 @@ class Command:
 
 
 #: Every command, in the order of the workflow: fit, look, simulate, build, size, sweep,
-#: soak, check, receive.
+#: soak, regress, check, receive.
 COMMANDS = (
     Command("train", "model.train", "model.train",
             "fit a PatchINR to an image or a clip, quantize it, write the model file"),
@@ -69,6 +69,8 @@ COMMANDS = (
             "the benchmark sweep: train, simulate and report every point"),
     Command("soak", "accel.soak", "accel.cli.soak",
             "drive one build through the driver with a long random sequence of jobs"),
+    Command("regress", "accel.regress", "accel.cli.regress",
+            "verify many random configurations through the RTL, as Ray tasks"),
     Command("check-fp32", "accel.check_fp32", "accel.cli.check_fp32",
             "check every FP32 unit against the float32 reference on random operands"),
     Command("receive", "boards.receive", "boards.receive",

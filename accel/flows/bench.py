@@ -24,7 +24,9 @@ The training stage needs only torch (no Amaranth), so it runs on a bare GPU mach
 line is ``python -m accel.bench`` (:mod:`accel.cli.bench`).
 """
 
+import contextlib
 import csv
+import dataclasses
 import functools
 import io
 import json
@@ -43,7 +45,7 @@ from model.support.validate import nonnegative_int, positive_int
 
 from ..config import CLOCK_HZ
 
-__all__ = ["SweepSpec", "train_points", "hardware_figures", "cpu_fps", "report",
+__all__ = ["SweepSpec", "PointTask", "PointJob", "train_points", "train_point", "point_checkpoint", "hardware_figures", "cpu_fps", "report",
            "markdown_table", "DEFAULT_IMAGES", "DEFAULT_PATCHES", "POINT_KEYS"]
 
 DEFAULT_IMAGES = ("camera", "astronaut", "chelsea", "coffee")
@@ -204,54 +206,128 @@ def _load_point(points, spec, image, patch):
 
 
 def train_points(spec, out, points, *, fresh=False, device="auto", progress=True, log=print,
-                 checkpoint_every=300.0):
+                 checkpoint_every=300.0, address=None, sequential=False, cpus=1, task=None):
     """Train every point not yet finished (all of them with ``fresh``). Needs torch only.
 
     Each point's JSON and INT8 reconstruction go into ``points`` (small files, meant to be
     kept with the results: the report stage reads only them); the model file and the FP32
     reconstruction into ``out/models``; a point under way is checkpointed every
-    ``checkpoint_every`` seconds and on Ctrl-C in ``out/checkpoints`` (:func:`point_checkpoint`)."""
-    from tqdm.auto import tqdm
+    ``checkpoint_every`` seconds and on Ctrl-C in ``out/checkpoints`` (:func:`point_checkpoint`).
 
-    from model import export
-    from model.data import load_image
-    from model.evaluate import render_fp32, render_int8, save_png
-    from model.training import TrainSettings, train_image
+    Every point is one task of :func:`accel.flows.cluster.run_tasks`: a Ray task of ``cpus``
+    CPUs (and a GPU with ``device="cuda"``) on a local Ray or the cluster at ``address``,
+    or one after another in this process (``sequential``, or without Ray). ``task`` replaces
+    :func:`train_point` (a test's fault injection). Returns the keys of the points that
+    failed (each said in a log line); the others are finished.
+    """
+    from .cluster import have_ray, run_tasks
 
     os.makedirs(points, exist_ok=True)
     todo = [(im, n) for im in spec.images for n in spec.patches
             if fresh or _load_point(points, spec, im, n) is None]
     log(f"bench: {len(spec.images) * len(spec.patches) - len(todo)} points done, "
         f"{len(todo)} to train")
-    settings = TrainSettings(steps=spec.steps, seed=spec.seed, device=device,
+    from model.training import TrainSettings
+    TrainSettings(steps=spec.steps, seed=spec.seed, device=device, qat_steps=spec.qat_steps)
+    jobs = [PointJob(spec=spec, out=out, points=points, image=im, patch=n, device=device,
+                     fresh=fresh, checkpoint_every=checkpoint_every,
+                     threads=max(1, int(cpus)),
+                     # A point trained in this process shows its own bar.
+                     progress=progress and (sequential or not have_ray()))
+            for im, n in todo]
+    failed = []
+    for outcome in run_tasks(task or train_point, jobs, describe=PointJob.key, cpus=cpus,
+                             gpus=1 if str(device).startswith("cuda") else 0,
+                             address=address, sequential=sequential, progress=progress,
+                             log=log, what="sweep"):
+        if outcome.ok:
+            log(outcome.result)
+        else:
+            failed.append(outcome.item.key())
+            log(f"bench: {outcome.item.key()} failed: {outcome.error}")
+    return failed
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PointTask:
+    """What every sweep point's task carries: where its files go (``out``, ``points``), its
+    patch size, the training device, whether to start over (``fresh``), the checkpoint
+    interval, whether it shows its own progress bar, and torch's CPU threads."""
+
+    out: str
+    points: str
+    patch: int
+    device: str = "auto"
+    fresh: bool = False
+    checkpoint_every: float = 300.0
+    progress: bool = False
+    threads: int = 1
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PointJob(PointTask):
+    """One point of an image sweep as a value: what :func:`train_point` trains."""
+
+    spec: SweepSpec
+    image: str
+
+    def key(self):
+        return self.spec.key(self.image, self.patch)
+
+
+def train_point(job):
+    """Train, score and write one point (:class:`PointJob`); returns its log line. Runs in
+    this process or in a Ray worker: everything it needs is in ``job``, and its files are
+    written atomically, the point's JSON last (its presence marks the point finished)."""
+    spec, image_name, n, out = job.spec, job.image, job.patch, job.out
+    with torch_threads(job.threads):
+        return _train_point(job, spec, image_name, n, out)
+
+
+def _train_point(job, spec, image_name, n, out):
+    from model import export
+    from model.data import load_image
+    from model.evaluate import render_fp32, render_int8, save_png
+    from model.training import TrainSettings, train_image
+    settings = TrainSettings(steps=spec.steps, seed=spec.seed, device=job.device,
                              qat_steps=spec.qat_steps)
-    bar = tqdm(todo, desc="sweep", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    for image_name, n in bar:
-        bar.set_postfix_str(f"{image_name} n={n}")
-        config = spec.config(image_name, n)
-        image = load_image(image_name, size=(spec.size, spec.size), channels=config.channels)
-        ckpt = point_checkpoint(out, spec.key(image_name, n), fresh=fresh,
-                                every=checkpoint_every)
-        model, quant, results = train_image(image, config, settings, progress=progress,
-                                            image_name=image_name, checkpoint=ckpt)
-        stem = _point_path(points, spec, image_name, n, "")
-        model_stem = _model_path(out, spec, image_name, n, "")
-        meta = {k: results[k] for k in ("image", "width", "height", "psnr_fp32", "psnr_int8",
-                                        "steps", "seed")}
-        export.save(model_stem + ".npz", config=config, fp32=model.state_arrays(), quant=quant,
-                    meta=meta)
-        save_png(model_stem + "_fp32.png", render_fp32(model, spec.size, spec.size))
-        save_png(stem + "_int8.png", render_int8(quant, spec.size, spec.size))
-        results["recipe"] = spec.recipe
-        results["package_version"] = package_version()
-        results["train_machine"] = _machine()
-        # The JSON goes last: its presence is what marks the point finished.
-        write_json(stem + ".json", results)
-        drop_checkpoint(ckpt)
-        log(f"bench: {image_name} n={n}: FP32 {results['psnr_fp32']:.2f} dB, "
+    config = spec.config(image_name, n)
+    image = load_image(image_name, size=(spec.size, spec.size), channels=config.channels)
+    ckpt = point_checkpoint(out, job.key(), fresh=job.fresh, every=job.checkpoint_every)
+    model, quant, results = train_image(image, config, settings, progress=job.progress,
+                                        image_name=image_name, checkpoint=ckpt)
+    stem = _point_path(job.points, spec, image_name, n, "")
+    model_stem = _model_path(out, spec, image_name, n, "")
+    meta = {k: results[k] for k in ("image", "width", "height", "psnr_fp32", "psnr_int8",
+                                    "steps", "seed")}
+    export.save(model_stem + ".npz", config=config, fp32=model.state_arrays(), quant=quant,
+                meta=meta)
+    save_png(model_stem + "_fp32.png", render_fp32(model, spec.size, spec.size))
+    save_png(stem + "_int8.png", render_int8(quant, spec.size, spec.size))
+    results["recipe"] = spec.recipe
+    results["package_version"] = package_version()
+    results["train_machine"] = _machine()
+    results["threads"] = job.threads
+    # The JSON goes last: its presence is what marks the point finished.
+    write_json(stem + ".json", results)
+    drop_checkpoint(ckpt)
+    return (f"bench: {image_name} n={n}: FP32 {results['psnr_fp32']:.2f} dB, "
             f"INT8 {results['psnr_int8']:.2f} dB ({results['device']}, "
             f"{results['seconds_per_step']:.3f} s/step{resumed_note(ckpt)})")
-    bar.close()
+
+
+@contextlib.contextmanager
+def torch_threads(threads):
+    """torch's CPU threads for the block: a point's float sums are ordered by its thread
+    count, so every point of a sweep trains with the same count (``--cpus-per-point``)
+    wherever it runs, and gives the same bytes sequentially or as a Ray task."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def point_checkpoint(out, key, *, fresh=False, every=300.0):

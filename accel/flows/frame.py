@@ -40,7 +40,7 @@ class SimConfig:
     video model (``first_frame``, ``frames``, ``clip_frames``), else a frame. ``array``
     and ``batch`` default to :data:`accel.config.SIMULATION`'s for the backend, ``size``
     to the model file's frame; ``device`` decides the INT8 array's layout (an ECP5 build's
-    has no packed pairs). The Verilator backend always streams the weights in over
+    has no packed pairs); ``dual`` builds both datapaths and runs ``precision`` on them. The Verilator backend always streams the weights in over
     ``s_axis_wgt`` (one compiled model serves every model file).
     """
 
@@ -62,6 +62,7 @@ class SimConfig:
     verilator_threads: int = 1
     clock_hz: int = CLOCK_HZ
     device: str = "xcvu9p"
+    dual: bool = False
 
     def to_dict(self):
         return {k: (os.fspath(v) if k == "weights" else list(v) if isinstance(v, tuple) else v)
@@ -194,8 +195,8 @@ def _setup(sim):
     rows, cols = sim.array or SIMULATION[sim.backend].array
     batch = SIMULATION[sim.backend].batch_for(rows) if sim.batch is None else sim.batch
     config = AccelConfig(model=cfg_m, rows=rows, cols=cols, batch=batch,
-                         precision=sim.precision, max_width=width, max_height=height,
-                         device=sim.device)
+                         precision="dual" if sim.dual else sim.precision, max_width=width,
+                         max_height=height, device=sim.device)
     if sim.backend == "verilator":
         from .verilator import default_build_dir
         default_build_dir()                 # a bad PATCHINR_VERILATOR_DIR fails now

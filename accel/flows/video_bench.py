@@ -16,6 +16,7 @@ files in ``OUT/video/models``); a point trained with the same clip, size, frames
 seed and network is not trained again.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -27,9 +28,11 @@ from model.support.files import write_bytes, write_json
 from model.support.validate import positive_int
 
 from ..config import CLOCK_HZ
-from .bench import drop_checkpoint, point_checkpoint, resumed_note
+from .bench import (PointTask, drop_checkpoint, point_checkpoint, resumed_note,
+                    torch_threads)
 
-__all__ = ["VideoSweep", "train_video_points", "video_report"]
+__all__ = ["VideoSweep", "VideoPointJob", "train_video_points", "train_video_point",
+           "video_report"]
 
 
 class VideoSweep:
@@ -95,44 +98,85 @@ def _point(path, sweep, video, patch):
 
 
 def train_video_points(sweep, out, points, *, fresh=False, device="auto", progress=True,
-                       log=print, checkpoint_every=300.0):
-    """Train every missing point; returns ``{(video, patch): point}``. A point under way is
-    checkpointed in ``out/video/checkpoints`` and resumed (:func:`~accel.flows.bench.point_checkpoint`)."""
+                       log=print, checkpoint_every=300.0, address=None, sequential=False,
+                       cpus=1):
+    """Train every missing point, each one task of :func:`accel.flows.cluster.run_tasks`
+    (as :func:`~accel.flows.bench.train_points` does); returns ``({(video, patch): point},
+    failed keys)``. A point under way is checkpointed in ``out/video/checkpoints`` and
+    resumed (:func:`~accel.flows.bench.point_checkpoint`)."""
+    from .cluster import have_ray, run_tasks
+    os.makedirs(points, exist_ok=True)
+    os.makedirs(os.path.join(out, "video", "models"), exist_ok=True)
+    in_process = sequential or not have_ray()      # a point's own bar shows only here
+    done, todo = {}, []
+    for video in sweep.videos:
+        for n in sweep.patches:
+            path = os.path.join(points, sweep.key(video, n) + ".json")
+            point = None if fresh else _point(path, sweep, video, n)
+            if point is None:
+                todo.append(VideoPointJob(sweep=sweep, out=out, points=points, video=video,
+                                          patch=n, device=device, fresh=fresh,
+                                          checkpoint_every=checkpoint_every,
+                                          threads=max(1, int(cpus)),
+                                          progress=progress and in_process))
+            else:
+                done[(video, n)] = point
+    failed = []
+    for outcome in run_tasks(train_video_point, todo, describe=VideoPointJob.key, cpus=cpus,
+                             gpus=1 if str(device).startswith("cuda") else 0,
+                             address=address, sequential=sequential, progress=progress,
+                             log=log, what="video sweep"):
+        job = outcome.item
+        if outcome.ok:
+            log(outcome.result)
+            done[(job.video, job.patch)] = _point(
+                os.path.join(points, job.key() + ".json"), sweep, job.video, job.patch)
+        else:
+            failed.append(job.key())
+            log(f"bench: {job.key()} failed: {outcome.error}")
+    return done, failed
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class VideoPointJob(PointTask):
+    """One point of a video sweep as a value: what :func:`train_video_point` trains."""
+
+    sweep: VideoSweep
+    video: str
+
+    def key(self):
+        return self.sweep.key(self.video, self.patch)
+
+
+def train_video_point(job):
+    """Train, score and write one video point (:class:`VideoPointJob`); returns its log
+    line. The point's JSON is written last (it marks the point finished)."""
+    with torch_threads(job.threads):
+        return _train_video_point(job)
+
+
+def _train_video_point(job):
     from model import export
     from model.config import VIDEO_BATCH
     from model.training import TrainSettings, train_clip
-    os.makedirs(points, exist_ok=True)
-    models = os.path.join(out, "video", "models")
-    os.makedirs(models, exist_ok=True)
-    done = {}
-    for video in sweep.videos:
-        clip = None
-        for n in sweep.patches:
-            key = sweep.key(video, n)
-            path = os.path.join(points, key + ".json")
-            point = None if fresh else _point(path, sweep, video, n)
-            if point is None:
-                clip = sweep.clip(video) if clip is None else clip
-                log(f"bench: training {key} ({sweep.steps} steps)")
-                settings = TrainSettings(steps=sweep.steps, seed=sweep.seed, device=device,
-                                         batch=VIDEO_BATCH, qat_steps=sweep.qat_steps)
-                ckpt = point_checkpoint(os.path.join(out, "video"), key, fresh=fresh,
-                                        every=checkpoint_every)
-                model, quant, point = train_clip(clip, sweep.config(n), settings,
-                                                 progress=progress, video_name=video,
-                                                 checkpoint=ckpt)
-                point.pop("history", None)
-                meta = {k: point[k] for k in ("video", "width", "height", "frames",
-                                              "psnr_fp32", "psnr_int8", "steps", "seed")}
-                export.save(os.path.join(models, key + ".npz"), config=sweep.config(n),
-                            fp32=model.state_arrays(), quant=quant,
-                            meta={**meta, "first_frame": 0, "frame_step": 1, "fit": "crop"})
-                write_json(path, point)
-                drop_checkpoint(ckpt)
-                log(f"bench: {key}: FP32 {point['psnr_fp32']:.2f} dB, INT8 "
-                    f"{point['psnr_int8']:.2f} dB{resumed_note(ckpt)}")
-            done[(video, n)] = point
-    return done
+    sweep, n, key = job.sweep, job.patch, job.key()
+    settings = TrainSettings(steps=sweep.steps, seed=sweep.seed, device=job.device,
+                             batch=VIDEO_BATCH, qat_steps=sweep.qat_steps)
+    ckpt = point_checkpoint(os.path.join(job.out, "video"), key, fresh=job.fresh,
+                            every=job.checkpoint_every)
+    model, quant, point = train_clip(sweep.clip(job.video), sweep.config(n), settings,
+                                     progress=job.progress, video_name=job.video,
+                                     checkpoint=ckpt)
+    meta = {k: point[k] for k in ("video", "width", "height", "frames",
+                                  "psnr_fp32", "psnr_int8", "steps", "seed")}
+    export.save(os.path.join(job.out, "video", "models", key + ".npz"), config=sweep.config(n),
+                fp32=model.state_arrays(), quant=quant,
+                meta={**meta, "first_frame": 0, "frame_step": 1, "fit": "crop"})
+    point["threads"] = job.threads
+    write_json(os.path.join(job.points, key + ".json"), point)
+    drop_checkpoint(ckpt)
+    return (f"bench: {key}: FP32 {point['psnr_fp32']:.2f} dB, INT8 "
+            f"{point['psnr_int8']:.2f} dB{resumed_note(ckpt)}")
 
 
 def _hardware(sweep, patch):

@@ -33,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
 from ..formats import for_config
+from .banked_memory import BankedMemory
 from .batcher import coord_write_layout
 from .int8.array import Int8Array
 from .mac_array import MacArray
@@ -113,8 +114,12 @@ class Datapath(wiring.Component):
             line.append(rec)
 
         # Weight feed: one word per reload cycle, column c delayed c cycles (the array skew).
-        wv = Signal()
-        m.d.sync += wv.eq(self.w_load)
+        # The load pulse follows its word through the weight buffer's read.
+        wv = self.w_load
+        for d in range(cfg.weight_read_latency):
+            v = Signal(name=f"wv{d}")
+            m.d.sync += v.eq(wv)
+            wv = v
         if cfg.precision == "int8":
             words = [buf.w_int[c] for c in range(C)]
         elif cfg.precision == "fp32":
@@ -184,15 +189,18 @@ class Datapath(wiring.Component):
 
         # Activation banks and row feeds.
         for r in range(R):
-            m.submodules[f"act{r}"] = bank = memory.Memory(shape=cfg.elem_bits,
-                                                           depth=cfg.act_depth, init=[])
-            rp = bank.read_port()
-            t_read, t_feed = line[r * Lp], line[r * Lp + 1]
-            m.d.comb += rp.addr.eq(t_read.act_rd)
+            rd = tm.FEED - 1                    # the bank's read latency
+            m.submodules[f"act{r}"] = bank = BankedMemory(
+                width=cfg.elem_bits, depth=cfg.act_depth, bank_depth=cfg.bank_words(cfg.elem_bits),
+                latency=rd)
+            t_read, t_feed = line[r * Lp], line[r * Lp + rd]
+            m.d.comb += bank.r_addr.eq(t_read.act_rd)
             coord = None
             if r < min(R, K):
+                # The coordinates (one block RAM at most) are read late enough to arrive
+                # with the activations.
                 crp = cmem.read_port()
-                m.d.comb += crp.addr.eq(t_read.coord_rd)
+                m.d.comb += crp.addr.eq(line[r * Lp + rd - 1].coord_rd)
                 coord = Signal(16, name=f"coord{r}")
                 if R >= K:
                     m.d.comb += coord.eq(crp.data.word_select(r, 16))
@@ -204,7 +212,7 @@ class Datapath(wiring.Component):
                         for k in range(K):
                             with m.Case(k):
                                 m.d.comb += coord.eq(crp.data.word_select(k, 16))
-            act = self._feed_value(m, r, rp.data, coord, t_feed)
+            act = self._feed_value(m, r, bank.r_data, coord, t_feed)
             live = t_feed.valid & (r < t_feed.rows_valid)
             m.d.sync += [arr.a[r].eq(Mux(live, act, 0)),
                          arr.swap[r].eq(t_feed.valid & t_feed.swap)]
@@ -213,19 +221,18 @@ class Datapath(wiring.Component):
             # tile's outputs (elements nt*cols .. nt*cols + cols-1) fall in this bank.
             c = r % C
             t_res = line[tm.result_tap + c]
-            wp = bank.write_port()
             # The write is registered first (Timing.ACT_WRITE): the enable's decode and a
             # deep bank's block-select decode are not one path.
             wen = Signal(name=f"act{r}_wen")
-            waddr = Signal.like(wp.addr, name=f"act{r}_waddr", reset_less=True)
-            wdata = Signal.like(wp.data, name=f"act{r}_wdata", reset_less=True)
+            waddr = Signal.like(bank.w_addr, name=f"act{r}_waddr", reset_less=True)
+            wdata = Signal.like(bank.w_data, name=f"act{r}_wdata", reset_less=True)
             m.d.sync += [
                 wen.eq(t_res.valid & t_res.last_kt & ~t_res.out_layer
                        & (c < t_res.cols_valid) & (t_res.wbank == r // C)),
                 waddr.eq(t_res.act_wr),
                 wdata.eq(results[c]),
             ]
-            m.d.comb += [wp.en.eq(wen), wp.addr.eq(waddr), wp.data.eq(wdata)]
+            m.d.comb += [bank.w_en.eq(wen), bank.w_addr.eq(waddr), bank.w_data.eq(wdata)]
 
         t_commit = line[tm.result_tap + C - 1]
         m.d.comb += [self.commit.eq(t_commit.valid & t_commit.commit),

@@ -32,6 +32,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import MEMORIES, AccelConfig
+from .banked_memory import BankedMemory
 
 __all__ = ["write_layout", "WeightBuffer"]
 
@@ -53,7 +54,8 @@ class WeightBuffer(wiring.Component):
     w_addr : In(:attr:`~accel.config.AccelConfig.weight_addr_bits`)
         Weight word to read (the whole weight address space, first layer first);
         ``w_int`` (``cols`` signed 16-bit weights: the first layer's, or int8 sign-extended)
-        and ``w_fp32`` follow one cycle later.
+        and ``w_fp32`` follow :attr:`~accel.config.AccelConfig.weight_read_latency` cycles
+        later (1, or more where the device's memories are banked).
     bias_addr, post_addr : In(ArrayLayout(param_addr_bits, cols))
         Per-lane parameter reads (two ports per lane: the column-top bias and the
         post-processing parameters are needed at different times); ``bias`` /
@@ -88,26 +90,35 @@ class WeightBuffer(wiring.Component):
         C = cfg.cols
         geo = cfg.memory_geometry
 
+        lat = cfg.weight_read_latency
+
         def weight_memory(name, addr):
             depth, bits = geo[name]
-            mem = memory.Memory(shape=bits, depth=depth, init=self._images.get(name, []))
+            # Banked and pipelined on devices that ask for it (:mod:`.banked_memory`); every
+            # weight memory presents the same latency, as they are read together.
+            mem = BankedMemory(width=bits, depth=depth, bank_depth=cfg.bank_words(bits),
+                               init=self._images.get(name, []), latency=lat)
             m.submodules[name] = mem
-            wp, rp = mem.write_port(), mem.read_port()
             m.d.comb += [
-                wp.en.eq(self.wr.en & (self.wr.mem == MEMORIES[name])),
-                wp.addr.eq(self.wr.addr), wp.data.eq(self.wr.data),
-                rp.addr.eq(addr),
+                mem.w_en.eq(self.wr.en & (self.wr.mem == MEMORIES[name])),
+                mem.w_addr.eq(self.wr.addr), mem.w_data.eq(self.wr.data),
+                mem.r_addr.eq(addr),
             ]
-            return rp.data
+            return mem.r_data
 
         if cfg.has_int8:
             first = cfg.first_words
-            in_first = Signal()
-            m.d.sync += in_first.eq(self.w_addr < first)
+            # Which memory the word comes from travels with the read.
+            in_first = [Signal(name="in_first0")]
+            m.d.comb += in_first[0].eq(self.w_addr < first)
+            for d in range(1, lat + 1):
+                s = Signal(name=f"in_first{d}")
+                m.d.sync += s.eq(in_first[-1])
+                in_first.append(s)
             w16 = weight_memory("weights_first", self.w_addr)
             w8 = weight_memory("weights_int8", self.w_addr - first)
             for c in range(C):
-                m.d.comb += self.w_int[c].eq(Mux(in_first, w16[16 * c:16 * (c + 1)].as_signed(),
+                m.d.comb += self.w_int[c].eq(Mux(in_first[lat], w16[16 * c:16 * (c + 1)].as_signed(),
                                                  w8[8 * c:8 * (c + 1)].as_signed()))
         if cfg.has_fp32:
             m.d.comb += self.w_fp32.as_value().eq(weight_memory("weights_fp32", self.w_addr))

@@ -22,10 +22,11 @@ from tests.accel.models import random_model
 
 
 def build(*, patch=2, channels=1, hidden=8, layers=2, rows=4, cols=4, batch=8, width=12,
-          height=8, precision="int8", seed=0, max_width=None, device="xcvu9p"):
+          height=8, precision="int8", seed=0, max_width=None, device="xcvu9p", bank_words=None):
     mf = random_model(patch=patch, channels=channels, hidden=hidden, layers=layers, seed=seed)
     cfg = AccelConfig(model=mf.config, rows=rows, cols=cols, batch=batch, precision=precision,
-                      max_width=max_width or width, max_height=height, device=device)
+                      max_width=max_width or width, max_height=height, device=device,
+                      bank_words=bank_words)
     return mf, cfg
 
 
@@ -55,11 +56,18 @@ def check_frame(mf, cfg, width, height, *, precision="int8", **kw):
     dict(patch=2, width=8, height=8, rows=2, cols=2, batch=4, layers=3),
     # The ECP5's array: one product per multiplier, no packed pairs.
     dict(patch=2, channels=3, width=8, height=4, hidden=10, device="lfe5u-85f"),
+    # The ECP5's banked memories, with banks small enough that this small build has them:
+    # weights in 27 banks (three levels of read tree, 5 cycles a read), activations in 12
+    # (two levels, 4 cycles).
+    dict(patch=2, channels=3, width=8, height=4, hidden=10, layers=3, device="lfe5u-85f",
+         bank_words=4),
 ], ids=["n1", "n2", "n3-width6", "n4-array4x2", "rgb-width10", "array2x2-3layers",
-        "ecp5-unpacked"])
+        "ecp5-unpacked", "ecp5-banked"])
 def test_frame_matches_reference_and_cycle_model(case):
     width, height = case.pop("width"), case.pop("height")
     mf, cfg = build(width=width, height=height, **case)
+    if case.get("bank_words"):
+        assert (cfg.weight_read_latency, cfg.act_read_latency) == (5, 4), cfg.memory_geometry
     res = check_frame(mf, cfg, width, height)
     assert res.cycles == frame_cycles(cfg, width, height)["total"]
 
