@@ -212,6 +212,13 @@ CASES = [
          "invalid choice"),
     Case("regress-cpus-zero", "accel.regress", ("--cpus-per-case", "0", "--quiet"),
          "must be a positive number"),
+    Case("regress-cluster-unreachable", "accel.regress",
+         ("--configs", "1", "--backend", "amaranth", "--address", "127.0.0.1:9", "--quiet"),
+         "cannot reach the Ray cluster"),
+    Case("bench-cluster-address-not-host-port", "accel.bench",
+         ("--images", "camera", "--size", "8", "--patches", "2", "--steps", "2", "--stage",
+          "train", "--address", "head:port", "--out", f"{T}/o", "--results", f"{T}/r"),
+         "is not HOST:PORT"),
     Case("regress-json-not-json", "accel.regress",
          ("--json", f"{T}/r.txt", "--backend", "amaranth", "--quiet"), "must end in .json"),
     # accel.size

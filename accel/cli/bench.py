@@ -74,6 +74,7 @@ def main(argv=None):
     if not math.isfinite(args.checkpoint_every) or args.checkpoint_every < 0:
         raise UserError(f"--checkpoint-every must be a number of seconds >= 0, not "
                         f"{args.checkpoint_every}")
+    args.where = _where(args) if args.stage in ("all", "train") else {}
     if args.videos is not None:
         return _videos(args)
     images = [s.strip() for s in args.images.split(",") if s.strip()]
@@ -99,7 +100,7 @@ def main(argv=None):
                                   fresh=args.fresh, device=args.device,
                                   progress=not args.quiet, log=log,
                                   checkpoint_every=args.checkpoint_every,
-                                  **_where(args))
+                                  **args.where)
         if failed:
             return _failed(failed, log)
     if args.stage in ("all", "report"):
@@ -153,7 +154,7 @@ def _videos(args):
             _, failed = train_video_points(sweep, args.out, points, fresh=args.fresh,
                                            device=args.device, progress=not args.quiet,
                                            log=log, checkpoint_every=args.checkpoint_every,
-                                           **_where(args))
+                                           **args.where)
         if failed:
             return _failed(failed, log)
     if args.stage in ("all", "report"):

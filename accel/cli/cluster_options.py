@@ -21,9 +21,12 @@ def add_cluster_options(parser, noun, cpus_help):
 
 def cluster_kwargs(args, noun):
     """``address``, ``sequential`` and ``cpus`` for :func:`~accel.flows.cluster.run_tasks`'s
-    callers, checked."""
+    callers, checked (a cluster address must answer)."""
     if not math.isfinite(args.cpus_per_task) or args.cpus_per_task <= 0:
         raise UserError(f"--cpus-per-{noun} must be a positive number, not "
                         f"{args.cpus_per_task}")
+    if args.address and not args.sequential:
+        from ..flows.cluster import check_reachable
+        check_reachable(args.address)       # before any work is done or said
     return {"address": args.address, "sequential": args.sequential,
             "cpus": args.cpus_per_task}

@@ -15,11 +15,12 @@ missing.
 """
 
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass
 
-__all__ = ["Outcome", "have_ray", "run_tasks", "cluster_address"]
+__all__ = ["Outcome", "have_ray", "run_tasks", "cluster_address", "check_reachable"]
 
 
 @dataclass
@@ -112,6 +113,7 @@ def _on_ray(fn, items, describe, cpus, gpus, address, local_cpus, progress, log,
     started = not ray.is_initialized()
     if started:
         if address:
+            check_reachable(address)
             log(f"{what}: joining the Ray cluster at {address}")
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      configure_logging=False)
@@ -148,6 +150,30 @@ def _on_ray(fn, items, describe, cpus, gpus, address, local_cpus, progress, log,
     finally:
         if started:
             ray.shutdown()
+
+
+def check_reachable(address, timeout=5.0):
+    """:class:`UserError` unless something listens at a cluster ``address`` (``HOST:PORT``,
+    ``ray://HOST:PORT`` or ``auto``): Ray itself would retry an unreachable head for
+    minutes."""
+    from model.support.errors import UserError
+    if address == "auto":
+        return
+    rest = address.split("://", 1)[-1]
+    host, _, port = rest.rpartition(":")
+    if not host:
+        host, port = rest, "6379"
+    try:
+        port = int(port)
+    except ValueError:
+        raise UserError(f"cluster address {address!r} is not HOST:PORT") from None
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}): "
+                        f"start it with `ray start --head` there, or leave out --address "
+                        f"(and RAY_ADDRESS) for a local Ray") from None
 
 
 def _one_line(exc):
