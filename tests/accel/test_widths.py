@@ -26,6 +26,9 @@ CONFIGS = [
     dict(patch=2, channels=3, hidden=256, layers=7, rows=4, cols=4, precision="int8"),  # default model
     dict(patch=2, channels=1, hidden=256, layers=7, rows=2, cols=2, precision="dual"),  # 18 bits
     dict(patch=16, channels=3, hidden=256, layers=7, rows=6, cols=3, precision="fp32"),
+    # The ECP5's banked weight memories (a pipelined read tree over 1,024-word banks).
+    dict(patch=2, channels=3, hidden=128, layers=7, rows=8, cols=8, precision="int8",
+         device="lfe5u-85f"),
 ]
 
 
@@ -41,7 +44,8 @@ def _width(port):
     return len(port.as_value()) if hasattr(port, "as_value") else len(port)
 
 
-@pytest.mark.parametrize("c", CONFIGS, ids=lambda c: "{rows}x{cols}-{precision}-h{hidden}x{layers}".format(**c))
+@pytest.mark.parametrize("c", CONFIGS, ids=lambda c: "{rows}x{cols}-{precision}-h{hidden}x{layers}".format(**c)
+                         + ("-" + c["device"] if "device" in c else ""))
 def test_addresses_cover_the_memories(c):
     cfg = _config(c)
     geo = cfg.memory_geometry
@@ -58,8 +62,13 @@ def test_addresses_cover_the_memories(c):
     assert len(seq.issue.param_addr) >= need_p
     # The memories the buffer builds are the configuration's, depth for depth; the ports
     # above are what address them.
-    built = {name: sub._data.depth for sub, name, _ in Fragment.get(buf, None).subfragments
-             if isinstance(sub, MemoryInstance)}
+    def words(fragment):
+        """Words of every memory in ``fragment`` (a banked memory's banks together)."""
+        if isinstance(fragment, MemoryInstance):
+            return fragment._data.depth
+        return sum(words(sub) for sub, _, _ in fragment.subfragments)
+    built = {name: words(sub) for sub, name, _ in Fragment.get(buf, None).subfragments
+             if words(sub)}
     want = {name: d for name, (d, _) in geo.items() if name not in ("params", "sine_lut")}
     want.update({f"params_{c}": geo["params"][0] for c in range(cfg.cols)})
     assert built == want
