@@ -38,14 +38,19 @@ def ecp5_bank_words(width):
 
 #: The ULX3S 85F's Lattice ECP5 (LFE5U-85F, speed grade 6, CABGA381): Lattice DS1044,
 #: table 1.1. ``lut``: LUT4s (two per slice, 41,820 slices), ``dsp``: 18x18 multipliers
-#: (MULT18X18D), ``ebr``: 18 Kb embedded block RAMs (DP16KD). No DSP packs two INT8
+#: (MULT18X18D), ``ebr``: 18 Kb embedded block RAMs (DP16KD). ``banked``: deep memories
+#: read through a pipelined bank tree (:func:`bank_words`); ``batch_tolerance``:
+#: ``--array auto`` takes the smallest batch within this share of the fastest
+#: (:func:`accel.sizing.auto_array`). No DSP packs two INT8
 #: products, so the INT8 array takes one multiplier per PE (:class:`~accel.plan.ArrayPlan`).
 LFE5U_85F = {"name": "lfe5u-85f", "family": "ecp5", "part": "LFE5U-85F-6BG381C",
-             "lut": 83_640, "ff": 83_640, "dsp": 156, "ebr": 208, "banked": True}
+             "lut": 83_640, "ff": 83_640, "dsp": 156, "ebr": 208, "banked": True,
+             "batch_tolerance": 0.01}
 
 #: The ULX3S 12F's ECP5 (LFE5U-12F, the smallest ULX3S): the suite's place-and-route check.
 LFE5U_12F = {"name": "lfe5u-12f", "family": "ecp5", "part": "LFE5U-12F-6BG381C",
-             "lut": 12_288, "ff": 12_288, "dsp": 28, "ebr": 32, "banked": True}
+             "lut": 12_288, "ff": 12_288, "dsp": 28, "ebr": 32, "banked": True,
+             "batch_tolerance": 0.01}
 
 #: Devices by name (``AccelConfig(device=...)``, ``accel.sim --device``).
 DEVICES = {d["name"]: d for d in (XCVU9P, LFE5U_85F, LFE5U_12F)}

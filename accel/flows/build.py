@@ -525,7 +525,7 @@ def _throughput(config, clock_hz):
     device's INT8 multiply limit (:func:`accel.device.int8_macs_limit`)."""
     from ..sizing import throughput
     limit = int8_macs_limit(get_device(config.device))
-    out = {"device_limit_macs_per_cycle": limit, "frames": {}}
+    out = {"device": config.device, "device_limit_macs_per_cycle": limit, "frames": {}}
     n = config.model.patch
     for w, h in ((256, 256), (config.max_width, config.max_height)):
         w, h = w - w % n, h - h % n
@@ -703,7 +703,7 @@ def summary(report, out):
     if tp:
         lines.append("  speed      " + "; ".join(
             f"{name}: {f['useful_macs_per_cycle']:,.0f} useful MACs/cycle "
-            f"({100 * f['fraction_of_limit']:.1f} % of the XCVU9P's "
+            f"({100 * f['fraction_of_limit']:.1f} % of the {tp.get('device', 'xcvu9p').upper()}'s "
             f"{tp['device_limit_macs_per_cycle']:,} INT8), {f['fps']:.1f} fps"
             for name, f in tp["frames"].items()))
     if "clip" in report:

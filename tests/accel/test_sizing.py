@@ -96,3 +96,37 @@ def test_auto_on_the_ecp5():
     # No larger array of the same shapes fits the multipliers.
     assert (2 * c.rows) * c.cols + c.cols * 2 > 0.55 * 156
     assert "LFE5U-85F" in choice.reason() and "100 MHz" in choice.reason()
+
+
+def test_on_the_ecp5_auto_takes_the_smallest_batch_within_one_percent():
+    """Block RAM is what an ECP5 lacks, and a fuller one routes worse: of the chosen
+    array's batches, the search keeps the smallest whose speed is within 1 % of the
+    fastest's. On the XCVU9P (no tolerance) it keeps the fastest."""
+    from accel.sizing import BATCHES
+    model = PatchINRConfig(patch=2, hidden=128, layers=7)
+    choice = auto_array(model, precision="int8", max_frame=(1920, 1080), device="lfe5u-85f")
+    c = choice.config
+    speed = {}
+    for batch in BATCHES:
+        try:
+            cfg = AccelConfig.fitting(model=model, rows=c.rows, cols=c.cols, batch=batch,
+                                      device="lfe5u-85f", max_frame=(1920, 1080))
+        except UserError:
+            continue
+        speed[batch] = throughput(cfg, 1920, 1080)[0]
+    fastest = max(speed.values())
+    assert c.batch == min(b for b, s in speed.items() if s >= 0.99 * fastest)
+    assert choice.macs_per_cycle == pytest.approx(speed[c.batch])
+    assert c.batch < max(speed, key=speed.get)     # a smaller batch than the fastest's
+    vu = auto_array(model, precision="int8", max_frame=(1920, 1080))
+    vu_speed = throughput(vu.config, 1920, 1080)[0]
+    for batch in BATCHES:
+        if batch == vu.config.batch:
+            continue
+        try:
+            other = AccelConfig.fitting(model=model, rows=vu.config.rows, cols=vu.config.cols,
+                                        batch=batch, lut_cols=vu.config.lut_cols,
+                                        max_frame=(1920, 1080))
+        except UserError:
+            continue
+        assert throughput(other, 1920, 1080)[0] <= vu_speed + 1e-9
