@@ -249,9 +249,14 @@ class Sequencer(wiring.Component):
         # `issued + len <= freed + out_slots`. `credit` is out_slots - issued, and `room`
         # its sum with `freed`, registered: `freed` only grows, so the comparison is at
         # worst one cycle late, never early.
-        credit = Signal(signed(34))
-        room = Signal(signed(34))
-        m.d.sync += room.eq(self.freed + credit)
+        # `room` = freed + out_slots - issued is the ring's free slots, always in
+        # 0..out_slots: kept modulo 2**w (`freed`'s low bits, a w-bit credit), it is exact,
+        # and the comparison is w bits long, not 34 (on the ECP5 it was this build's
+        # critical path).
+        w = cfg.out_slots.bit_length() + 1
+        credit = Signal(w)
+        room = Signal(w)
+        m.d.sync += room.eq(self.freed[:w] + credit)
         fits = room >= self.batch_len
 
         # Shadow-weight reload of the next tile: cycles wload_start .. wload_start+rows-1 of
