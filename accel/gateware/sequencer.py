@@ -275,6 +275,16 @@ class Sequencer(wiring.Component):
         m.d.sync += [self.issue.eq(rec), self.w_addr.eq(w_ptr), self.w_load.eq(loading),
                      self.batch_free.eq(batch_free)]
 
+        def batch_start(half, base):
+            """Statements that set up the next batch's first tile, made before it is
+            taken: it starts in coordinate half ``half`` at output slot ``base``, with
+            tile 0 of layer 0, which reads activation half 1 (its inputs are coordinates)
+            and writes half 0. Taking the batch then only sets its length and credit, so
+            the take decision drives a handful of registers, not every counter."""
+            return [cyc.eq(0), slot.eq(base), *first_tile(),
+                    cur_rd.eq(half_words), cur_wr.eq(0), run_rd.eq(half_words), run_wr.eq(0),
+                    run_coord.eq(Mux(half, cfg.batch, 0))]
+
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -285,19 +295,14 @@ class Sequencer(wiring.Component):
                 m.d.comb += [self.busy.eq(1), loading.eq(in_window)]
                 m.d.sync += cyc.eq(cyc + 1)
                 with m.If(cyc == tm.tile_min - 1):
+                    m.d.sync += batch_start(self.coord_half, slot_base)
                     m.next = "WAIT"
             with m.State("WAIT"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(self.batch_valid & fits):
                     m.d.comb += self.batch_take.eq(1)
-                    # Layer 0 reads activation half 1 (its inputs are coordinates) and
-                    # writes half 0.
                     m.d.sync += [length.eq(self.batch_len), last_batch.eq(self.batch_last),
-                                 credit.eq(credit - self.batch_len), cyc.eq(0),
-                                 slot.eq(slot_base), *first_tile(),
-                                 cur_rd.eq(half_words), cur_wr.eq(0),
-                                 run_rd.eq(half_words), run_wr.eq(0),
-                                 run_coord.eq(Mux(self.coord_half, cfg.batch, 0))]
+                                 credit.eq(credit - self.batch_len)]
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [self.busy.eq(1), loading.eq(in_window)]
@@ -344,7 +349,8 @@ class Sequencer(wiring.Component):
                     with m.Else():
                         # Batch complete: its slots advance, the next batch may start.
                         m.d.sync += [slot_base.eq(next_base),
-                                     self.coord_half.eq(~self.coord_half)]
+                                     self.coord_half.eq(~self.coord_half),
+                                     *batch_start(~self.coord_half, next_base)]
                         with m.If(last_batch):
                             m.d.sync += self.done.eq(1)
                             m.next = "IDLE"
