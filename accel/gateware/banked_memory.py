@@ -38,7 +38,7 @@ class BankedMemory(wiring.Component):
     w_en, w_addr, w_data : In
         One word written per cycle.
     r_addr : In
-        Word to read; ``r_data`` holds it :attr:`latency` cycles later. Not transparent:
+        Word to read; ``r_data`` holds it ``latency`` cycles later. Not transparent:
         a read in the write's cycle gives the old word.
     """
 
