@@ -134,9 +134,17 @@ def test_interrupt_stops_cleanly_and_keeps_earlier_outputs(argv, markers, tmp_pa
     after = _tree(tmp_path)
     assert {k: v for k, v in after.items() if k in before} == before
     # Nothing new but the tools' caches (the Verilator models, Yosys's results and logs in
-    # the build's synth/, which a rerun reuses).
-    assert not [k for k in after if k not in before
-                and not k.startswith(("verilator-cache", "build/synth/"))]
+    # the build's synth/, which a rerun reuses) and training's checkpoint, which an
+    # interrupted fit saves so that --resume continues it.
+    new = [k for k in after if k not in before
+           and not k.startswith(("verilator-cache", "build/synth/"))]
+    if argv[0] == "model.train":
+        assert new == ["m.npz.ckpt"], new
+        assert "--resume continues it" in text
+        import torch
+        assert torch.load(tmp_path / "m.npz.ckpt", weights_only=True)["step"] > 0
+    else:
+        assert not new
 
 
 def _tree(root):
