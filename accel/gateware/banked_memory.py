@@ -17,7 +17,32 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import FAN_IN, read_latency, read_tree_levels
 
-__all__ = ["BankedMemory", "read_latency", "FAN_IN"]
+__all__ = ["BankedMemory", "add_memory", "read_latency", "FAN_IN"]
+
+
+class _Ports:
+    """A plain memory's ports under :class:`BankedMemory`'s names."""
+
+    def __init__(self, wp, rp):
+        self.w_en, self.w_addr, self.w_data = wp.en, wp.addr, wp.data
+        self.r_addr, self.r_data = rp.addr, rp.data
+        self.latency = 1
+
+
+def add_memory(m, name, *, width, depth, bank_depth=None, init=(), latency=None):
+    """A memory as submodule ``name`` of ``m``, with :class:`BankedMemory`'s ports
+    (``w_en``, ``w_addr``, ``w_data``, ``r_addr``, ``r_data``, ``latency``): a
+    :class:`BankedMemory` when it is banked or must wait, else a plain
+    ``lib.memory.Memory`` with its ports as they are (the netlist the XCVU9P's builds
+    have always had)."""
+    if read_latency(depth, bank_depth) == 1 and latency in (None, 1):
+        mem = memory.Memory(shape=width, depth=depth, init=list(init))
+        m.submodules[name] = mem
+        return _Ports(mem.write_port(), mem.read_port())
+    mem = BankedMemory(width=width, depth=depth, bank_depth=bank_depth, init=init,
+                       latency=latency)
+    m.submodules[name] = mem
+    return mem
 
 class BankedMemory(wiring.Component):
     """``depth`` words of ``width`` bits, one write and one read port, the read pipelined.

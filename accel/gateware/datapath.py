@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig
 from ..formats import for_config
-from .banked_memory import BankedMemory
+from .banked_memory import add_memory
 from .batcher import coord_write_layout
 from .int8.array import Int8Array
 from .mac_array import MacArray
@@ -190,9 +190,8 @@ class Datapath(wiring.Component):
         # Activation banks and row feeds.
         for r in range(R):
             rd = tm.FEED - 1                    # the bank's read latency
-            m.submodules[f"act{r}"] = bank = BankedMemory(
-                width=cfg.elem_bits, depth=cfg.act_depth, bank_depth=cfg.bank_words(cfg.elem_bits),
-                latency=rd)
+            bank = add_memory(m, f"act{r}", width=cfg.elem_bits, depth=cfg.act_depth,
+                              bank_depth=cfg.bank_words(cfg.elem_bits), latency=rd)
             t_read, t_feed = line[r * Lp], line[r * Lp + rd]
             m.d.comb += bank.r_addr.eq(t_read.act_rd)
             coord = None

@@ -32,7 +32,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import MEMORIES, AccelConfig
-from .banked_memory import BankedMemory
+from .banked_memory import add_memory
 
 __all__ = ["write_layout", "WeightBuffer"]
 
@@ -96,9 +96,9 @@ class WeightBuffer(wiring.Component):
             depth, bits = geo[name]
             # Banked and pipelined on devices that ask for it (:mod:`.banked_memory`); every
             # weight memory presents the same latency, as they are read together.
-            mem = BankedMemory(width=bits, depth=depth, bank_depth=cfg.bank_words(bits),
-                               init=self._images.get(name, []), latency=lat)
-            m.submodules[name] = mem
+            mem = add_memory(m, name, width=bits, depth=depth,
+                             bank_depth=cfg.bank_words(bits), init=self._images.get(name, []),
+                             latency=lat)
             m.d.comb += [
                 mem.w_en.eq(self.wr.en & (self.wr.mem == MEMORIES[name])),
                 mem.w_addr.eq(self.wr.addr), mem.w_data.eq(self.wr.data),
