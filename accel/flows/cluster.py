@@ -177,16 +177,13 @@ def check_reachable(address, timeout=5.0):
 
 
 def _one_line(exc):
-    text = " ".join(str(exc).split()) or exc.__class__.__name__
-    return text
+    return " ".join(str(exc).split()) or exc.__class__.__name__
 
 
 def _ray_error(exc):
     import ray.exceptions as rx
-    if isinstance(exc, (rx.WorkerCrashedError, rx.NodeDiedError)) or \
-            exc.__class__.__name__ in ("WorkerCrashedError", "NodeDiedError", "ActorDiedError"):
+    if isinstance(exc, (rx.WorkerCrashedError, rx.NodeDiedError, rx.ActorDiedError)):
         return "its worker process died (killed, or out of memory)"
-    if isinstance(exc, rx.RayTaskError):
-        cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-        return _one_line(cause) if cause is not exc else exc.__class__.__name__
-    return _one_line(exc)
+    # A task that raised: say what it raised, not Ray's wrapper.
+    cause = getattr(exc, "cause", None) if isinstance(exc, rx.RayTaskError) else None
+    return _one_line(cause if cause is not None else exc)

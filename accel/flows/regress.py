@@ -55,10 +55,6 @@ class Case:
     device: str
     model_seed: int
 
-    @property
-    def build(self):
-        return "dual" if self.dual else self.precision
-
     def describe(self):
         what = (f"{self.width}x{self.height}" if self.kind == "frame"
                 else f"{self.width}x{self.height}x{self.frames}")
@@ -123,13 +119,25 @@ class CaseJob:
 def run_case(job):
     """Build and run one case; returns its record (``ok``, ``mismatches``, ``cycles``,
     ``cycles_model`` and the wall seconds). Runs in this process or in a Ray worker."""
+    case = job.case
+    os.makedirs(job.workdir, exist_ok=True)
+    # Verilator models are cached per configuration beside the run, wherever it runs; the
+    # caller's own setting is put back (a sequential run shares its process).
+    before = os.environ.get("PATCHINR_VERILATOR_DIR")
+    os.environ["PATCHINR_VERILATOR_DIR"] = os.path.join(job.workdir, "verilator")
+    try:
+        return _run_case(job, case)
+    finally:
+        if before is None:
+            os.environ.pop("PATCHINR_VERILATOR_DIR", None)
+        else:
+            os.environ["PATCHINR_VERILATOR_DIR"] = before
+
+
+def _run_case(job, case):
     from model import export
     from model.synthetic import random_model
     from .frame import SimConfig, simulate
-    case = job.case
-    os.makedirs(job.workdir, exist_ok=True)
-    # Verilator models are cached per configuration beside the run, wherever it runs.
-    os.environ["PATCHINR_VERILATOR_DIR"] = os.path.join(job.workdir, "verilator")
     mf = random_model(patch=case.patch, channels=case.channels, hidden=case.hidden,
                       layers=case.layers, seed=case.model_seed,
                       coords=3 if case.kind == "clip" else 2)
