@@ -212,7 +212,7 @@ class AccelConfig:
                 or bank_words < 0 or bank_words & (bank_words - 1)):
             raise UserError(f"bank words must be 0 or a power of two, not {bank_words!r}")
         self._bank_words = bank_words
-        if self._device["family"] == "ecp5" and precision != "int8":
+        if self.device_family == "ecp5" and precision != "int8":
             raise UserError(f"{precision} builds are for the XCVU9P: an ECP5's 18x18 "
                             f"multipliers run the INT8 datapath only")
         self._check_widths()
@@ -260,6 +260,12 @@ class AccelConfig:
     # Datapaths -----------------------------------------------------------------------------
 
     @property
+    def device_family(self):
+        """The device's family (``"xcup"``, ``"ecp5"``): which primitives its core may use
+        (:mod:`accel.gateware.cells`) and how its array is laid out."""
+        return self._device["family"]
+
+    @property
     def has_int8(self):
         return self.precision in ("int8", "dual")
 
@@ -288,7 +294,7 @@ class AccelConfig:
         from .plan import ArrayPlan
         return ArrayPlan(rows=self.rows, cols=self.cols,
                          wide_rows=min(self.rows, self.model.coords), lut_cols=self.lut_cols,
-                         packed=self._device["family"] == "xcup")
+                         packed=self.device_family == "xcup")
 
     # Geometry ------------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from amaranth.lib import wiring
 
 from ..config import TOP_NAME, AccelConfig
 from ..formats import for_config
+from ..gateware.cells import cells_for
 from ..gateware.core import PatchINRCore
 
 __all__ = ["PE_NAME", "CoreTop", "CoreInstance", "export_core", "elaborate_core",
@@ -219,7 +220,8 @@ def elaborate_core(config, *, images=None, width=None, height=None):
     if not isinstance(config, AccelConfig):
         raise TypeError(f"config must be an AccelConfig, not {config!r}")
     top = CoreTop(PatchINRCore(config=config, images=images, width=width, height=height))
-    return top, Fragment.get(top, None)
+    # The device's primitives (an ECP5's registered multipliers), where it has any.
+    return top, Fragment.get(top, cells_for(config))
 
 
 def _rtlil_ports(text, module):
@@ -257,7 +259,7 @@ def pe_module(origin, arith):
     return None
 
 
-def share_pes(fragment, arith):
+def share_pes(fragment, arith, platform=None):
     """Make every PE of an elaborated design an instance of one module per PE kind
     (:func:`pe_module`); return ``(RTLIL of those modules, their names)``.
 
@@ -267,7 +269,8 @@ def share_pes(fragment, arith):
     PE's subfragment is replaced by an :class:`~amaranth.hdl.Instance` of its kind's
     module on the PE's own port signals, so the array's wiring is untouched, and each
     module is converted once. The co-simulation tests run this Verilog against the
-    references.
+    references. ``platform`` is what the PEs are elaborated with (the device's
+    :class:`~accel.gateware.cells.Cells`, or ``None``).
     """
     domain = {"clk": ("i_clk", ClockSignal("sync")), "rst": ("i_rst", ResetSignal("sync"))}
     modules = {}            # name -> (RTLIL text, port names)
@@ -276,7 +279,7 @@ def share_pes(fragment, arith):
         if name not in modules:
             # A column group's own PEs are shared too: its module instantiates them.
             design = make()
-            fragment = Fragment.get(design, None)
+            fragment = Fragment.get(design, platform)
             walk(fragment)
             text = convert_rtlil(fragment, name=name, ports=_signature_ports(design))
             # The PE is instantiated, not a second top module.
@@ -300,7 +303,7 @@ def share_pes(fragment, arith):
                           if (k := pe_module(o, arith)) is not None), None)
             if found is not None:
                 origin, (name, make) = found
-                frag.subfragments[index] = (Fragment.get(instance(origin, name, make), None),
+                frag.subfragments[index] = (Fragment.get(instance(origin, name, make), platform),
                                             sub_name, src_loc)
             else:
                 walk(sub)
@@ -315,7 +318,8 @@ def fragment_verilog(top, fragment, *, zero_init=True):
     cannot be converted again. Without ``zero_init`` all-zero memory initialisers are left out
     (:func:`convert_rtlil`).
     """
-    pe_text, _ = share_pes(fragment, for_config(top.core.config))
+    config = top.core.config
+    pe_text, _ = share_pes(fragment, for_config(config), cells_for(config))
     text = convert_rtlil(fragment, name=TOP_NAME, ports=top.ports,
                          zero_init="short" if zero_init else "none")
     text += pe_text

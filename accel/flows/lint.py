@@ -20,6 +20,7 @@ import tempfile
 from model.support.errors import UserError
 
 from ..config import TOP_NAME
+from ..gateware.cells import sim_models
 from .toolchain import which
 
 __all__ = ["make_overrides", "verilator_version", "WAIVERS", "NEWER_WAIVERS", "waiver_config", "find_verilator", "verilator_source", "lint",
@@ -188,10 +189,17 @@ def lint(verilog_text, *, timeout=600):
         vlt = os.path.join(tmp, "waivers.vlt")
         with open(src, "w") as f:
             f.write(verilog_text)
+        # The device's primitives are read from their models, which are not the design.
+        models = sim_models(verilog_text)
+        for name, text in models.items():
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
         with open(vlt, "w") as f:
-            f.write(waiver_config(verilator))
+            f.write(waiver_config(verilator)
+                    + "".join(f'lint_off -file "*/{name}"\n' for name in models))
         proc = subprocess.run(
-            [verilator, "--lint-only", "-Wall", "--top-module", TOP_NAME, vlt, src],
+            [verilator, "--lint-only", "-Wall", "--top-module", TOP_NAME, vlt, src,
+             *(os.path.join(tmp, name) for name in models)],
             capture_output=True, text=True, timeout=timeout)
     # Newer Verilators close with a statistics summary ("- V e r i l a t i o n   R e p o r t",
     # "- Verilator: ..."); it is no message about the design.

@@ -34,6 +34,7 @@ from model.support.errors import UserError
 from model.support.validate import positive_int
 
 from ..config import TOP_NAME, AccelConfig
+from ..gateware.cells import sim_models
 from ..host.transport import STREAMS, Transport, TransportTimeout
 from .export import PE_NAME, export_core
 from .lint import find_verilator, make_overrides, waiver_config
@@ -304,6 +305,7 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
     # Without the all-zero initialisers: Verilator starts memories at zero anyway, and as
     # C++ they are megabytes of one-time code that the compiler spends minutes on.
     verilog = export_core(config, zero_init=False)
+    models = sim_models(verilog)        # the device's primitives (an ECP5's multipliers)
     with open(HARNESS_PATH) as f:
         harness = f.read()
     # The lint waivers, and each shared PE module inlined into every instance: kept as one
@@ -314,8 +316,8 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
     waivers = waiver_config(verilator) + "".join(f'inline -module "{name}"\n'
                                                  for name in pe_modules)
     digest = hashlib.sha256()
-    for part in (verilog, harness, waivers, _verilator_version(verilator), opt, cxx,
-                 str(threads)):
+    for part in (verilog, *models.values(), harness, waivers, _verilator_version(verilator),
+                 opt, cxx, str(threads)):
         digest.update(part.encode())
         digest.update(b"\0")
     root = os.path.abspath(build_dir or default_build_dir())
@@ -332,7 +334,7 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
     staging = tempfile.mkdtemp(prefix=".build-", dir=root)
     try:
         files = {f"{TOP_NAME}.v": verilog, "waivers.vlt": waivers,
-                 "verilator_harness.cpp": harness}
+                 "verilator_harness.cpp": harness, **models}
         for name, text in files.items():
             with open(os.path.join(staging, name), "w") as f:
                 f.write(text)
@@ -341,7 +343,7 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
                "--top-module", TOP_NAME, "-Mdir", "obj_dir", "-o", f"../V{TOP_NAME}",
                "-MAKEFLAGS", " ".join([f"CXX={cxx}", f"OPT_FAST={opt}", f"OPT_SLOW={opt}",
                                        f"OPT_GLOBAL={opt}", *make_overrides(verilator)]),
-               "waivers.vlt", f"{TOP_NAME}.v", "verilator_harness.cpp"]
+               "waivers.vlt", f"{TOP_NAME}.v", *models, "verilator_harness.cpp"]
         report.message(f"compiling {config!r} with {opt} (-j{jobs}"
                        + (f", {threads} simulation threads)" if threads > 1 else ")"))
         log_path = os.path.join(staging, "build.log")

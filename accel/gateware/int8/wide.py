@@ -1,10 +1,11 @@
 """One product per DSP48E2: the INT8 array's wide PE."""
 
-from amaranth import Module, Signal
+from amaranth import ClockSignal, Const, Instance, Module, Mux, Signal
 from amaranth.lib import wiring
 
 from model.support.validate import positive_int
 
+from ..cells import platform_cells
 from . import pe_members
 
 __all__ = ["WidePE"]
@@ -62,13 +63,17 @@ class WidePE(wiring.Component):
         preg = Signal(self.acc_width, reset_less=True)
         with m.If(self.w_shift):
             m.d.sync += shadow.eq(self.w_in)
-        with m.If(self.swap_in):
-            m.d.sync += areg.eq(shadow)
-        m.d.sync += [
-            breg.eq(self.a_in),
-            mreg.eq(areg.as_signed() * breg.as_signed()),
-            preg.eq(self.pcin.as_signed() + mreg.as_signed()),
-        ]
+        cells = platform_cells(platform)
+        if cells is not None and cells.mult18x18d:
+            self._mult18x18d(m, shadow, mreg)
+        else:
+            with m.If(self.swap_in):
+                m.d.sync += areg.eq(shadow)
+            m.d.sync += [
+                breg.eq(self.a_in),
+                mreg.eq(areg.as_signed() * breg.as_signed()),
+            ]
+        m.d.sync += preg.eq(self.pcin.as_signed() + mreg.as_signed())
         # The pass-through to the right is its own register chain, so that the B register
         # feeds the multiplier alone (as a DSP48E2's does).
         a, swap = self.a_in, self.swap_in
@@ -80,3 +85,35 @@ class WidePE(wiring.Component):
         m.d.comb += [self.w_out.eq(shadow), self.pcout.eq(preg), self.a_out.eq(a),
                      self.swap_out.eq(swap)]
         return m
+
+    def _mult18x18d(self, m, shadow, mreg):
+        """The B and M registers as an ECP5 MULT18X18D's input B and output registers,
+        around its signed multiplier, and the A register as its input A register: the
+        same cycle for cycle, with the slice's own registers at both ends of the
+        multiplier, where ``synth_ecp5`` would leave them in the fabric
+        (:mod:`accel.gateware.cells`).
+
+        The A register loads only on a swap, but it is not given the swap as its clock
+        enable: the four multipliers of an ECP5 DSP block share four CE nets, and every PE
+        has a swap of its own. It loads every cycle instead, from ``swap ? shadow : A``,
+        the A it holds kept in a fabric copy.
+        """
+        def bits(port, value):
+            value = value.as_signed()
+            return {f"i_{port}{i}": value[min(i, len(value) - 1)] for i in range(18)}
+        held = Signal(self.w_width, reset_less=True)
+        a_next = Signal(self.w_width)
+        m.d.comb += a_next.eq(Mux(self.swap_in, shadow, held))
+        m.d.sync += held.eq(a_next)
+        product = Signal(36)
+        m.submodules.mult = Instance(
+            "MULT18X18D",
+            p_REG_INPUTA_CLK="CLK0", p_REG_INPUTB_CLK="CLK0", p_REG_OUTPUT_CLK="CLK0",
+            p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
+            p_GSR="DISABLED", p_RESETMODE="SYNC",
+            **bits("A", a_next), **bits("B", self.a_in),
+            i_SIGNEDA=Const(1), i_SIGNEDB=Const(1),
+            i_CLK0=ClockSignal("sync"), i_CE0=Const(1), i_RST0=Const(0),
+            **{f"o_P{i}": product[i] for i in range(36)},
+        )
+        m.d.comb += mreg.eq(product[:len(mreg)])

@@ -181,3 +181,27 @@ def test_memory_deeper_than_16_bits_of_address(build_dir):
     frame, cycles = _render(built, mf, width=4, height=4)
     assert_frames_equal(frame, reference_frame(mf, config, 4, 4, "int8"))
     assert cycles >= frame_cycles(config, 4, 4)["total"]
+
+
+def test_ecp5_core_with_its_registered_multipliers(build_dir):
+    # An ECP5 build's exported core multiplies in MULT18X18D primitives (input and output
+    # registers on), simulated through the package's model of the cell; wide (int16) rows
+    # and int8 rows, banked memories, back-pressure: the frame is the integer reference's
+    # and, without back-pressure, CYCLES the cycle model's.
+    from accel.flows.export import export_core
+    mf = random_model(patch=2, channels=1, hidden=8, layers=2, seed=7)
+    config = AccelConfig(model=mf.config, rows=4, cols=2, batch=8, device="lfe5u-12f",
+                         max_width=8, max_height=8, bank_words=16)
+    verilog = export_core(config, zero_init=False)
+    assert verilog.count("MULT18X18D #(") == 2          # the wide and the int8 PE module
+    for reg in ("INPUTA", "INPUTB", "OUTPUT"):
+        assert f'.REG_{reg}_CLK("CLK0")' in verilog
+    xcvu9p = AccelConfig(model=mf.config, rows=4, cols=2, batch=8, max_width=8, max_height=8)
+    assert "MULT18X18D" not in export_core(xcvu9p, zero_init=False)
+    built = build_model(config, build_dir=build_dir, opt="-O0", progress=False)
+    expected = reference_frame(mf, config, 8, 6, "int8")
+    frame, cycles = _render(built, mf, width=8, height=6, stall=0.3, seed=2)
+    assert_frames_equal(frame, expected)
+    frame, cycles = _render(built, mf, width=8, height=6)
+    assert_frames_equal(frame, expected)
+    assert cycles == frame_cycles(config, 8, 6)["total"]
