@@ -64,8 +64,13 @@ class WidePE(wiring.Component):
         with m.If(self.w_shift):
             m.d.sync += shadow.eq(self.w_in)
         cells = platform_cells(platform)
-        if cells is not None and cells.mult18x18d:
+        if cells is not None and cells.mult18x18d and max(self.a_width, self.w_width) <= 18:
             self._mult18x18d(m, shadow, mreg)
+            # The sum is a fabric adder on the ECP5, after a route from the DSP row: kept
+            # to the 32 bits the array's columns deliver (a sum modulo 2**32 needs no
+            # more), where the DSP48E2's 48-bit P adder costs nothing. The bits above are
+            # the sign's, and nothing below uses them.
+            preg = Signal(32, reset_less=True)
         else:
             with m.If(self.swap_in):
                 m.d.sync += areg.eq(shadow)
@@ -73,7 +78,7 @@ class WidePE(wiring.Component):
                 breg.eq(self.a_in),
                 mreg.eq(areg.as_signed() * breg.as_signed()),
             ]
-        m.d.sync += preg.eq(self.pcin.as_signed() + mreg.as_signed())
+        m.d.sync += preg.eq(self.pcin[:len(preg)].as_signed() + mreg.as_signed())
         # The pass-through to the right is its own register chain, so that the B register
         # feeds the multiplier alone (as a DSP48E2's does).
         a, swap = self.a_in, self.swap_in
@@ -82,7 +87,7 @@ class WidePE(wiring.Component):
             swap_next = Signal(reset_less=True, name=f"swap_pass{i}")
             m.d.sync += [a_next.eq(a), swap_next.eq(swap)]
             a, swap = a_next, swap_next
-        m.d.comb += [self.w_out.eq(shadow), self.pcout.eq(preg), self.a_out.eq(a),
+        m.d.comb += [self.w_out.eq(shadow), self.pcout.eq(preg.as_signed()), self.a_out.eq(a),
                      self.swap_out.eq(swap)]
         return m
 
