@@ -495,6 +495,8 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
     }
     if resources is not None and "timing" in resources:
         report["timing"] = timing_evidence(resources["timing"], config)
+    if request.job.array != "auto":
+        report["auto"] = _auto_alternative(config, clock_hz)
     if model_cfg.is_video:
         # A video build renders clips: the fitted clip's length (or 16 frames) in one job.
         frames = 16
@@ -536,6 +538,23 @@ def _throughput(config, clock_hz):
                                      "fraction_of_limit": round(macs / limit, 4),
                                      "fps": round(fps, 2)}
     return out
+
+
+def _auto_alternative(config, clock_hz):
+    """What ``--array auto`` would build for this model on this device: its array, LUT
+    columns and batch, and the :func:`_throughput` of its frames, so that a build of a
+    chosen array can say what it leaves (the search is analytic: no synthesis). ``None``
+    where no array fits."""
+    from ..sizing import auto_array
+    try:
+        choice = auto_array(config.model, precision=config.precision,
+                            max_frame=(config.max_width, config.max_height),
+                            device=config.device, clock_hz=clock_hz)
+    except UserError:
+        return None
+    auto = choice.config
+    return {"array": f"{auto.rows}x{auto.cols}", "lut_cols": auto.lut_cols,
+            "batch": auto.batch, "throughput": _throughput(auto, clock_hz)}
 
 
 #: The structural timing goal of every block (:func:`timing_evidence`): LUT levels and carry
@@ -706,6 +725,13 @@ def summary(report, out):
             f"({100 * f['fraction_of_limit']:.1f} % of the {tp.get('device', 'xcvu9p').upper()}'s "
             f"{tp['device_limit_macs_per_cycle']:,} INT8), {f['fps']:.1f} fps"
             for name, f in tp["frames"].items()))
+    auto = report.get("auto")
+    if auto and auto["array"] != c["array"]:
+        lut = f" ({auto['lut_cols']} LUT columns)" if auto["lut_cols"] else ""
+        lines.append(f"  faster     --array auto builds {auto['array']}{lut}, batch "
+                     f"{auto['batch']}: " + ", ".join(
+                         f"{f['fps']:,.1f} fps at {name}"
+                         for name, f in auto["throughput"]["frames"].items()))
     if "clip" in report:
         clip = report["clip"]
         lines.append(f"  clip       {clip['frames']} frames of {report['frame']['width']}x"

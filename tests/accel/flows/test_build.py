@@ -106,6 +106,17 @@ def test_report_fields(small_build):
     assert c["weights"] == CAMERA
     summary = build_mod.summary(report, "out")
     assert "cycles" in summary and "fps at 200 MHz" in summary
+    # A chosen array says what --array auto would build on the same device: larger, and
+    # faster on every frame the report gives.
+    auto = report["auto"]
+    rows, cols = map(int, auto["array"].split("x"))
+    assert rows * cols > 16 and auto["batch"] > 0
+    mine = report["throughput"]["frames"]
+    assert set(auto["throughput"]["frames"]) == set(mine)
+    for name, f in auto["throughput"]["frames"].items():
+        assert f["fps"] > mine[name]["fps"]
+        assert f"{f['fps']:,.1f} fps at {name}" in summary
+    assert f"--array auto builds {auto['array']}" in summary
 
 
 def test_build_without_weights_leaves_zero_memories_uninitialised(tmp_path):
