@@ -18,7 +18,9 @@ it: what they check is the core with its primitives as those models describe the
 
 import os
 
-__all__ = ["Cells", "cells_for", "platform_cells", "sim_models"]
+from amaranth import ClockSignal, Const, Instance, Signal
+
+__all__ = ["Cells", "cells_for", "platform_cells", "registered_product", "sim_models"]
 
 #: Simulation models of the primitives, by cell name (Verilog files beside this module).
 SIM_MODELS = {"MULT18X18D": "mult18x18d.v"}
@@ -55,6 +57,40 @@ def cells_for(config):
 def platform_cells(platform):
     """``platform`` if it is a :class:`Cells`, else ``None`` (the simulator, a board)."""
     return platform if isinstance(platform, Cells) else None
+
+
+def registered_product(m, a, b, *, name="mult"):
+    """``a * b`` two cycles after ``a`` and ``b``, as an ECP5 MULT18X18D (submodule
+    ``name`` of ``m``) with its input A, input B and output registers in use: the same
+    cycles as a fabric register on each operand and one on the product, with the slice's
+    own registers at both ends of the multiplier.
+
+    Each operand is read with its own signedness (an unsigned one is zero-extended) and
+    must fit the multiplier's 18 bits as a signed number. Every register is always
+    enabled, on CE0: the four multipliers of an ECP5 DSP block share four CE nets, so an
+    enable of each product's own would leave most of a block unusable. Returns the signed
+    36-bit product (a ``Signal``).
+    """
+    operands = {}
+    for port, value in (("A", a), ("B", b)):
+        signed = value.shape().signed
+        if len(value) + (0 if signed else 1) > 18:
+            raise ValueError(f"a {len(value)}-bit {'signed' if signed else 'unsigned'} "
+                             f"operand does not fit the MULT18X18D's 18 bits")
+        for i in range(18):
+            operands[f"i_{port}{i}"] = (value[i] if i < len(value) else
+                                        value[-1] if signed else Const(0))
+    product = Signal(36, name=f"{name}_p")
+    m.submodules[name] = Instance(
+        "MULT18X18D",
+        p_REG_INPUTA_CLK="CLK0", p_REG_INPUTB_CLK="CLK0", p_REG_OUTPUT_CLK="CLK0",
+        p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
+        p_GSR="DISABLED", p_RESETMODE="SYNC",
+        **operands, i_SIGNEDA=Const(1), i_SIGNEDB=Const(1),
+        i_CLK0=ClockSignal("sync"), i_CE0=Const(1), i_RST0=Const(0),
+        **{f"o_P{i}": product[i] for i in range(36)},
+    )
+    return product.as_signed()
 
 
 def sim_models(verilog):

@@ -5,6 +5,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import AccelConfig, Timing
+from .cells import platform_cells, registered_product
 
 __all__ = ["PostLane"]
 
@@ -73,7 +74,7 @@ class PostLane(wiring.Component):
         cfg = self._config
         results = {}
         if cfg.has_int8:
-            results["int8"] = self._elaborate_int8(m)
+            results["int8"] = self._elaborate_int8(m, platform_cells(platform))
         if cfg.has_fp32:
             from ..formats.float32.post import Fp32Post
             m.submodules.fp32 = fp = Fp32Post()
@@ -92,7 +93,7 @@ class PostLane(wiring.Component):
             m.d.comb += self.result.eq(next(iter(results.values())))
         return m
 
-    def _elaborate_int8(self, m):
+    def _elaborate_int8(self, m, cells):
         k = self._phase_bits
         m.submodules.lut = lut = memory.Memory(shape=signed(8), depth=1 << k, init=self._lut_init)
         wr = lut.write_port()
@@ -114,10 +115,22 @@ class PostLane(wiring.Component):
         # Stages 1-3: the 32 x 16 product as two 16 x 16 partial products (a multiplier
         # each: a DSP48E2, or an ECP5 MULT18X18D), registered at their inputs and outputs,
         # then their sum: acc * m = (hi * m << 16) + lo * m with lo the unsigned low half.
-        acc0 = stage(self.acc.as_signed(), "acc0", signed(32))
-        m0 = stage(self.m, "m0", 16)
-        prod_lo = stage(acc0[:16] * m0, "prod_lo", 32)
-        prod_hi = stage(acc0[16:].as_signed() * m0, "prod_hi", signed(33))
+        if cells is not None and cells.mult18x18d:
+            # On the ECP5, MULT18X18Ds with their own input and output registers in place
+            # of stages 1 and 2 (synth_ecp5 would leave those in the fabric, a route away
+            # on either side of the multiplier: cells.registered_product).
+            acc = self.acc.as_signed()
+            prod_lo, prod_hi = Signal(32), Signal(signed(33))
+            m.d.comb += [
+                prod_lo.eq(registered_product(m, acc[:16], self.m, name="mult_lo")),
+                prod_hi.eq(registered_product(m, acc[16:].as_signed(), self.m,
+                                              name="mult_hi")),
+            ]
+        else:
+            acc0 = stage(self.acc.as_signed(), "acc0", signed(32))
+            m0 = stage(self.m, "m0", 16)
+            prod_lo = stage(acc0[:16] * m0, "prod_lo", 32)
+            prod_hi = stage(acc0[16:].as_signed() * m0, "prod_hi", signed(33))
         prod = stage((prod_hi << 16) + prod_lo, "prod", signed(48))
         s0 = stage(self.s, "s0", 6)
         sh1 = stage((s0 - 1)[:6], "sh1", 6)     # the rounding shift s - 1, mod 64

@@ -1,11 +1,11 @@
 """One product per DSP48E2: the INT8 array's wide PE."""
 
-from amaranth import ClockSignal, Const, Instance, Module, Mux, Signal
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
 from model.support.validate import positive_int
 
-from ..cells import platform_cells
+from ..cells import platform_cells, registered_product
 from . import pe_members
 
 __all__ = ["WidePE"]
@@ -92,33 +92,16 @@ class WidePE(wiring.Component):
         return m
 
     def _mult18x18d(self, m, shadow, mreg):
-        """The B and M registers as an ECP5 MULT18X18D's input B and output registers,
-        around its signed multiplier, and the A register as its input A register: the
-        same cycle for cycle, with the slice's own registers at both ends of the
-        multiplier, where ``synth_ecp5`` would leave them in the fabric
-        (:mod:`accel.gateware.cells`).
+        """The A, B and M registers as an ECP5 MULT18X18D's input and output registers
+        (:func:`~accel.gateware.cells.registered_product`), the same cycle for cycle.
 
-        The A register loads only on a swap, but it is not given the swap as its clock
-        enable: the four multipliers of an ECP5 DSP block share four CE nets, and every PE
-        has a swap of its own. It loads every cycle instead, from ``swap ? shadow : A``,
-        the A it holds kept in a fabric copy.
+        The A register loads only on a swap, but the DSP block's CE nets are shared
+        (:func:`~accel.gateware.cells.registered_product`): it loads every cycle
+        instead, from ``swap ? shadow : A``, the A it holds kept in a fabric copy.
         """
-        def bits(port, value):
-            value = value.as_signed()
-            return {f"i_{port}{i}": value[min(i, len(value) - 1)] for i in range(18)}
         held = Signal(self.w_width, reset_less=True)
-        a_next = Signal(self.w_width)
+        a_next = Signal(signed(self.w_width))
         m.d.comb += a_next.eq(Mux(self.swap_in, shadow, held))
         m.d.sync += held.eq(a_next)
-        product = Signal(36)
-        m.submodules.mult = Instance(
-            "MULT18X18D",
-            p_REG_INPUTA_CLK="CLK0", p_REG_INPUTB_CLK="CLK0", p_REG_OUTPUT_CLK="CLK0",
-            p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
-            p_GSR="DISABLED", p_RESETMODE="SYNC",
-            **bits("A", a_next), **bits("B", self.a_in),
-            i_SIGNEDA=Const(1), i_SIGNEDB=Const(1),
-            i_CLK0=ClockSignal("sync"), i_CE0=Const(1), i_RST0=Const(0),
-            **{f"o_P{i}": product[i] for i in range(36)},
-        )
+        product = registered_product(m, a_next, self.a_in.as_signed())
         m.d.comb += mreg.eq(product[:len(mreg)])

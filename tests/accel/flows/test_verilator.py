@@ -185,15 +185,17 @@ def test_memory_deeper_than_16_bits_of_address(build_dir):
 
 def test_ecp5_core_with_its_registered_multipliers(build_dir):
     # An ECP5 build's exported core multiplies in MULT18X18D primitives (input and output
-    # registers on), simulated through the package's model of the cell; wide (int16) rows
-    # and int8 rows, banked memories, back-pressure: the frame is the integer reference's
+    # registers on: the PEs and the lanes' requantization), simulated through the
+    # package's model of the cell; wide (int16) rows and int8 rows, banked memories,
+    # back-pressure: the frame is the integer reference's
     # and, without back-pressure, CYCLES the cycle model's.
     from accel.flows.export import export_core
     mf = random_model(patch=2, channels=1, hidden=8, layers=2, seed=7)
     config = AccelConfig(model=mf.config, rows=4, cols=2, batch=8, device="lfe5u-12f",
                          max_width=8, max_height=8, bank_words=16)
     verilog = export_core(config, zero_init=False)
-    assert verilog.count("MULT18X18D #(") == 2          # the wide and the int8 PE module
+    # The wide and the int8 PE modules' products, and each lane's two partial products.
+    assert verilog.count("MULT18X18D #(") == 2 + 2 * config.cols
     for reg in ("INPUTA", "INPUTB", "OUTPUT"):
         assert f'.REG_{reg}_CLK("CLK0")' in verilog
     xcvu9p = AccelConfig(model=mf.config, rows=4, cols=2, batch=8, max_width=8, max_height=8)
