@@ -399,6 +399,14 @@ class AccelConfig:
         return read_latency(self.act_depth, self.bank_words(self.elem_bits))
 
     @property
+    def psum_read_latency(self):
+        """Cycles from a partial-sum read address to its word: 1, or 2 where the device's
+        memories are banked (:meth:`bank_words`), whose block RAM read is then registered
+        beside it (on the ULX3S 85F the read otherwise crossed the die to the array's top
+        in the same cycle, the core's critical path)."""
+        return 1 if self.bank_words(32) is None else 2
+
+    @property
     def weight_addr_bits(self):
         """Bits of an address into the weight address space (``weight_depth`` words, the
         first layer's first): the sequencer's reload pointer and the buffers' read port."""
@@ -562,9 +570,10 @@ class Timing:
         # The reload of the next tile's weights starts after this tile's last swap (row
         # rows-1) and takes `rows` cycles (plus the load delay) inside this tile's period;
         # the partial sums of one input tile must be written before the next input tile
-        # reads them.
+        # reads them (its read address goes out `psum_read_latency` cycles before the
+        # column's top takes the word).
         self.tile_min = max(self.FEED + (R - 1) * self.pe - 1 + R + self.load_delay,
-                            self.array + 2)
+                            self.array + 1 + config.psum_read_latency)
         self.wload_start = self.FEED + (R - 1) * self.pe - 1
         #: Last issue of a layer to the first issue of the next (its reads follow the
         #: last activation write).

@@ -150,16 +150,24 @@ class Datapath(wiring.Component):
         results = []
         for c in range(C):
             t_rd, t_top = line[tm.FEED + c - 1], line[tm.FEED + c]
+            t_psum = line[tm.FEED + c - cfg.psum_read_latency]
             t_bot = line[tm.FEED + c + tm.array]
             t_prm = line[tm.FEED + c + tm.array - 1]
             t_res = line[tm.result_tap + c]
 
             m.submodules[f"psum{c}"] = pmem = memory.Memory(shape=32, depth=B, init=[])
             prp, pwp = pmem.read_port(), pmem.write_port()
+            psum = prp.data
+            for i in range(cfg.psum_read_latency - 1):
+                # Beside the block RAM, so that its read does not cross the die to the
+                # array in the same cycle.
+                reg = Signal(32, name=f"psum{c}_r{i + 1}", reset_less=True)
+                m.d.sync += reg.eq(psum)
+                psum = reg
             m.d.comb += [
-                prp.addr.eq(t_rd.q),
+                prp.addr.eq(t_psum.q),
                 buf.bias_addr[c].eq(t_rd.param_addr),
-                arr.psum_top[c].eq(Mux(t_top.first_kt, self._bias(buf.bias[c]), prp.data)),
+                arr.psum_top[c].eq(Mux(t_top.first_kt, self._bias(buf.bias[c]), psum)),
                 pwp.en.eq(t_bot.valid & ~t_bot.last_kt),
                 pwp.addr.eq(t_bot.q),
                 pwp.data.eq(arr.psum_bottom[c]),
