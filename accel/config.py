@@ -467,13 +467,12 @@ class AccelConfig:
 
 
 #: Banks (or groups) a deep memory's read tree joins in one registered level
-#: (:class:`~accel.gateware.banked_memory.BankedMemory`): a 4:1 multiplexer is one LUT level
-#: with the ECP5's PFU multiplexers (two LUT4s and a PFUMX).
+#: (:class:`~accel.gateware.banked_memory.BankedMemory`): a 4-input OR is one LUT4.
 FAN_IN = 4
 
 
 def read_tree_levels(banks):
-    """Registered levels of a ``banks``-way read tree of :data:`FAN_IN`-way multiplexers."""
+    """Registered levels of a ``banks``-way read tree of :data:`FAN_IN`-way ORs."""
     levels, n = 0, banks
     while n > 1:
         n = -(-n // FAN_IN)
