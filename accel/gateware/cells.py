@@ -20,7 +20,7 @@ import os
 
 from amaranth import ClockSignal, Const, Instance, Signal
 
-__all__ = ["Cells", "cells_for", "platform_cells", "registered_product", "sim_models"]
+__all__ = ["Cells", "SIM_MODELS", "cells_for", "platform_cells", "registered_product", "sim_models"]
 
 #: Simulation models of the primitives, by cell name (Verilog files beside this module).
 SIM_MODELS = {"MULT18X18D": "mult18x18d.v"}
