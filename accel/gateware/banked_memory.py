@@ -13,11 +13,14 @@ crosses the die to the banks. The read costs :func:`read_latency` cycles instead
 :class:`~accel.config.Timing` counts them.
 """
 
+import operator
+from functools import reduce
+
 from amaranth import Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import FAN_IN, read_latency, read_tree_levels
+from ..config import FAN_IN, read_latency
 
 __all__ = ["BankedMemory", "add_memory", "read_latency", "FAN_IN"]
 
@@ -130,14 +133,8 @@ class BankedMemory(wiring.Component):
             joined = []
             for g in range(0, len(values), FAN_IN):
                 out = Signal(W, name=f"tree{level}_{g // FAN_IN}", reset_less=True)
-                m.d.sync += out.eq(_or(values[g:g + FAN_IN]))
+                m.d.sync += out.eq(reduce(operator.or_, values[g:g + FAN_IN]))
                 joined.append(out)
             values, level = joined, level + 1
         return values[0], 2 + level
 
-
-def _or(values):
-    out = values[0]
-    for v in values[1:]:
-        out = out | v
-    return out

@@ -12,11 +12,13 @@ When the core is exported for a device (:func:`accel.flows.export.elaborate_core
 elaborated with the device's :class:`Cells` as its platform, and a block that has a
 primitive for that device instantiates it; under the simulator (no platform) every block
 is its behavioural self. The Verilog of an exported core then holds the primitives, and
-the Verilog simulations (Verilator, Icarus) read the models of :data:`SIM_MODELS` beside
-it: what they check is the core with its primitives as those models describe them.
+Verilator (:mod:`accel.flows.verilator`, and its lint) reads the models of
+:data:`SIM_MODELS` beside it, which :func:`sim_models` names for any other simulator: what
+they check is the core with its primitives as those models describe them.
 """
 
 import os
+import re
 
 from amaranth import ClockSignal, Const, Instance, Signal
 
@@ -95,7 +97,6 @@ def registered_product(m, a, b, *, name="mult"):
 
 def sim_models(verilog):
     """``{file name: Verilog text}`` of the models the primitives in ``verilog`` need."""
-    import re
     out = {}
     here = os.path.dirname(__file__)
     for cell, name in SIM_MODELS.items():
