@@ -285,16 +285,24 @@ class AccelConfig:
         return (64 if self.has_int8 else 0) + (32 if self.has_fp32 else 0)
 
     @cached_property
-    def array_plan(self):
-        """The INT8 array's :class:`~accel.plan.ArrayPlan` (which PE sits
-        where), or ``None`` for FP32 and dual builds (one generic PE everywhere). Its wide
-        rows are the ones that see the first layer's coordinates."""
-        if self.precision != "int8":
+    def int8_plan(self):
+        """The :class:`~accel.plan.ArrayPlan` of this shape's INT8 array: :attr:`array_plan`
+        for an INT8 build; for a dual build, whose generic array has none, the plan an
+        INT8 build of the same shape has, whose schedule its INT8 jobs keep
+        (:meth:`timing_for`). ``None`` for an FP32 build."""
+        if not self.has_int8:
             return None
         from .plan import ArrayPlan
         return ArrayPlan(rows=self.rows, cols=self.cols,
                          wide_rows=min(self.rows, self.model.coords), lut_cols=self.lut_cols,
                          packed=self.device_family == "xcup")
+
+    @cached_property
+    def array_plan(self):
+        """The INT8 array's :class:`~accel.plan.ArrayPlan` (which PE sits
+        where), or ``None`` for FP32 and dual builds (one generic PE everywhere). Its wide
+        rows are the ones that see the first layer's coordinates."""
+        return self.int8_plan if self.precision == "int8" else None
 
     # Geometry ------------------------------------------------------------------------------
 
@@ -449,10 +457,32 @@ class AccelConfig:
         """Every memory bit of the build: :attr:`weight_bits` and :attr:`buffer_bits`."""
         return self.weight_bits + self.buffer_bits
 
+    @property
+    def precisions(self):
+        """The precisions a job on this build may ask for: ``("int8",)``, ``("fp32",)`` or,
+        for a dual build, ``("int8", "fp32")``."""
+        return tuple(p for p, has in (("int8", self.has_int8), ("fp32", self.has_fp32)) if has)
+
     @cached_property
     def timing(self):
-        """The build's pipeline latencies and schedule constants (:class:`Timing`)."""
-        return Timing(self)
+        """The build's pipeline latencies and schedule constants (:class:`Timing`); a dual
+        build's are its FP32 jobs' (the slower), :meth:`timing_for` gives each."""
+        return self.timing_for(None)
+
+    def timing_for(self, precision):
+        """The :class:`Timing` of this build's jobs of ``precision`` (``None``: the build's
+        own, FP32 for a dual build). A dual build runs each job on the schedule of the
+        single-precision build of its shape (its INT8 jobs on the :attr:`int8_plan`'s), so
+        that a job takes the same cycles on either build (where both read their memories
+        in the same cycles: not banked, :meth:`bank_words`)."""
+        if precision is None:
+            precision = "fp32" if self.has_fp32 else "int8"
+        if precision not in self.precisions:
+            raise UserError(f"this {self.precision} build runs no {precision} jobs")
+        cache = self.__dict__.setdefault("_timings", {})
+        if precision not in cache:
+            cache[precision] = Timing(self, precision)
+        return cache[precision]
 
     def check_frame(self, width, height):
         """Raise :class:`UserError` unless a ``width x height`` frame can be rendered."""
@@ -548,24 +578,31 @@ class Timing:
         from its ``start`` cycle to its ``done`` cycle: one load, one per bit."""
         return width + 1
 
-    def __init__(self, config):
+    def __init__(self, config, precision=None):
         self.config = config
         R, C = config.rows, config.cols
-        plan = config.array_plan
+        if precision is None:
+            precision = "fp32" if config.has_fp32 else "int8"
+        #: The precision of the jobs this schedule is for (a dual build has one per mode).
+        self.precision = precision
+        int8 = precision == "int8"
+        plan = config.int8_plan if int8 else None
         #: Issue to array input: the activation bank's read (:attr:`AccelConfig.act_read_latency`:
         #: 1, more where the device's memories are banked) and the feed register (1).
         self.FEED = config.act_read_latency + 1
-        #: Row-to-row skew of the array (the generic PE's multiply-accumulate latency; 1 in
-        #: the INT8 array, whose partial sums cascade one row per cycle).
-        self.pe = self.FP32_MAC if config.has_fp32 else self.INT8_MAC
-        #: ``psum_top`` to ``psum_bottom`` of a column.
-        self.array = plan.latency if plan else R * self.pe
+        #: Row-to-row skew of the array: one cycle in INT8 (the INT8 array's partial sums
+        #: cascade one row per cycle, and a dual PE's INT8 sum is registered once), the
+        #: FP32 multiply-accumulate's latency in FP32.
+        self.pe = self.INT8_MAC if int8 else self.FP32_MAC
+        #: ``psum_top`` to ``psum_bottom`` of a column (a dual build's INT8 columns are padded
+        #: to the INT8 array's, :class:`~accel.gateware.datapath.Datapath`).
+        self.array = plan.latency if int8 else R * self.pe
         #: ``w_load`` to the shadow load it causes, beyond one cycle: the weight buffer's
-        #: read past its first cycle, and the INT8 array's load-enable tree.
-        self.load_delay = (plan.load_delay if plan else 0) + config.weight_read_latency - 1
-        #: Lane post-processing latency, the same in every mode of a dual build.
-        self.post = max(([self.INT8_POST] if config.has_int8 else [])
-                        + ([self.FP32_POST] if config.has_fp32 else []))
+        #: read past its first cycle, and the INT8 array's load-enable tree (a dual build's
+        #: generic array loads sooner; its INT8 schedule keeps the INT8 array's margin).
+        self.load_delay = (plan.load_delay if int8 else 0) + config.weight_read_latency - 1
+        #: Lane post-processing latency of the precision.
+        self.post = self.INT8_POST if int8 else self.FP32_POST
         # The reload of the next tile's weights starts after this tile's last swap (row
         # rows-1) and takes `rows` cycles (plus the load delay) inside this tile's period;
         # the partial sums of one input tile must be written before the next input tile

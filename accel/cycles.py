@@ -30,9 +30,12 @@ def useful_macs(config, queries):
     return queries * sum(g.k * g.n for g in config.layers)
 
 
-def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLOCK_HZ):
+def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLOCK_HZ,
+                 precision=None):
     """Cycles from START to the last pixel of a ``width x height`` frame (a video build:
-    of ``frames`` frames from ``first_frame`` on, one job).
+    of ``frames`` frames from ``first_frame`` on, one job) in ``precision`` (``None``: the
+    build's own, FP32 on a dual build, whose INT8 jobs take an INT8 build's cycles:
+    :meth:`~accel.config.AccelConfig.timing_for`).
 
     Returns a dict: ``total``, ``compute`` (cycles the sequencer spends running tiles),
     ``batches``, ``queries``, ``tail`` (cycles after the last batch's results are written),
@@ -44,7 +47,7 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
     config.check_frame(width, height)
     if (frames, first_frame) != (1, 0) and not config.model.is_video:
         raise ValueError("frames and first_frame are for video builds")
-    tm = config.timing
+    tm = config.timing_for(precision)
     n, B = config.model.patch, config.batch
     pw, ph = width // n, height // n
     # A clip leaves as its frames stacked: the generator runs on from one frame's last
@@ -134,12 +137,13 @@ def query_cycles_bound(config, queries):
             + queries * n * n)
 
 
-def pe_utilization(config, width, height, cycles=None, *, frames=1, first_frame=0):
+def pe_utilization(config, width, height, cycles=None, *, frames=1, first_frame=0,
+                   precision=None):
     """Useful MACs / (PEs x cycles) for a frame, or a video build's clip of ``frames``
-    (cycles from the model unless given)."""
+    (cycles from the model, of ``precision`` as :func:`frame_cycles`, unless given)."""
     n = config.model.patch
     q = (width // n) * (height // n) * frames
     if cycles is None:
         cycles = frame_cycles(config, width, height, frames=frames,
-                              first_frame=first_frame)["total"]
+                              first_frame=first_frame, precision=precision)["total"]
     return useful_macs(config, q) / (config.rows * config.cols * cycles)

@@ -495,6 +495,13 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
     }
     if resources is not None and "timing" in resources:
         report["timing"] = timing_evidence(resources["timing"], config)
+    if len(config.precisions) > 1:
+        # A dual build runs each job on its precision's schedule: the frame above is its
+        # FP32 jobs', an INT8 job takes the INT8 build's cycles.
+        report["precisions"] = {}
+        for p in config.precisions:
+            c = frame_cycles(config, width, height, clock_hz=clock_hz, precision=p)
+            report["precisions"][p] = {"cycles_per_frame": c["total"], "fps": c["fps"]}
     if request.job.array != "auto":
         report["auto"] = _auto_alternative(config, clock_hz)
     if model_cfg.is_video:
@@ -718,6 +725,10 @@ def summary(report, out):
         f"{report['cycles_per_frame']:,} cycles, {report['fps']:.1f} fps at {mhz:g} MHz, "
         f"PE utilization {100 * report['pe_utilization']:.1f} %",
     ]
+    if "precisions" in report:
+        lines.append("  jobs       " + "; ".join(
+            f"{p.upper()} {f['cycles_per_frame']:,} cycles, {f['fps']:.1f} fps"
+            for p, f in report["precisions"].items()))
     tp = report.get("throughput")
     if tp:
         lines.append("  speed      " + "; ".join(

@@ -302,12 +302,11 @@ def check_unit(unit, *, count, seed=0):
 
 
 def _run_dual(dut, ops):
-    """A dual MAC may change mode only with its pipeline empty: wherever ``mode`` changes,
-    ``latency`` idle cycles (the previous operand set, repeated) go in between, and their
-    results are dropped."""
+    """A dual MAC changes mode only with its pipeline empty, and answers each mode at its
+    own latency (``latency`` in FP32, ``int8_latency`` in INT8): every run of one mode is
+    streamed through it on its own."""
     runs = np.split(np.arange(len(ops["mode"])), np.nonzero(np.diff(ops["mode"]))[0] + 1)
-    index = np.concatenate([np.append(r, np.full(dut.latency, r[-1])) for r in runs])
-    keep = np.concatenate([np.arange(len(r) + dut.latency) < len(r) for r in runs])
-    got = run_pipeline(dut, {k: v[index] for k, v in ops.items()}, "psum_out",
-                       latency=dut.latency)
-    return got[keep]
+    return np.concatenate([
+        run_pipeline(dut, {k: v[r] for k, v in ops.items()}, "psum_out",
+                     latency=dut.latency if ops["mode"][r[0]] else dut.int8_latency)
+        for r in runs if len(r)])

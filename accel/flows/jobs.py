@@ -28,7 +28,8 @@ class FrameJob:
         self.sim, self.mf, self.config, self.source = sim, mf, config, source
         self.width, self.height = config.max_width, config.max_height
         self.cycles_model = frame_cycles(config, self.width, self.height,
-                                         clock_hz=sim.clock_hz)["total"]
+                                         clock_hz=sim.clock_hz,
+                                         precision=sim.precision)["total"]
         self.budget = self.cycles_model
 
     def expected(self):
@@ -83,7 +84,8 @@ class ClipJob:
                             f"{clip_frames}-frame clip the model was fitted to")
         self.clip_frames, self.first, self.frames = clip_frames, first, frames
         self.cycles_model = frame_cycles(config, self.width, self.height, frames=frames,
-                                         first_frame=first, clock_hz=sim.clock_hz)["total"]
+                                         first_frame=first, clock_hz=sim.clock_hz,
+                                         precision=sim.precision)["total"]
         self.budget = self.cycles_model
 
     def expected(self):

@@ -187,7 +187,7 @@ def _frame_job(core, link, rng, kind, job, build, mf, precisions, stall, report)
     width = n * rng.randint(1, build.max_width // n)
     height = n * rng.randint(1, build.max_height // n)
     precision = rng.choice(precisions)
-    model = frame_cycles(build, width, height)["total"]
+    model = frame_cycles(build, width, height, precision=precision)["total"]
     if kind == "reset":
         # A job cut short by a reset: nothing of it may reach the next job.
         core.set_frame_size(width, height)

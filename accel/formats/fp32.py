@@ -81,7 +81,7 @@ class Fp32Arithmetic(Arithmetic):
 
 
 class DualMac(wiring.Component):
-    """INT8 or FP32 multiply-accumulate, chosen by ``mode``, both with the FP32 latency.
+    """INT8 or FP32 multiply-accumulate, chosen by ``mode``, each with its own latency.
 
     Ports
     -----
@@ -93,8 +93,9 @@ class DualMac(wiring.Component):
         0: INT8, 1: FP32. Must not change while operands are in flight: the output
         multiplexer follows the current mode.
     psum_out : Out(32)
-        Result, ``latency`` (6) cycles after the operands in either mode, so that a
-        systolic array's row skew does not depend on the mode.
+        Result, ``latency`` (6) cycles after the operands in FP32, ``int8_latency`` (1) in
+        INT8: a systolic array of dual PEs skews its rows by the mode's latency, so an
+        INT8 job does not wait on the FP32 pipeline (:mod:`accel.gateware.datapath`).
     """
 
     def __init__(self, arith):
@@ -103,13 +104,17 @@ class DualMac(wiring.Component):
 
     @property
     def latency(self):
-        """Cycles from the operands to ``psum_out``, in both modes: 6."""
+        """Cycles from the operands to ``psum_out`` in FP32: 6."""
         return self._arith.latency
+
+    @property
+    def int8_latency(self):
+        """Cycles from the operands to ``psum_out`` in INT8: 1."""
+        return self._arith.int8_latency
 
     def elaborate(self, platform):
         m = Module()
-        int8_arith = Int8Arithmetic()
-        m.submodules.int8 = int8 = Int8Mac(int8_arith)
+        m.submodules.int8 = int8 = Int8Mac(Int8Arithmetic())
         m.submodules.fp32 = fp32 = Fp32Mac(Fp32Arithmetic())
         for mac in (int8, fp32):
             m.d.comb += [
@@ -117,20 +122,20 @@ class DualMac(wiring.Component):
                 mac.w.eq(self.w),
                 mac.psum_in.eq(self.psum_in),
             ]
-        int8_out = _delay(m, int8.psum_out, self.latency - int8_arith.latency, name="int8")
-        m.d.comb += self.psum_out.eq(Mux(self.mode, fp32.psum_out, int8_out))
+        m.d.comb += self.psum_out.eq(Mux(self.mode, fp32.psum_out, int8.psum_out))
         return m
 
 
 class DualArithmetic(Arithmetic):
-    """INT8 or FP32 per the MAC's ``mode`` input, on 32-bit operands; latency 6 in both
-    modes (the INT8 result waits in a delay line)."""
+    """INT8 or FP32 per the MAC's ``mode`` input, on 32-bit operands; latency 6 in FP32
+    (:attr:`latency`), 1 in INT8 (:attr:`int8_latency`)."""
 
     name = "dual"
     act_width = 32
     weight_width = 32
     acc_width = 32
     latency = Fp32Arithmetic.latency
+    int8_latency = Int8Arithmetic.latency
 
     def mac(self):
         return DualMac(self)

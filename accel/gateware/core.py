@@ -211,7 +211,7 @@ class PatchINRCore(wiring.Component):
         m.d.comb += [
             bat.start.eq(launch),
             seq.start.eq(launch),
-            dp.mode.eq(precision),
+            dp.mode.eq(precision), seq.mode.eq(precision),
             dp.issue.eq(seq.issue), dp.w_addr.eq(seq.w_addr), dp.w_load.eq(seq.w_load),
             dp.coord_wr.eq(bat.coord_wr),
             bat.half.eq(seq.coord_half),

@@ -21,6 +21,11 @@ cycle                               what happens
                                     ``nt*cols + c`` (or the output unit's bank ``c``)
 ==================================  ===================================================
 
+A dual build has one set of taps per mode (:meth:`AccelConfig.timing_for
+<accel.config.AccelConfig.timing_for>`): in INT8 its PEs' sums move one row per cycle
+(``L = 1``) and each column's is delayed to the INT8 array's latency ``A``, so that an
+INT8 job takes the INT8 build's cycles; in FP32 ``L`` is the FP32 MAC's latency.
+
 Activations live in ``rows`` banks: element ``k`` of query ``q`` in half ``h`` is bank
 ``k % rows``, word ``h*batch*W + q*W + k // rows`` (``W = act_words``). Partial sums live
 in one memory per column (``batch`` words). Coordinates of two batches (double buffered)
@@ -71,6 +76,7 @@ class Datapath(wiring.Component):
         self._config = config
         self._images = images or {}
         self.timing = config.timing
+        self._timings = {p: config.timing_for(p) for p in config.precisions}
         self._buffer = WeightBuffer(config=config, images=self._images)
         k = config.model.quant.phase_bits
         lane = data.StructLayout({"valid": 1, "slot": range(config.out_slots),
@@ -93,7 +99,6 @@ class Datapath(wiring.Component):
         cfg, tm = self._config, self.timing
         R, C, B = cfg.rows, cfg.cols, cfg.batch
         arith = for_config(cfg)
-        Lp = tm.pe
 
         m.submodules.buffer = buf = self._buffer
         m.d.comb += buf.wr.eq(self.wr)
@@ -108,10 +113,20 @@ class Datapath(wiring.Component):
         # The delay line: line[d] is the record issued d cycles ago.
         layout = issue_layout(cfg)
         line = [self.issue]
-        for d in range(1, tm.depth + 1):
+        for d in range(1, max(t.depth for t in self._timings.values()) + 1):
             rec = Signal(layout, name=f"line{d}")
             m.d.sync += rec.eq(line[-1])
             line.append(rec)
+
+        def tap(delay, name):
+            """The record issued ``delay(timing)`` cycles ago, in the job's mode."""
+            at = {p: delay(t) for p, t in self._timings.items()}
+            if len(set(at.values())) == 1:
+                return line[next(iter(at.values()))]
+            rec = Signal(layout, name=name)
+            m.d.comb += rec.eq(Mux(self.mode, line[at["fp32"]].as_value(),
+                                   line[at["int8"]].as_value()))
+            return rec
 
         # Weight feed: one word per reload cycle, column c delayed c cycles (the array skew).
         # The load pulse follows its word through the weight buffer's read.
@@ -151,9 +166,10 @@ class Datapath(wiring.Component):
         for c in range(C):
             t_rd, t_top = line[tm.FEED + c - 1], line[tm.FEED + c]
             t_psum = line[tm.FEED + c - cfg.psum_read_latency]
-            t_bot = line[tm.FEED + c + tm.array]
-            t_prm = line[tm.FEED + c + tm.array - 1]
-            t_res = line[tm.result_tap + c]
+            t_bot = tap(lambda t: t.FEED + c + t.array, f"bot{c}")
+            t_prm = tap(lambda t: t.FEED + c + t.array - 1, f"prm{c}")
+            t_res = tap(lambda t: t.result_tap + c, f"res{c}")
+            bottom = self._bottom(m, arr.psum_bottom[c], c)
 
             m.submodules[f"psum{c}"] = pmem = memory.Memory(shape=32, depth=B, init=[])
             prp, pwp = pmem.read_port(), pmem.write_port()
@@ -170,14 +186,14 @@ class Datapath(wiring.Component):
                 arr.psum_top[c].eq(Mux(t_top.first_kt, self._bias(buf.bias[c]), psum)),
                 pwp.en.eq(t_bot.valid & ~t_bot.last_kt),
                 pwp.addr.eq(t_bot.q),
-                pwp.data.eq(arr.psum_bottom[c]),
+                pwp.data.eq(bottom),
             ]
 
             post = PostLane(config=cfg, lut_init=self._images.get("sine_lut"))
             m.submodules[f"post{c}"] = post
             m.d.comb += [
                 buf.post_addr[c].eq(t_prm.param_addr),
-                post.acc.eq(arr.psum_bottom[c]),
+                post.acc.eq(bottom),
                 post.out_layer.eq(t_bot.out_layer),
                 post.mode.eq(self.mode),
                 post.lut_we.eq(self.lut.en),
@@ -200,14 +216,15 @@ class Datapath(wiring.Component):
             rd = tm.FEED - 1                    # the bank's read latency
             bank = add_memory(m, f"act{r}", width=cfg.elem_bits, depth=cfg.act_depth,
                               bank_depth=cfg.bank_words(cfg.elem_bits), latency=rd)
-            t_read, t_feed = line[r * Lp], line[r * Lp + rd]
+            t_read = tap(lambda t: r * t.pe, f"read{r}")
+            t_feed = tap(lambda t: r * t.pe + rd, f"feed{r}")
             m.d.comb += bank.r_addr.eq(t_read.act_rd)
             coord = None
             if r < min(R, K):
                 # The coordinates (one block RAM at most) are read late enough to arrive
                 # with the activations.
                 crp = cmem.read_port()
-                m.d.comb += crp.addr.eq(line[r * Lp + rd - 1].coord_rd)
+                m.d.comb += crp.addr.eq(tap(lambda t: r * t.pe + rd - 1, f"crd{r}").coord_rd)
                 coord = Signal(16, name=f"coord{r}")
                 if R >= K:
                     m.d.comb += coord.eq(crp.data.word_select(r, 16))
@@ -227,7 +244,7 @@ class Datapath(wiring.Component):
             # Bank r holds elements k with k % rows == r, written by lane r % cols when the
             # tile's outputs (elements nt*cols .. nt*cols + cols-1) fall in this bank.
             c = r % C
-            t_res = line[tm.result_tap + c]
+            t_res = tap(lambda t: t.result_tap + c, f"wres{r}")
             # The write is registered first (Timing.ACT_WRITE): the enable's decode and a
             # deep bank's block-select decode are not one path.
             wen = Signal(name=f"act{r}_wen")
@@ -241,10 +258,25 @@ class Datapath(wiring.Component):
             ]
             m.d.comb += [bank.w_en.eq(wen), bank.w_addr.eq(waddr), bank.w_data.eq(wdata)]
 
-        t_commit = line[tm.result_tap + C - 1]
+        t_commit = tap(lambda t: t.result_tap + C - 1, "commit")
         m.d.comb += [self.commit.eq(t_commit.valid & t_commit.commit),
                      self.commit_count.eq(t_commit.q + 1)]
         return m
+
+    def _bottom(self, m, psum, c):
+        """Column ``c``'s sum as it leaves the array: in a dual build's INT8 mode delayed to
+        the INT8 array's latency (its PEs' INT8 sums take one cycle a row, the INT8
+        array's :attr:`~accel.plan.ArrayPlan.latency` three more), so that both builds run
+        an INT8 job on one schedule and its cycle count does not depend on the build."""
+        if self._config.precision != "dual":
+            return psum
+        pad = self._timings["int8"].array - self._config.rows * self._timings["int8"].pe
+        late = psum
+        for i in range(pad):
+            reg = Signal.like(psum, name=f"int8_pad{c}_{i + 1}", reset_less=True)
+            m.d.sync += reg.eq(late)
+            late = reg
+        return Mux(self.mode, psum, late)
 
     def _bias(self, word):
         """The column-top bias of this build / mode from a lane-parameter word."""

@@ -22,6 +22,8 @@ class MacArray(wiring.Component):
     column 0's: the feeds (:mod:`accel.gateware.datapath`) apply that skew. Column ``c`` then delivers
     ``psum_top[c] + sum_r a[r] * W[c, r]`` at ``psum_bottom[c]`` ``rows * latency`` cycles after
     ``psum_top[c]`` entered.
+    ``latency`` is the arithmetic's in the current ``mode``: a dual array's INT8 mode moves
+    sums one row per cycle (:attr:`~accel.formats.fp32.DualArithmetic.int8_latency`).
 
     Ports
     -----

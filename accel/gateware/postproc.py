@@ -34,7 +34,7 @@ class PostLane(wiring.Component):
     mode : In(1)
         0 INT8, 1 FP32 (only read when the build carries both).
     result : Out(config.elem_bits)
-        ``latency`` cycles after ``acc``: the activation (int8 sign-extended, or FP32 bits)
+        :meth:`latency_for` the mode's precision cycles after ``acc``: the activation (int8 sign-extended, or FP32 bits)
         or the pixel in bits [7:0].
     lut_we : In(1), lut_addr : In(phase_bits), lut_data : In(8)
         Write port of this lane's copy of the sine table (loaded over the weight stream).
@@ -65,28 +65,29 @@ class PostLane(wiring.Component):
 
     @property
     def latency(self):
-        """Cycles from ``acc`` to ``result``, the same in every mode of a dual build
-        (:attr:`accel.config.Timing.post`)."""
+        """Cycles from ``acc`` to ``result`` in the build's precision (FP32 on a dual
+        build; :meth:`latency_for` gives each mode's)."""
         return self._config.timing.post
+
+    def latency_for(self, precision):
+        """Cycles from ``acc`` to ``result`` in ``precision`` (:attr:`accel.config.Timing.post`)."""
+        return self._config.timing_for(precision).post
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
         results = {}
         if cfg.has_int8:
-            results["int8"] = self._elaborate_int8(m, platform_cells(platform))
+            results["int8"], latency = self._elaborate_int8(m, platform_cells(platform))
+            assert latency == self.latency_for("int8")
         if cfg.has_fp32:
             from ..formats.float32.post import Fp32Post
             m.submodules.fp32 = fp = Fp32Post()
             m.d.comb += [fp.acc.eq(self.acc), fp.out_layer.eq(self.out_layer)]
-            results["fp32"] = (fp.result, Fp32Post.LATENCY)
-        # Every datapath is padded to the lane's latency so a mode switch never reorders data.
-        for name, (sig, lat) in list(results.items()):
-            for i in range(self.latency - lat):
-                d = Signal.like(sig, name=f"{name}_pad{i}")
-                m.d.sync += d.eq(sig)
-                sig = d
-            results[name] = sig
+            assert Fp32Post.LATENCY == self.latency_for("fp32")
+            results["fp32"] = fp.result
+        # Each mode at its own latency: a dual build's datapath reads the lane at the job's
+        # mode's (:mod:`accel.gateware.datapath`), and the mode changes only between jobs.
         if cfg.has_int8 and cfg.has_fp32:
             m.d.comb += self.result.eq(Mux(self.mode, results["fp32"], results["int8"]))
         else:

@@ -19,6 +19,9 @@ tile ``nt`` outer and input tile ``kt`` inner (:mod:`accel.config`). Tile ``i`` 
 The next tile's weights are read in cycles ``wload_start .. wload_start + rows - 1`` of a
 tile, one word per cycle. Before a job's first tile, a preload period loads tile 0's.
 
+A dual build keeps one set of these constants per mode (:meth:`AccelConfig.timing_for
+<accel.config.AccelConfig.timing_for>`) and runs a job on its mode's.
+
 Everything the datapath does with a query is decided here and travels with it as an
 :data:`issue layout <issue_layout>` record through a delay line; see :mod:`accel.gateware.datapath`.
 """
@@ -87,6 +90,9 @@ class Sequencer(wiring.Component):
         One record per cycle (``valid`` low in idle cycles).
     w_addr : Out(weight_addr_bits), w_load : Out(1)
         Weight-memory read for the shadow reload; the word arrives one cycle later.
+    mode : In(1)
+        0 INT8, 1 FP32: the schedule of a dual build's job (constant during a job;
+        ignored by other builds).
     done : Out(1)
         Pulse after the last batch's final tile period.
     busy : Out(1)
@@ -97,6 +103,7 @@ class Sequencer(wiring.Component):
             raise TypeError(f"config must be an AccelConfig, not {config!r}")
         self._config = config
         self.timing = config.timing
+        self._timings = {p: config.timing_for(p) for p in config.precisions}
         super().__init__({
             "start":       In(1),
             "batch_valid": In(1),
@@ -109,20 +116,29 @@ class Sequencer(wiring.Component):
             "issue":       Out(issue_layout(config)),
             "w_addr":      Out(config.weight_addr_bits),
             "w_load":      Out(1),
+            "mode":        In(1),
             "done":        Out(1),
             "busy":        Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        cfg, tm = self._config, self.timing
+        cfg, timings = self._config, self._timings.values()
         R, C = cfg.rows, cfg.cols
         L = len(cfg.layers)
         D = R // C
-        max_period = max(cfg.batch, tm.tile_min) + tm.drain + 1
+        max_period = max(max(cfg.batch, t.tile_min) + t.drain + 1 for t in timings)
         # The next tile's state is worked out in NEXT_STAGES registered steps after a tile
         # starts; a tile lasts at least tile_min cycles, more than that.
-        assert tm.tile_min > NEXT_STAGES + 1, tm.tile_min
+        assert all(t.tile_min > NEXT_STAGES + 1 for t in timings), cfg
+
+        def const(name):
+            """Schedule constant ``name`` of the job's mode."""
+            at = {p: getattr(t, name) for p, t in self._timings.items()}
+            if len(set(at.values())) == 1:
+                return next(iter(at.values()))
+            return Mux(self.mode, at["fp32"], at["int8"])
+        tile_min, drain, wload_start = const("tile_min"), const("drain"), const("wload_start")
         max_kt = max(max(g.kt for g in cfg.layers), 2)
         max_nt = max(g.nt for g in cfg.layers)
 
@@ -228,8 +244,8 @@ class Sequencer(wiring.Component):
         end_drained = Signal.like(cyc)          # len + drain - 1
         end_last = Signal.like(cyc)             # the larger of the two
         m.d.sync += [
-            end_base.eq(Mux(length > tm.tile_min, length - 1, tm.tile_min - 1)),
-            end_drained.eq(length + (tm.drain - 1)),
+            end_base.eq(Mux(length > tile_min, length - 1, tile_min - 1)),
+            end_drained.eq(length + (drain - 1)),
             end_last.eq(Mux(end_base > end_drained, end_base, end_drained)),
         ]
         # The next batch's first output slot, (slot_base + len) mod out_slots.
@@ -265,7 +281,7 @@ class Sequencer(wiring.Component):
         loading = Signal()
         with m.If(loading):
             m.d.sync += w_ptr.eq(Mux(w_ptr == cfg.weight_depth - 1, 0, w_ptr + 1))
-        in_window = (cyc >= tm.wload_start) & (cyc < tm.wload_start + R)
+        in_window = (cyc >= wload_start) & (cyc < wload_start + R)
 
         # Every output leaves through a register (the issue record, the weight read, the
         # batch release), one cycle after the decision: the datapath and the batcher see
@@ -294,7 +310,7 @@ class Sequencer(wiring.Component):
             with m.State("PRELOAD"):
                 m.d.comb += [self.busy.eq(1), loading.eq(in_window)]
                 m.d.sync += cyc.eq(cyc + 1)
-                with m.If(cyc == tm.tile_min - 1):
+                with m.If(cyc == tile_min - 1):
                     m.d.sync += batch_start(self.coord_half, slot_base)
                     m.next = "WAIT"
             with m.State("WAIT"):

@@ -258,3 +258,27 @@ def test_device_decides_the_array_plan():
                               cols=8, batch=64, device="lfe5u-85f")
     with pytest.raises(UserError, match=r"does not fit the LFE5U-85F: 256 MULT18X18Ds"):
         check_fit(big)
+
+
+@pytest.mark.parametrize("patch, rows, cols, batch, hidden, layers", [
+    (2, 4, 4, 8, 8, 2), (1, 2, 1, 4, 5, 1), (4, 8, 2, 32, 24, 3), (3, 16, 16, 64, 40, 4),
+    (2, 32, 32, 4096, 256, 7),
+])
+def test_dual_build_runs_each_precision_on_its_single_build_schedule(patch, rows, cols, batch,
+                                                                      hidden, layers):
+    """A dual build's INT8 jobs take the INT8 build's cycles and its FP32 jobs the FP32
+    build's, on every frame the model is asked about (the RTL is held to the model in
+    tests/accel/gateware/test_core.py)."""
+    from accel.cycles import frame_cycles
+    model = _model(patch=patch, channels=1, hidden=hidden, layers=layers)
+    one = {p: AccelConfig.fitting(model=model, rows=rows, cols=cols, batch=batch, precision=p)
+           for p in ("int8", "fp32", "dual")}
+    dual = one["dual"]
+    assert dual.precisions == ("int8", "fp32") and dual.timing is dual.timing_for("fp32")
+    for w, h in ((patch * 3, patch * 2), (256 - 256 % patch, 256 - 256 % patch),
+                 (dual.max_width, dual.max_height)):
+        got = {p: frame_cycles(dual, w, h, precision=p)["total"] for p in ("int8", "fp32")}
+        assert got == {p: frame_cycles(one[p], w, h)["total"] for p in ("int8", "fp32")}
+        assert got["int8"] < got["fp32"]
+    with _raises("this int8 build runs no fp32 jobs"):
+        one["int8"].timing_for("fp32")

@@ -152,14 +152,21 @@ def test_fp32_frame():
 
 
 def test_dual_build_switches_precision_by_register_alone():
-    """INT8, then FP32, then INT8 again, without reset: each frame exact."""
+    """INT8, then FP32, then INT8 again, without reset: each frame exact, each INT8 job in
+    the cycles the INT8-only build of the same shape takes, each FP32 job in the FP32-only
+    build's."""
     mf, cfg = build(width=8, height=4, precision="dual")
+    _, int8_only = build(width=8, height=4, precision="int8")
+    _, fp32_only = build(width=8, height=4, precision="fp32")
+    only = {"int8": frame_cycles(int8_only, 8, 4)["total"],
+            "fp32": frame_cycles(fp32_only, 8, 4)["total"]}
+    assert only["int8"] < only["fp32"]
     res = render(cfg, width=8, height=4, images=memory_images(cfg, mf),
                  jobs=["int8", "fp32", "int8"], max_cycles=3 * cycle_limit(cfg, 8, 4))
     for job, prec in zip(res.results, ["int8", "fp32", "int8"]):
         assert job.status.done and not job.status.error
         np.testing.assert_array_equal(job.frame, reference_frame(mf, cfg, 8, 4, prec))
-        assert job.cycles == frame_cycles(cfg, 8, 4)["total"]
+        assert job.cycles == only[prec] == frame_cycles(cfg, 8, 4, precision=prec)["total"]
 
 
 def test_clear_zeroes_the_counters_of_a_finished_job():

@@ -35,11 +35,12 @@ def _fp32_operand(rng, bits=32):
     return int(to_bits(np.array([rng.uniform(-4, 4)], dtype=np.float32))[0])
 
 
-def run_pe(arith, mac, operand, *, mode=0, cycles=120, seed=0):
-    """Random inputs every cycle; every output compared with the model, cycle by cycle."""
+def run_pe(arith, mac, operand, *, mode=0, cycles=120, seed=0, latency=None):
+    """Random inputs every cycle; every output compared with the model, cycle by cycle,
+    ``latency`` (default: the arithmetic's) cycles after its operands."""
     rng = random.Random(seed)
     dut = ProcessingElement(arith=arith)
-    L = arith.latency
+    L = arith.latency if latency is None else latency
     checked = {"psum": 0, "swaps": 0}
 
     async def bench(ctx):
@@ -95,12 +96,14 @@ def test_fp32(arith):
     run_pe(arith, _fp32_mac, _fp32_operand, mode=1, cycles=60, seed=2)
 
 
-def test_dual_int8_mode_has_fp32_latency():
-    """A dual PE in INT8 mode: the INT8 result, after the FP32 latency (6)."""
+def test_dual_int8_mode_has_int8_latency():
+    """A dual PE in INT8 mode: the INT8 result, after the INT8 latency (1): its INT8 jobs do
+    not wait on the FP32 pipeline."""
     def mac(psum, a, w):
         return _int8_mac(psum, a & 0xFFFF, w & 0xFFFF)
+    assert DualArithmetic.int8_latency == Int8Arithmetic.latency == 1
     run_pe(DualArithmetic(), mac, lambda rng, bits: rng.getrandbits(bits),
-           mode=0, cycles=60, seed=3)
+           mode=0, cycles=60, seed=3, latency=1)
 
 
 def test_latency_property_and_type_check():
