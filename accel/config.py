@@ -28,7 +28,7 @@ from model.support.errors import UserError
 from model.support.validate import one_of, positive_int
 
 __all__ = ["AccelConfig", "LayerGeometry", "Timing", "Preset", "BUILD", "SIMULATION",
-           "MEMORIES", "WEIGHT_ADDRESS_BITS", "TOP_NAME", "CLOCK_HZ", "PRECISIONS", "MAX_FRAME", "address_bits",
+           "MEMORIES", "WEIGHT_ADDRESS_BITS", "check_precision", "TOP_NAME", "CLOCK_HZ", "PRECISIONS", "MAX_FRAME", "address_bits",
            "FAN_IN", "read_latency", "read_tree_levels"]
 
 #: What ``--precision`` accepts: one datapath, or both selected at run time.
@@ -95,13 +95,13 @@ class Preset:
         return self.batch if self.batch is not None else max(2 * rows, 8)
 
 
-#: The build ``accel.build`` makes by default and ``accel.bench`` reports: 1,024 PEs, a
-#: small build that all three precisions fit with room for a host design. Every 256-wide
+#: The fixed-size build ``accel.bench`` reports and ``accel.build --array 32x32`` makes
+#: (``accel.build``'s default is ``--array auto``): 1,024 PEs, a small build that all three
+#: precisions fit with room for a host design. Every 256-wide
 #: layer tiles it exactly (8 x 8 tiles); an INT8 build uses 608 of the XCVU9P's 6,840
 #: DSP48E2s (two wide rows, then packed pairs: :class:`~accel.plan.ArrayPlan`;
 #: FP32 2,208, dual 3,296; :func:`accel.device.dsp_count`). 256 queries in flight hide a
-#: tile's weight reload. The largest frame is 1080p. ``--array auto``
-#: (:mod:`accel.sizing`) builds the largest.
+#: tile's weight reload. The largest frame is 1080p.
 BUILD = Preset(name="build", rows=32, cols=32, batch=256, frame=(256, 256),
                max_frame=(1920, 1080))
 
@@ -134,6 +134,16 @@ class LayerGeometry:
     @property
     def tiles(self):
         return self.kt * self.nt
+
+
+def check_precision(precision, device):
+    """Raise :class:`UserError` unless ``device`` (a key of :data:`accel.device.DEVICES`)
+    runs ``precision`` builds: an ECP5 runs INT8 only."""
+    one_of("precision", precision, PRECISIONS)
+    from .device import get_device
+    if get_device(device)["family"] == "ecp5" and precision != "int8":
+        raise UserError(f"{precision} builds are for the XCVU9P: an ECP5's 18x18 "
+                        f"multipliers run the INT8 datapath only")
 
 
 class AccelConfig:
@@ -212,9 +222,7 @@ class AccelConfig:
                 or bank_words < 0 or bank_words & (bank_words - 1)):
             raise UserError(f"bank words must be 0 or a power of two, not {bank_words!r}")
         self._bank_words = bank_words
-        if self.device_family == "ecp5" and precision != "int8":
-            raise UserError(f"{precision} builds are for the XCVU9P: an ECP5's 18x18 "
-                            f"multipliers run the INT8 datapath only")
+        check_precision(precision, device)
         self._check_widths()
 
     def _check_widths(self):

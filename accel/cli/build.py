@@ -2,7 +2,7 @@
 
 Command line::
 
-    python -m accel.build --patch 2 --precision int8 [--weights FILE] [--array 32x32|auto] \\
+    python -m accel.build --patch 2 --precision int8 [--weights FILE] [--array auto|RxC] \\
         [--batch 256] [--size 256x256] [--board vcu118] [--clock-mhz 200] [--out build] \\
         [--no-synth] [--check]
     python -m accel.build --config build/report.json --out build2     # the same build again
@@ -42,11 +42,12 @@ def build_parser():
                    help="patch size n (default 2, or the model file's)")
     p.add_argument("--precision", default="int8", help="int8, fp32 or dual (default int8)")
     p.add_argument("--weights", default=None, help="model file (from python -m model.train)")
-    p.add_argument("--array", default="x".join(map(str, BUILD.array)),
-                   help="systolic array ROWSxCOLS, or auto: the fastest the XCVU9P holds "
-                        "within its routing margins, with its batch (default %(default)s)")
-    p.add_argument("--batch", type=int, default=BUILD.batch,
-                   help="queries in flight (default %(default)s)")
+    p.add_argument("--array", default="auto",
+                   help="systolic array: auto (the default), the fastest the board's device "
+                        "holds within its routing margins, with its batch; or ROWSxCOLS, "
+                        f"for example {'x'.join(map(str, BUILD.array))}")
+    p.add_argument("--batch", type=int, default=None,
+                   help=f"queries in flight, with --array ROWSxCOLS (default {BUILD.batch})")
     p.add_argument("--size", default=None,
                    help="frame WIDTHxHEIGHT for the report and the reset registers (default "
                         f"{'x'.join(map(str, BUILD.frame))}, rounded down to whole patches)")
@@ -82,15 +83,16 @@ def main(argv=None):
             raise UserError(f"--config builds what its file says: leave out {', '.join(given)}")
         job = BuildConfig.load(args.config)
     else:
-        if args.array == "auto" and args.batch != BUILD.batch:
-            raise UserError("--array auto chooses the batch with the array: leave out --batch")
+        if args.array == "auto" and args.batch is not None:
+            raise UserError("--batch goes with --array ROWSxCOLS: --array auto (the default) "
+                            "chooses the batch with the array")
         clock_hz = None if args.clock_mhz is None else args.clock_mhz * 1e6
         if clock_hz is not None and (not clock_hz == round(clock_hz) or clock_hz <= 0):
             raise UserError(f"--clock-mhz must be a positive whole number of Hz, not "
                             f"{args.clock_mhz!r} MHz")
         job = BuildConfig(patch=args.patch, precision=args.precision, weights=args.weights,
                           array="auto" if args.array == "auto" else parse_array(args.array),
-                          batch=args.batch, size=args.size and parse_size(args.size), board=args.board,
+                          batch=BUILD.batch if args.batch is None else args.batch, size=args.size and parse_size(args.size), board=args.board,
                           synth=not args.no_synth, check=args.check,
                           clock_hz=None if clock_hz is None else int(clock_hz),
                           hidden=args.hidden, layers=args.layers)

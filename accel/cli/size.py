@@ -1,4 +1,5 @@
-"""The default build, the ``--array auto`` build and the device's limit, side by side.
+"""The 32x32 build, the ``--array auto`` build (``accel.build``'s default) and the
+device's limit, side by side.
 
 Command line::
 
@@ -8,7 +9,7 @@ For each patch size of the default model: the array, LUT columns and batch of ea
 its DSP48E2s and LUT budget (:mod:`accel.sizing`), and the useful MACs per cycle and fps
 at the accelerator clock (:data:`accel.config.CLOCK_HZ`) on 256x256 and on 1920x1080 frames from the cycle model, against the XCVU9P's
 INT8 limit (two multiplies per DSP48E2). Nothing is elaborated: seconds. Resources measured
-by Yosys come from ``python -m accel.build --array auto``.
+by Yosys come from ``python -m accel.build`` (``--array auto``) and ``--array 32x32``.
 """
 
 import functools
@@ -54,13 +55,14 @@ def _row(n, build, config):
 
 
 def rows(precision, patches):
-    """The table's rows: per patch size, the default build and the auto build."""
+    """The table's rows: per patch size, the 32x32 build (:data:`~accel.config.BUILD`)
+    and the auto build."""
     out = []
     for n in patches:
         model = PatchINRConfig(patch=n)
-        default = AccelConfig.fitting(model=model, rows=BUILD.rows, cols=BUILD.cols,
-                                      batch=BUILD.batch, precision=precision)
-        out.append(_row(n, "default", default))
+        fixed = AccelConfig.fitting(model=model, rows=BUILD.rows, cols=BUILD.cols,
+                                    batch=BUILD.batch, precision=precision)
+        out.append(_row(n, f"{BUILD.rows}x{BUILD.cols}", fixed))
         out.append(_row(n, "auto", auto_array(model, precision=precision,
                                               max_frame=BUILD.max_frame).config))
     return out

@@ -62,7 +62,7 @@ from model.support.errors import UserError
 from model.support.files import OutputSet, json_bytes
 from model.support.validate import one_of, parse_array, parse_size, positive_int
 
-from ..config import BUILD, CLOCK_HZ, PRECISIONS, TOP_NAME, AccelConfig
+from ..config import BUILD, CLOCK_HZ, PRECISIONS, TOP_NAME, AccelConfig, check_precision
 from ..device import RESOURCES, check_fit, get_device, int8_macs_limit
 from .synth import SynthesisError, estimate, find_yosys
 
@@ -95,9 +95,11 @@ class BuildConfig:
     weights : str or None
         Model file (:mod:`model.export`): its configuration, buffers initialised.
     array : (int, int) or "auto"
-        ``(rows, cols)``, or the fastest array the XCVU9P holds (:mod:`accel.sizing`).
+        ``"auto"`` (the default): the fastest array the board's device holds
+        (:mod:`accel.sizing`); or ``(rows, cols)``, for example :data:`accel.config.BUILD`'s
+        32x32.
     batch : int
-        Queries in flight (the search's own with ``array="auto"``).
+        Queries in flight with an explicit ``array`` (the search's own with ``"auto"``).
     size : (int, int) or None
         ``(width, height)`` of the reported frame and the WIDTH/HEIGHT reset values;
         ``None``: :data:`accel.config.BUILD`'s frame, rounded down to whole patches.
@@ -120,7 +122,7 @@ class BuildConfig:
     patch: int | None = None
     precision: str = "int8"
     weights: str | None = None
-    array: tuple | str = BUILD.array
+    array: tuple | str = "auto"
     batch: int = BUILD.batch
     size: tuple | None = None
     board: str = "vcu118"
@@ -273,14 +275,14 @@ def resolve(job=None, *, out="build", say=None, **fields):
         positive_int("array columns", cols)
     model_cfg, mf = _model(patch=patch, weights=weights, hidden=job.hidden, layers=job.layers)
     device = board_device(board)
+    check_precision(precision, device["name"])
+    choice = None
     try:
         if array == "auto":
             from ..sizing import auto_array
             choice = auto_array(model_cfg, precision=precision, max_frame=BUILD.max_frame,
                                 device=device["name"], clock_hz=job.clock_hz)
             config = choice.config
-            if say is not None:
-                say(choice.reason())
         else:
             config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
                                          precision=precision, device=device["name"])
@@ -297,6 +299,9 @@ def resolve(job=None, *, out="build", say=None, **fields):
     config.check_frame(width, height)
     _check_clock(job.clock_hz, board)
     _prepare_out(out)
+    # Said once the request is known to be good: bad input is one line.
+    if choice is not None and say is not None:
+        say(choice.reason())
     return BuildRequest(config=config, model_file=mf, weights=weights, width=width,
                         height=height, board=board, out=out, job=job)
 

@@ -114,8 +114,14 @@ class Datapath(wiring.Component):
         layout = issue_layout(cfg)
         line = [self.issue]
         for d in range(1, max(t.depth for t in self._timings.values()) + 1):
+            # Only `valid` is reset: every use of a record is gated by it, and the rest
+            # (about 100 bits a stage, the stages spread over the whole array) kept off the
+            # reset net, whose fan-out across the die limited the ECP5 build's clock.
+            data_reg = Signal(layout, name=f"line{d}_data", reset_less=True)
+            valid = Signal(name=f"line{d}_valid")
+            m.d.sync += [data_reg.eq(line[-1]), valid.eq(line[-1].valid)]
             rec = Signal(layout, name=f"line{d}")
-            m.d.sync += rec.eq(line[-1])
+            m.d.comb += [rec.eq(data_reg), rec.valid.eq(valid)]
             line.append(rec)
 
         def tap(delay, name):
@@ -145,7 +151,7 @@ class Datapath(wiring.Component):
         for c in range(C):
             w, v = words[c], wv
             for i in range(c):
-                w2 = Signal(arith.weight_width, name=f"wskew{c}_{i}")
+                w2 = Signal(arith.weight_width, name=f"wskew{c}_{i}", reset_less=True)
                 v2 = Signal(name=f"wvskew{c}_{i}")
                 m.d.sync += [w2.eq(w), v2.eq(v)]
                 w, v = w2, v2

@@ -126,7 +126,7 @@ def _pct(res, kind):
 
 
 def resources_table():
-    """The default build per patch size and precision, from the committed reports."""
+    """The 32x32 build per patch size and precision, from the committed reports."""
     lines = ["| n, precision | parameters | LUT | FF | DSP48E2 | BRAM36 | URAM | cycles / 256x256 "
              "frame | fps at the build clock | PE utilization |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -145,7 +145,7 @@ def resources_table():
 
 def per_pe_table():
     """Cost of one PE of each kind and of one post-processing lane, from the committed
-    reports of the ``--array auto`` INT8 build and the default FP32 build."""
+    reports of the ``--array auto`` INT8 build and the 32x32 FP32 build."""
     lines = ["| datapath | PE: LUT | PE: FF | PE: DSP48E2 | lane: LUT | lane: FF | "
              "lane: DSP48E2 | lane: BRAM36 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     names = {"wide16x16": "INT8 wide PE (first rows)", "pair": "INT8 packed pair (two products)",

@@ -65,9 +65,9 @@ def test_size_command_prints_both_builds(tmp_path, capsys):
     out = tmp_path / "size.json"
     assert size_main(["--patches", "2", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "| 2 | default | 32x32 |" in text and "| 2 | auto |" in text
+    assert "| 2 | 32x32 | 32x32 |" in text and "| 2 | auto |" in text
     rows = json.loads(out.read_text())
-    assert [r["build"] for r in rows] == ["default", "auto"]
+    assert [r["build"] for r in rows] == ["32x32", "auto"]
     assert rows[1]["1920x1080"]["macs_per_cycle"] > 10 * rows[0]["1920x1080"]["macs_per_cycle"]
 
 
