@@ -67,12 +67,16 @@ class TrainSettings:
     so ``int8`` never keeps less than its post-training quantization. ``batch`` is the queries per float step: ``None`` trains on all
     of them each step (full batch, the image default); fewer draw a fresh random subset
     every step (a clip's million queries do not fit one step), and then the final
-    weights are kept, the cosine having brought the rate down to 1/100.
+    weights are kept, the cosine having brought the rate down to 1/100. ``curve_every``
+    (0: never) records the convergence curve: every that many steps and at the end, the
+    FP32 and INT8 PSNR of the current weights on the ranking queries (every query of an
+    image, a clip's ``eval_queries``), outside the training time it is recorded against.
     """
 
     def __init__(self, *, steps=2000, lr=DEFAULT_LR, schedule="cosine", warmup=0, seed=0,
                  device="auto", qat_steps=None, qat_batch=16384, qat_eval_every=20,
-                 qat_consistency=DEFAULT_QAT_CONSISTENCY, batch=None, keep="dual"):
+                 qat_consistency=DEFAULT_QAT_CONSISTENCY, batch=None, keep="dual",
+                 curve_every=0):
         positive_int("steps", steps)
         positive_number("learning rate", lr, maximum=LR_MAX)
         nonnegative_int("seed", seed, maximum=SEED_MAX)
@@ -91,11 +95,13 @@ class TrainSettings:
         one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
         if batch is not None:
             positive_int("batch", batch)
+        nonnegative_int("convergence-curve interval", curve_every)
         self.steps, self.lr, self.warmup, self.seed = steps, float(lr), warmup, int(seed)
         self.schedule = schedule
         self.qat_steps, self.qat_batch, self.qat_eval_every = qat_steps, qat_batch, qat_eval_every
         self.qat_consistency = float(qat_consistency)
         self.batch, self.keep = batch, keep
+        self.curve_every = curve_every
         self.device = _pick_device(device)
 
 
@@ -313,7 +319,7 @@ class _Fit:
         self.batch = settings.batch if settings.batch and settings.batch < q else None
         self.gen = torch.Generator(device="cpu").manual_seed(settings.seed)
         self.qat_gen = torch.Generator(device="cpu").manual_seed(settings.seed)
-        self.step, self.seconds, self.history = 0, 0.0, []
+        self.step, self.seconds, self.history, self.curve = 0, 0.0, [], []
         self.best_loss, self.best, self.best_state, self.pretrain = float("inf"), None, None, None
         self.fq = None
         self.fingerprint = {
@@ -324,13 +330,16 @@ class _Fit:
             "qat_steps": settings.qat_steps, "qat_batch": settings.qat_batch,
             "qat_eval_every": settings.qat_eval_every,
             "qat_consistency": settings.qat_consistency, "keep": settings.keep,
-            "eval_queries": eval_queries}
+            "eval_queries": eval_queries,
+            # Only when asked for: checkpoints of runs without a curve stay resumable.
+            **({"curve_every": settings.curve_every} if settings.curve_every else {})}
 
     # -- the saved state --------------------------------------------------------------------
 
     def state(self):
         return {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint,
                 "step": self.step, "seconds": self.seconds, "history": list(self.history),
+                "curve": list(self.curve),
                 "model": self.model.state_dict(), "opt": self.opt.state_dict(),
                 "gen": self.gen.get_state(), "qat_gen": self.qat_gen.get_state(),
                 "best_loss": self.best_loss, "best": self.best, "best_state": self.best_state,
@@ -339,6 +348,7 @@ class _Fit:
     def restore(self, s):
         self.step, self.seconds = s["step"], s["seconds"]
         self.history = [tuple(h) for h in s["history"]]
+        self.curve = [tuple(c) for c in s.get("curve", [])]
         self.model.load_state_dict(s["model"])
         self.opt.load_state_dict(s["opt"])
         self.gen.set_state(s["gen"])
@@ -369,6 +379,9 @@ class _Fit:
             self.step += 1
             self.seconds += time.perf_counter() - t0
             bar.update(1)
+            every = settings.curve_every
+            if every and (self.step % every == 0 or self.step == settings.steps):
+                self._curve_point()
             if self.on_step is not None:
                 self.on_step(self.step - 1)
             if ck is not None and (stop.requested
@@ -387,7 +400,7 @@ class _Fit:
             torch.cuda.synchronize()
         return self.model.cpu().eval(), pretrain.cpu().eval(), {
             "train_seconds": self.seconds, "seconds_per_step": self.seconds / settings.steps,
-            "history": self.history}
+            "history": self.history, "curve": self.curve}
 
     def _float_step(self, bar):
         model, step, settings = self.model, self.step, self.settings
@@ -438,16 +451,27 @@ class _Fit:
 
         ``dual``: states whose FP32 and INT8 frames agree within 1 dB come first, then the
         better worse-of-the-two PSNR; ``int8`` or ``fp32``: that datapath's PSNR."""
-        fq, idx = self._int8_parts(), self.rank_idx
-        with torch.no_grad():
-            err8 = torch.mean((fq(self.coords_q[idx]) - self.target_q[idx]) ** 2).item()
-            err32 = torch.mean((self.model(self.coords[idx]) - self.target[idx]) ** 2).item()
-        p8 = 10 * math.log10(255.0 ** 2 / max(err8, 1e-20))
-        p32 = 10 * math.log10(4.0 / max(err32, 1e-20))
+        p32, p8 = self._scores()
         keep = self.settings.keep
         key = {"dual": (abs(p8 - p32) <= 1.0, min(p8, p32)),
                "int8": (True, p8), "fp32": (True, p32)}[keep]
         return key, p8
+
+    def _scores(self):
+        """The current weights' FP32 and INT8 PSNR on the ranking queries."""
+        fq, idx = self._int8_parts(), self.rank_idx
+        with torch.no_grad():
+            err8 = torch.mean((fq(self.coords_q[idx]) - self.target_q[idx]) ** 2).item()
+            err32 = torch.mean((self.model(self.coords[idx]) - self.target[idx]) ** 2).item()
+        return (10 * math.log10(4.0 / max(err32, 1e-20)),
+                10 * math.log10(255.0 ** 2 / max(err8, 1e-20)))
+
+    def _curve_point(self):
+        """``(step, training seconds, FP32 PSNR, INT8 PSNR)`` of the weights after
+        ``self.step`` steps (in the float phase the INT8 figure is their post-training
+        quantization)."""
+        p32, p8 = self._scores()
+        self.curve.append((self.step, self.seconds, p32, p8))
 
     def _int8_step(self, bar):
         """One step of the quantization-aware phase (see :func:`_int8_loss`)."""
@@ -540,7 +564,7 @@ def train_image(image, config, settings, *, progress=True, image_name=None, chec
         "seed": settings.seed,
         "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],
         "device": str(settings.device), "calibration": calib,
-        "history": info["history"],
+        "history": info["history"], "curve": info["curve"],
     })
     return model, quant, results
 
@@ -577,5 +601,6 @@ def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_q
         "qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
         "keep": settings.keep, "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],
         "device": str(settings.device), "calibration": calib, "history": info["history"],
+        "curve": info["curve"],
     }
     return model, quant, results

@@ -6,10 +6,18 @@ budget (:func:`model.training.train_clip`: mini-batches of :data:`model.config.V
 queries, the last quarter quantization-aware) and reports, per point: the mean PSNR over
 the clip's frames (FP32 and INT8, each frame's PSNR averaged), parameters and their
 overhead against n = 1, training seconds per step, queries and cycles per frame and frames
-per second at the accelerator clock (:data:`accel.config.CLOCK_HZ`) on the default build (the 32x32 array, batch 256, from the cycle
+per second at the accelerator clock (:data:`accel.config.CLOCK_HZ`) on the 32x32 build (``--array 32x32``, batch 256, from the cycle
 model; a clip is one job). It writes ``RESULTS/video/video.json``, ``video.md`` (the
-table), ``video_psnr_frames.png`` (PSNR per frame for each n) and, per clip,
-``video_strip_<clip>.png`` (original, n = 1, n = 2 and n = 8, frames side by side).
+table), ``video_psnr_frames.png`` (PSNR per frame for each n),
+``video_convergence.png`` (each point's INT8 PSNR against step and against training
+seconds) and, per clip, ``video_strip_<clip>.png`` (original, n = 1, n = 2 and n = 8,
+frames side by side).
+
+Convergence: every point records its curve (:class:`~model.training.TrainSettings`
+``curve_every``: FP32 and INT8 PSNR on the ranking queries, about 40 times a run); a point
+is *converged* when the last fifth of its steps added less than :data:`CONVERGED_DB` INT8
+PSNR. The table compares the patch sizes at equal steps (the points) and at equal training
+time (each curve read at the time the fastest point of the clip took in all).
 
 Points are kept in ``RESULTS/video/points/<clip>_<size>x<frames>_p<n>.json`` (the model
 files in ``OUT/video/models``); a point trained with the same clip, size, frames, steps,
@@ -32,7 +40,10 @@ from .bench import (PointTask, drop_checkpoint, point_checkpoint, resumed_note,
                     torch_threads)
 
 __all__ = ["VideoSweep", "VideoPointJob", "train_video_points", "train_video_point",
-           "video_report"]
+           "video_report", "convergence", "CONVERGED_DB"]
+
+#: A point is converged when the last fifth of its steps added less INT8 PSNR than this.
+CONVERGED_DB = 0.2
 
 
 class VideoSweep:
@@ -68,6 +79,11 @@ class VideoSweep:
         # Every clip is read once now (a few frames): a bad name fails before any training.
         for v in self.videos:
             load_video(v, size=8, frames=frames)
+
+    @property
+    def curve_every(self):
+        """Steps between the points of a run's convergence curve: about 40 a run."""
+        return max(1, self.steps // 40)
 
     def config(self, patch):
         from model.config import PatchINRConfig
@@ -161,7 +177,8 @@ def _train_video_point(job):
     from model.training import TrainSettings, train_clip
     sweep, n, key = job.sweep, job.patch, job.key()
     settings = TrainSettings(steps=sweep.steps, seed=sweep.seed, device=job.device,
-                             batch=VIDEO_BATCH, qat_steps=sweep.qat_steps)
+                             batch=VIDEO_BATCH, qat_steps=sweep.qat_steps,
+                             curve_every=sweep.curve_every)
     ckpt = point_checkpoint(os.path.join(job.out, "video"), key, fresh=job.fresh,
                             every=job.checkpoint_every)
     model, quant, point = train_clip(sweep.clip(job.video), sweep.config(n), settings,
@@ -210,13 +227,17 @@ def video_report(sweep, out, results, *, log=print):
                                          "param_overhead", "seconds_per_step",
                                          "queries_per_frame", "steps", "frames")}
             row.update(hw)
+            row["curve"] = point.get("curve")
+            row["last_fifth_gain"] = convergence(row["curve"], sweep.steps)
             if n == 1:
                 base = row
             rows.append(row)
-        for row in rows:
-            if row["video"] == video and base is not None:
+        mine = [r for r in rows if r["video"] == video]
+        for row in mine:
+            if base is not None:
                 row["psnr_int8_vs_n1"] = row["psnr_int8"] - base["psnr_int8"]
                 row["psnr_fp32_vs_n1"] = row["psnr_fp32"] - base["psnr_fp32"]
+        _equal_time(mine)
     folder = os.path.join(results, "video")
     os.makedirs(folder, exist_ok=True)
     write_json(os.path.join(folder, "video.json"),
@@ -227,20 +248,59 @@ def video_report(sweep, out, results, *, log=print):
     return rows
 
 
+def convergence(curve, steps):
+    """The INT8 PSNR the last fifth of ``steps`` added along ``curve`` (``(step, seconds,
+    fp32, int8)`` points), or ``None`` without a curve that reaches back that far."""
+    if not curve:
+        return None
+    start = [c for c in curve if c[0] <= 0.8 * steps]
+    if not start or curve[-1][0] != steps:
+        return None
+    return curve[-1][3] - start[-1][3]
+
+
+def _equal_time(rows):
+    """Each row's INT8 PSNR at the training time the clip's fastest point took in all (its
+    curve's last point at or before it), when every row has a curve."""
+    if not rows or any(not r["curve"] for r in rows):
+        return
+    budget = min(r["curve"][-1][1] for r in rows)
+    for r in rows:
+        seen = [c for c in r["curve"] if c[1] <= budget]
+        r["equal_time"] = {"seconds": budget, "step": seen[-1][0] if seen else 0,
+                           "psnr_int8": seen[-1][3] if seen else None}
+
+
 def markdown(rows, sweep):
     lines = [f"Clips at {sweep.size}x{sweep.size}, {sweep.frames} frames, {sweep.steps} "
              f"steps per point; PSNR is the mean over the frames of each frame's PSNR.", "",
-             "| clip | n | PSNR FP32 | PSNR INT8 | INT8 vs n = 1 | parameters | overhead | "
-             f"s / step | queries / frame | cycles / frame | fps @ {CLOCK_HZ / 1e6:g} MHz |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| clip | n | PSNR FP32 | PSNR INT8 | INT8 vs n = 1 | last fifth of the steps | "
+             f"parameters | overhead | s / step | queries / frame | cycles / frame | "
+             f"fps @ {CLOCK_HZ / 1e6:g} MHz |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         vs = r.get("psnr_int8_vs_n1")
+        gain = r.get("last_fifth_gain")
+        conv = ("not recorded" if gain is None else
+                f"{gain:+.2f} dB ({'converged' if gain < CONVERGED_DB else 'not converged'})")
         lines.append(
             f"| {r['video']} | {r['patch']} | {r['psnr_fp32']:.2f} dB | {r['psnr_int8']:.2f} dB "
-            f"| {'-' if vs is None else f'{vs:+.2f} dB'} | {r['params']:,} | "
+            f"| {'-' if vs is None else f'{vs:+.2f} dB'} | {conv} | {r['params']:,} | "
             f"{100 * r['param_overhead']:+.2f} % | {r['seconds_per_step']:.2f} | "
             f"{r['queries_per_frame']:,} | {r['cycles_per_frame']:,.0f} | "
             f"{r['fps']:,.1f} |")
+    timed = [r for r in rows if r.get("equal_time")]
+    if timed:
+        lines += ["", "At equal training time (each run's curve read at the seconds the "
+                  "clip's fastest run took in all; INT8 PSNR on the ranking queries, the "
+                  "weights of that step: a run planned for that time would anneal its rate "
+                  "before it):", "",
+                  "| clip | n | seconds | step | PSNR INT8 |", "|---|---:|---:|---:|---:|"]
+        for r in timed:
+            t = r["equal_time"]
+            p = "-" if t["psnr_int8"] is None else f"{t['psnr_int8']:.2f} dB"
+            lines.append(f"| {r['video']} | {r['patch']} | {t['seconds']:,.0f} | "
+                         f"{t['step']:,} | {p} |")
     return "\n".join(lines) + "\n"
 
 
@@ -265,6 +325,7 @@ def _plots(sweep, out, folder, rows, log):
     fig.tight_layout()
     fig.savefig(os.path.join(folder, "video_psnr_frames.png"), dpi=110)
     plt.close(fig)
+    _convergence_plot(plt, sweep, folder, rows)
     shown = [n for n in (1, 2, 8) if n in sweep.patches]
     for video in sweep.videos:
         models = [os.path.join(out, "video", "models", sweep.key(video, n) + ".npz")
@@ -291,3 +352,28 @@ def _plots(sweep, out, folder, rows, log):
         write_bytes(os.path.join(folder, f"video_strip_{stem}.png"), png_bytes(stacked))
         log(f"bench: strip of {video}: original, then n = {', '.join(map(str, shown))} (INT8)")
     print(f"wrote {folder}", file=sys.stderr)
+
+
+def _convergence_plot(plt, sweep, folder, rows):
+    """INT8 PSNR against step (top) and training seconds (bottom), a line per n, a column
+    per clip; points without a curve are left out (said in the title)."""
+    fig, axes = plt.subplots(2, len(sweep.videos), figsize=(5 * len(sweep.videos), 6.5),
+                             squeeze=False)
+    for col, video in enumerate(sweep.videos):
+        mine = [r for r in rows if r["video"] == video]
+        missing = [str(r["patch"]) for r in mine if not r["curve"]]
+        for r in mine:
+            if r["curve"]:
+                c = np.array(r["curve"], dtype=np.float64)
+                axes[0][col].plot(c[:, 0], c[:, 3], label=f"n = {r['patch']}")
+                axes[1][col].plot(c[:, 1], c[:, 3], label=f"n = {r['patch']}")
+        note = f" (no curve: n = {', '.join(missing)})" if missing else ""
+        axes[0][col].set(title=f"{video}: INT8 PSNR{note}", xlabel="step", ylabel="dB")
+        axes[1][col].set(xlabel="training seconds", ylabel="dB")
+        for ax in axes[:, col]:
+            ax.grid(alpha=0.3)
+            if any(r["curve"] for r in mine):
+                ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(folder, "video_convergence.png"), dpi=110)
+    plt.close(fig)

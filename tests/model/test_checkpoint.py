@@ -150,3 +150,35 @@ def test_keep_int8_or_fp32_never_keeps_less_than_the_float_phase_gave(camera16, 
 def test_keep_must_be_a_datapath():
     with pytest.raises(UserError, match="choose dual, int8 or fp32"):
         TrainSettings(keep="int4")
+
+
+def test_the_convergence_curve_changes_nothing_it_measures_and_resumes(camera16, tmp_path):
+    """Recording the curve leaves the weights bit for bit as they are without it; a run
+    interrupted and resumed records the same curve; a point's INT8 figure is the integer
+    reference's PSNR for the weights of its step."""
+    from model.quant import int_forward
+    from model.training import Samples
+    plain, _, _ = fit(camera16, CFG, _settings(), progress=False)
+    settings = _settings(curve_every=10)
+    whole, _, info = fit(camera16, CFG, settings, progress=False)
+    assert _model_bytes(whole) == _model_bytes(plain)
+    assert [c[0] for c in info["curve"]] == [10, 20, 30, 40, 50, 60]
+    assert all(b[1] >= a[1] for a, b in zip(info["curve"], info["curve"][1:]))   # seconds
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(camera16, CFG, settings, progress=False, on_step=_interrupt_at(33),
+            checkpoint=Checkpoint(path, every=1e9))
+    _, _, resumed = fit(camera16, CFG, settings, progress=False,
+                        checkpoint=Checkpoint(path, resume=True))
+    assert ([(c[0], c[2], c[3]) for c in resumed["curve"]]
+            == [(c[0], c[2], c[3]) for c in info["curve"]])
+    # A float-only run ends with the weights of its last step: its last point is their
+    # post-training quantization, rendered here by the integer reference.
+    model, _, short = fit(camera16, CFG, _settings(steps=40, qat_steps=0, curve_every=40),
+                          progress=False)
+    samples = Samples.image(camera16, CFG.patch)
+    pix = int_forward(quantize(model), samples.coords_q).astype(np.float64)
+    want = 10 * np.log10(255.0 ** 2 / np.mean((pix - samples.pixels) ** 2))
+    assert short["curve"][-1][0] == 40 and short["curve"][-1][3] == pytest.approx(want)
+    with pytest.raises(UserError, match="convergence-curve interval must be a non-negative"):
+        _settings(curve_every=-1)

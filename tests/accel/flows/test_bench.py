@@ -174,8 +174,25 @@ def test_video_sweep(tmp_path, capsys):
             rows=BUILD.rows, cols=BUILD.cols, batch=BUILD.batch, precision="int8")
         assert row["cycles_per_frame"] == frame_cycles(config, 16, 16, frames=3)["total"] / 3
     assert rows[("bikes", 1)]["psnr_int8_vs_n1"] == 0
-    assert "| carphone | 2 |" in (folder / "video.md").read_text()
-    for name in ("video_psnr_frames.png", "video_strip_bikes.png", "video_strip_carphone.png"):
+    # Every point's convergence curve: a point per step here (3 steps), its seconds growing;
+    # the last fifth's gain from step 2 (the last point at or before 80 % of the steps).
+    for row in rows.values():
+        curve = row["curve"]
+        assert [c[0] for c in curve] == [1, 2, 3]
+        assert curve[0][1] <= curve[1][1] <= curve[2][1]
+        assert row["last_fifth_gain"] == pytest.approx(curve[2][3] - curve[1][3])
+    # At equal training time: the clip's fastest run is read at its end, the others at or
+    # before the same seconds.
+    for video in ("bikes", "carphone"):
+        mine = [rows[(video, n)] for n in (1, 2)]
+        budget = min(r["curve"][-1][1] for r in mine)
+        assert all(r["equal_time"]["seconds"] == budget for r in mine)
+        assert any(r["equal_time"]["step"] == 3 for r in mine)
+    text = (folder / "video.md").read_text()
+    assert "| carphone | 2 |" in text and "At equal training time" in text
+    assert "converged" in text
+    for name in ("video_psnr_frames.png", "video_convergence.png", "video_strip_bikes.png",
+                 "video_strip_carphone.png"):
         assert (folder / name).stat().st_size > 0
     assert bench_main(args) == 0
     again = capsys.readouterr().err
