@@ -3,7 +3,7 @@
 Command line::
 
     python -m accel.build --patch 2 --precision int8 [--weights FILE] [--array auto|RxC] \\
-        [--batch 256] [--size 256x256] [--board vcu118] [--clock-mhz 200] [--out build] \\
+        [--batch 256] [--size 256x256] [--max-frame 1920x1080] [--board vcu118] [--clock-mhz 200] [--out build] \\
         [--no-synth] [--check]
     python -m accel.build --config build/report.json --out build2     # the same build again
 
@@ -51,6 +51,10 @@ def build_parser():
     p.add_argument("--size", default=None,
                    help="frame WIDTHxHEIGHT for the report and the reset registers (default "
                         f"{'x'.join(map(str, BUILD.frame))}, rounded down to whole patches)")
+    p.add_argument("--max-frame", default=None, metavar="WxH",
+                   help="the largest frame the core renders: it sizes the output ring, and "
+                        "--array auto picks the array fastest on it (default "
+                        f"{'x'.join(map(str, BUILD.max_frame))})")
     p.add_argument("--board", default="vcu118",
                    help=f"board: {', '.join(BOARD_TOPS)} (default %(default)s); an ECP5 board "
                         f"is synthesised, placed, routed and packed to a bitstream")
@@ -92,7 +96,10 @@ def main(argv=None):
                             f"{args.clock_mhz!r} MHz")
         job = BuildConfig(patch=args.patch, precision=args.precision, weights=args.weights,
                           array="auto" if args.array == "auto" else parse_array(args.array),
-                          batch=BUILD.batch if args.batch is None else args.batch, size=args.size and parse_size(args.size), board=args.board,
+                          batch=BUILD.batch if args.batch is None else args.batch,
+                          size=args.size and parse_size(args.size),
+                          max_frame=args.max_frame and parse_size(args.max_frame),
+                          board=args.board,
                           synth=not args.no_synth, check=args.check,
                           clock_hz=None if clock_hz is None else int(clock_hz),
                           hidden=args.hidden, layers=args.layers)

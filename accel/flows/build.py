@@ -102,7 +102,13 @@ class BuildConfig:
         Queries in flight with an explicit ``array`` (the search's own with ``"auto"``).
     size : (int, int) or None
         ``(width, height)`` of the reported frame and the WIDTH/HEIGHT reset values;
-        ``None``: :data:`accel.config.BUILD`'s frame, rounded down to whole patches.
+        ``None``: :data:`accel.config.BUILD`'s frame (within ``max_frame``), rounded down
+        to whole patches.
+    max_frame : (int, int) or None
+        The largest frame the core renders (rounded down to whole patches): it sizes the
+        coordinate generator and the output ring, and ``array="auto"`` searches for the
+        array fastest on it (a build for small frames only keeps its array busier with a
+        smaller batch). ``None``: :data:`accel.config.BUILD`'s, 1920x1080.
     board : str
         One of :data:`BOARD_TOPS`. An ECP5 board (``ulx3s-85f``) is placed and routed
         (:mod:`accel.flows.pnr`) to a bitstream.
@@ -125,6 +131,7 @@ class BuildConfig:
     array: tuple | str = "auto"
     batch: int = BUILD.batch
     size: tuple | None = None
+    max_frame: tuple | None = None
     board: str = "vcu118"
     synth: bool = True
     check: bool = False
@@ -137,8 +144,9 @@ class BuildConfig:
             object.__setattr__(self, "weights", os.fspath(self.weights))
         if self.array != "auto":
             object.__setattr__(self, "array", tuple(self.array))
-        if self.size is not None:
-            object.__setattr__(self, "size", tuple(self.size))
+        for name in ("size", "max_frame"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         for name in ("synth", "check"):
             if not isinstance(getattr(self, name), bool):
                 raise UserError(f"{name} must be true or false, not {getattr(self, name)!r}")
@@ -161,7 +169,9 @@ class BuildConfig:
                 "board": self.board, "synth": self.synth, "check": self.check,
                 "clock_hz": self.clock_hz,
                 **{k: getattr(self, k) for k in ("hidden", "layers")
-                   if getattr(self, k) is not None}}
+                   if getattr(self, k) is not None},
+                **({} if self.max_frame is None else
+                   {"max_frame": "x".join(map(str, self.max_frame))})}
 
     @classmethod
     def from_dict(cls, data):
@@ -174,8 +184,9 @@ class BuildConfig:
         fields = dict(data)
         if isinstance(fields.get("array"), str) and fields["array"] != "auto":
             fields["array"] = parse_array(fields["array"])
-        if isinstance(fields.get("size"), str):
-            fields["size"] = parse_size(fields["size"])
+        for name in ("size", "max_frame"):
+            if isinstance(fields.get(name), str):
+                fields[name] = parse_size(fields[name])
         return cls(**fields)
 
     @classmethod
@@ -273,19 +284,26 @@ def resolve(job=None, *, out="build", say=None, **fields):
         rows, cols = array
         positive_int("array rows", rows)
         positive_int("array columns", cols)
+    max_frame = job.max_frame or BUILD.max_frame
+    for name, v in zip(("width", "height"), max_frame):
+        positive_int(f"largest frame {name}", v, maximum=32767)
     model_cfg, mf = _model(patch=patch, weights=weights, hidden=job.hidden, layers=job.layers)
     device = board_device(board)
     check_precision(precision, device["name"])
+    if min(max_frame) < model_cfg.patch:
+        raise UserError(f"largest frame {max_frame[0]}x{max_frame[1]} holds no whole "
+                        f"{model_cfg.patch}x{model_cfg.patch} patch")
     choice = None
     try:
         if array == "auto":
             from ..sizing import auto_array
-            choice = auto_array(model_cfg, precision=precision, max_frame=BUILD.max_frame,
+            choice = auto_array(model_cfg, precision=precision, max_frame=max_frame,
                                 device=device["name"], clock_hz=job.clock_hz)
             config = choice.config
         else:
             config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
-                                         precision=precision, device=device["name"])
+                                         precision=precision, device=device["name"],
+                                         max_frame=max_frame)
     except UserError as exc:
         # The default model's 3.6 Mbit of weights alone nearly fill an ECP5's block RAM.
         if (device["family"] == "ecp5" and weights is None and job.hidden is None
@@ -295,7 +313,8 @@ def resolve(job=None, *, out="build", say=None, **fields):
         raise
     check_fit(config)
     # The default frame in whole patches: 255x255 at n = 3, as the largest frame is.
-    width, height = size or tuple(v - v % model_cfg.patch for v in BUILD.frame)
+    width, height = size or tuple(min(v, m) - min(v, m) % model_cfg.patch
+                                  for v, m in zip(BUILD.frame, max_frame))
     config.check_frame(width, height)
     _check_clock(job.clock_hz, board)
     _prepare_out(out)

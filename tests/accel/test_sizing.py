@@ -61,6 +61,21 @@ def test_resolve_auto_says_why(tmp_path):
     assert "useful MACs/cycle" in lines[0] and "DSP 95%" in lines[0]
 
 
+def test_auto_searches_on_the_builds_largest_frame(tmp_path):
+    """A build for frames up to 256x256 at n = 4: the search picks the array fastest on
+    that frame, which keeps the array busier on it than the 1080p build's choice does."""
+    small = resolve(array="auto", patch=4, max_frame=(256, 256), out=tmp_path / "s").config
+    big = resolve(array="auto", patch=4, out=tmp_path / "b").config
+    assert (small.max_width, small.max_height) == (256, 256)
+    assert (big.max_width, big.max_height) == (1920, 1080)
+    # The 1080p choice, asked for the same 256x256 frame:
+    same = AccelConfig.fitting(model=PatchINRConfig(patch=4), rows=big.rows, cols=big.cols,
+                               batch=big.batch, lut_cols=big.lut_cols, max_frame=(256, 256))
+    assert throughput(small, 256, 256)[0] > 1.2 * throughput(same, 256, 256)[0]
+    with pytest.raises(UserError, match="largest frame 2x256 holds no whole 4x4 patch"):
+        resolve(array="auto", patch=4, max_frame=(2, 256), out=tmp_path / "x")
+
+
 def test_size_command_prints_both_builds(tmp_path, capsys):
     out = tmp_path / "size.json"
     assert size_main(["--patches", "2", "--json", str(out)]) == 0

@@ -183,6 +183,9 @@ def no_elaboration(monkeypatch):
     (["--weights", CAMERA, "--size", "25x24"], r"not divisible by the model's patch size 2"),
     (["--weights", "no-such-model.npz"], r"does not exist"),
     (["--size", "4000x4000"], r"exceeds the build's maximum"),
+    (["--max-frame", "640x480", "--size", "1280x720"], r"frame width 1280 exceeds the build's maximum 640"),
+    (["--max-frame", "3x256", "--patch", "4"], r"largest frame 3x256 holds no whole 4x4 patch"),
+    (["--max-frame", "0x256"], r"frame size must be two positive integers, not .0x256."),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys, no_elaboration):
     out = tmp_path / "out"
