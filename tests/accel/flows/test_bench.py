@@ -241,3 +241,15 @@ def test_an_interrupted_sweep_resumes_its_half_trained_point_to_the_same_model(t
     model = os.path.join("models", "camera_16_p2.npz")
     assert (tmp_path / "cut" / model).read_bytes() == (tmp_path / "whole" / model).read_bytes()
     assert not ckpt.exists()                        # the finished point's checkpoint is gone
+
+
+def test_convergence_judges_the_float_phase():
+    # 100 steps, the last 25 quantization-aware: the float phase gains 0.1 dB over its last
+    # fifth (steps 60 to 75); the QAT phase's dip and recovery (to +3 dB) are not counted.
+    from accel.flows.video_bench import convergence
+    curve = [(s, s / 10, 40.0, 30.0 + (0.1 if s >= 75 else 0.0)) for s in range(0, 80, 5)]
+    curve += [(80, 8.0, 30.0, 20.0), (90, 9.0, 32.0, 31.0), (100, 10.0, 33.0, 33.1)]
+    assert convergence(curve, 100, 25) == pytest.approx(0.1)
+    assert convergence(curve, 100, 0) == pytest.approx(33.1 - 20.0)
+    assert convergence(curve[:3], 100, 25) is None          # does not reach the phase's end
+    assert convergence(None, 100, 25) is None
