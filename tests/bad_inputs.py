@@ -186,6 +186,8 @@ CASES = [
     Case("build-auto-with-batch", "accel.build",
          ("--array", "auto", "--batch", "-4", "--no-synth", "--out", f"{T}/b"),
          "--batch goes with --array ROWSxCOLS"),
+    Case("build-seed-negative", "accel.build", ("--seed", "-1", "--no-synth", "--out", f"{T}/b"),
+         "placement seed must be a non-negative integer"),
     Case("build-config-not-json", "accel.build", ("--config", f"{T}/file", "--out", f"{T}/b"),
          "is not JSON"),
     Case("build-config-and-flags", "accel.build",

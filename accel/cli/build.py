@@ -66,6 +66,9 @@ def build_parser():
                    help="accelerator clock: the fps reported, the MMCM or PLL, the XDC or "
                         f"LPF and the IP (default the board's: {CLOCK_HZ / 1e6:g} on the "
                         f"VCU118, 100 on the ULX3S)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="nextpnr's placement seed, ECP5 boards (default %(default)s): at high "
+                        "fill the Fmax varies from one placement to the next")
     p.add_argument("--out", default="build", help="output directory (default %(default)s)")
     p.add_argument("--no-synth", action="store_true",
                    help="skip the Yosys resource estimate (ECP5: synthesis, placement and "
@@ -102,7 +105,7 @@ def main(argv=None):
                           board=args.board,
                           synth=not args.no_synth, check=args.check,
                           clock_hz=None if clock_hz is None else int(clock_hz),
-                          hidden=args.hidden, layers=args.layers)
+                          hidden=args.hidden, layers=args.layers, seed=args.seed)
     report = build(job, out=args.out, progress=_progress)
     print(summary(report, args.out))
     if "synthesis_error" in report:

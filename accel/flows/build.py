@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from model.config import PatchINRConfig
 from model.support.errors import UserError
 from model.support.files import OutputSet, json_bytes
-from model.support.validate import one_of, parse_array, parse_size, positive_int
+from model.support.validate import nonnegative_int, one_of, parse_array, parse_size, positive_int
 
 from ..config import BUILD, CLOCK_HZ, PRECISIONS, TOP_NAME, AccelConfig, check_precision
 from ..device import RESOURCES, check_fit, get_device, int8_macs_limit
@@ -123,6 +123,10 @@ class BuildConfig:
         The accelerator clock: frame rates are reported at it, the board's MMCM or PLL
         makes it, the XDC or LPF constrains it, the IP declares it. ``None``: the board's
         (200 MHz on the VCU118, 100 MHz on the ULX3S).
+    seed : int
+        nextpnr's placement seed (ECP5 boards): at high fill the achieved Fmax varies by
+        several MHz from one placement to the next, so a build that misses its clock can be
+        tried with another seed.
     """
 
     patch: int | None = None
@@ -138,6 +142,7 @@ class BuildConfig:
     clock_hz: int | None = None
     hidden: int | None = None
     layers: int | None = None
+    seed: int = 1
 
     def __post_init__(self):
         if self.weights is not None:
@@ -153,6 +158,7 @@ class BuildConfig:
         if self.clock_hz is None:
             object.__setattr__(self, "clock_hz", _board_clock(self.board))
         positive_int("clock frequency (Hz)", self.clock_hz, maximum=10 ** 10)
+        nonnegative_int("placement seed", self.seed, maximum=2 ** 31 - 1)
         for name in ("hidden", "layers"):
             if getattr(self, name) is not None:
                 positive_int(f"{name} (of the default model)", getattr(self, name))
@@ -171,7 +177,8 @@ class BuildConfig:
                 **{k: getattr(self, k) for k in ("hidden", "layers")
                    if getattr(self, k) is not None},
                 **({} if self.max_frame is None else
-                   {"max_frame": "x".join(map(str, self.max_frame))})}
+                   {"max_frame": "x".join(map(str, self.max_frame))}),
+                **({} if self.seed == 1 else {"seed": self.seed})}
 
     @classmethod
     def from_dict(cls, data):
@@ -723,7 +730,8 @@ def place_and_route(request, *, say):
     from .pnr import PnrError, run
     names_before = set(os.listdir(request.out))
     try:
-        figures, seconds = run(get_board(request.board), request.out, say=say)
+        figures, seconds = run(get_board(request.board), request.out, seed=request.job.seed,
+                               say=say)
     except PnrError as exc:
         figures, seconds = {"error": str(exc)}, {}
     figures["seconds"] = seconds

@@ -58,8 +58,12 @@ def test_tiny_configuration_to_a_bitstream(tiny_model, tmp_path):
     bitstream that starts with the ECP5 preamble."""
     mf, weights = tiny_model
     report = build_mod.build(board="ulx3s-12f", weights=weights, array=(2, 2), batch=8,
-                             size=(8, 8), out=tmp_path / "b", progress=lambda line: None)
+                             size=(8, 8), seed=3, out=tmp_path / "b",
+                             progress=lambda line: None)
     pnr = report["pnr"]
+    # The placement seed asked for is nextpnr's, and the job that rebuilds it keeps it.
+    assert pnr["seed"] == 3 and report["build"]["seed"] == 3
+    assert build_mod.BuildConfig.from_dict(report["build"]).seed == 3
     (clock, fmax), = pnr["clocks"].items()
     assert fmax["constraint_mhz"] == 100 and fmax["achieved_mhz"] > 0
     assert fmax["met"] == (fmax["achieved_mhz"] >= 100) == pnr["met"]
