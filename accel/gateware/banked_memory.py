@@ -6,7 +6,7 @@ the die (an ECP5's 208 EBRs sit in rows across it) that multiplexer is also a lo
 on the ULX3S 85F the INT8 weight memory's read (20.8 ns, 19.3 of it routing) bounded the
 whole core. :class:`BankedMemory` splits such a memory into banks of ``bank_depth`` words
 (each fits block RAMs side by side in width, with no multiplexer of its own), registers
-every bank's output twice (on an ECP5 the second register is the block RAM's own), and
+the addresses and the write once per bank, registers every bank's output twice (on an ECP5 the second register is the block RAM's own), and
 joins the banks in a tree of registered ``FAN_IN``-way ORs, the first level taking each
 bank's word only when the read was that bank's (a flag that travels with the read), so no
 path crosses more than one hop of it and no select signal crosses the die to the banks. The read costs :func:`read_latency` cycles instead of one;
@@ -70,7 +70,8 @@ class BankedMemory(wiring.Component):
         One word written per cycle.
     r_addr : In
         Word to read; ``r_data`` holds it ``latency`` cycles later. Not transparent:
-        a read in the write's cycle gives the old word.
+        a read in the write's cycle gives the old word (a banked memory takes its write one
+        cycle later, as it takes its read).
     """
 
     def __init__(self, *, width, depth, bank_depth=None, init=(), latency=None):
@@ -113,20 +114,28 @@ class BankedMemory(wiring.Component):
         values = []
         for b in range(banks):
             depth = min(bd, D - b * bd)
+            # The addresses and the write, registered once per bank: a register next to
+            # the bank drives its block RAMs, so no address crosses the die to every
+            # bank's EBRs in one cycle (only to the bank's own register).
+            ra = Signal(low, name=f"bank{b}_r_addr", reset_less=True)
+            we = Signal(name=f"bank{b}_w_en")
+            wa = Signal(low, name=f"bank{b}_w_addr", reset_less=True)
+            wd = Signal(W, name=f"bank{b}_w_data", reset_less=True)
+            m.d.sync += [ra.eq(self.r_addr[:low]), we.eq(self.w_en & (self.w_addr[low:] == b)),
+                         wa.eq(self.w_addr[:low]), wd.eq(self.w_data)]
             # The bank's word registered twice: on an ECP5 in the EBR's own output
             # register (:func:`~.cells.registered_read`), so the route out of the bank
             # starts at a register, not at the block RAM's 5.6 ns read.
             bank = registered_read(m, f"bank{b}", width=W, depth=depth,
                                    init=self._init[b * bd:(b + 1) * bd], cells=cells)
-            m.d.comb += [bank.w_en.eq(self.w_en & (self.w_addr[low:] == b)),
-                         bank.w_addr.eq(self.w_addr[:low]), bank.w_data.eq(self.w_data),
-                         bank.r_addr.eq(self.r_addr[:low])]
+            m.d.comb += [bank.w_en.eq(we), bank.w_addr.eq(wa), bank.w_data.eq(wd),
+                         bank.r_addr.eq(ra)]
             # Whether the read is this bank's travels with it, so the tree above only
             # ANDs each word with its own flag and ORs: no select signal fans out across
             # the die to the banks (on the ULX3S 85F one such select, 10.6 ns of routing,
             # was the core's critical path).
             hit = self.r_addr[low:] == b
-            for i in range(2):
+            for i in range(3):
                 reg = Signal(name=f"bank{b}_hit{i}", reset_less=True)
                 m.d.sync += reg.eq(hit)
                 hit = reg
@@ -139,4 +148,4 @@ class BankedMemory(wiring.Component):
                 m.d.sync += out.eq(reduce(operator.or_, values[g:g + FAN_IN]))
                 joined.append(out)
             values, level = joined, level + 1
-        return values[0], 2 + level
+        return values[0], 3 + level
