@@ -116,13 +116,21 @@ class BankedMemory(wiring.Component):
             depth = min(bd, D - b * bd)
             # The addresses and the write, registered once per bank: a register next to
             # the bank drives its block RAMs, so no address crosses the die to every
-            # bank's EBRs in one cycle (only to the bank's own register).
+            # bank's EBRs in one cycle (only to the bank's own register). Each takes its
+            # value only for its own bank's reads and writes (what it holds otherwise is
+            # never used: the bank's word is dropped unless the read was its), which also
+            # keeps synthesis from merging the banks' registers back into one.
             ra = Signal(low, name=f"bank{b}_r_addr", reset_less=True)
             we = Signal(name=f"bank{b}_w_en")
             wa = Signal(low, name=f"bank{b}_w_addr", reset_less=True)
             wd = Signal(W, name=f"bank{b}_w_data", reset_less=True)
-            m.d.sync += [ra.eq(self.r_addr[:low]), we.eq(self.w_en & (self.w_addr[low:] == b)),
-                         wa.eq(self.w_addr[:low]), wd.eq(self.w_data)]
+            mine_r = self.r_addr[low:] == b
+            mine_w = self.w_en & (self.w_addr[low:] == b)
+            m.d.sync += we.eq(mine_w)
+            with m.If(mine_r):
+                m.d.sync += ra.eq(self.r_addr[:low])
+            with m.If(mine_w):
+                m.d.sync += [wa.eq(self.w_addr[:low]), wd.eq(self.w_data)]
             # The bank's word registered twice: on an ECP5 in the EBR's own output
             # register (:func:`~.cells.registered_read`), so the route out of the bank
             # starts at a register, not at the block RAM's 5.6 ns read.
@@ -134,7 +142,7 @@ class BankedMemory(wiring.Component):
             # ANDs each word with its own flag and ORs: no select signal fans out across
             # the die to the banks (on the ULX3S 85F one such select, 10.6 ns of routing,
             # was the core's critical path).
-            hit = self.r_addr[low:] == b
+            hit = mine_r
             for i in range(3):
                 reg = Signal(name=f"bank{b}_hit{i}", reset_less=True)
                 m.d.sync += reg.eq(hit)
