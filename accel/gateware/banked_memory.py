@@ -6,7 +6,7 @@ the die (an ECP5's 208 EBRs sit in rows across it) that multiplexer is also a lo
 on the ULX3S 85F the INT8 weight memory's read (20.8 ns, 19.3 of it routing) bounded the
 whole core. :class:`BankedMemory` splits such a memory into banks of ``bank_depth`` words
 (each fits block RAMs side by side in width, with no multiplexer of its own), registers
-the addresses and the write once per bank, registers every bank's output twice (on an ECP5 the second register is the block RAM's own), and
+the read address once per bank (and the write once), registers every bank's output twice (on an ECP5 the second register is the block RAM's own), and
 joins the banks in a tree of registered ``FAN_IN``-way ORs, the first level taking each
 bank's word only when the read was that bank's (a flag that travels with the read), so no
 path crosses more than one hop of it and no select signal crosses the die to the banks. The read costs :func:`read_latency` cycles instead of one;
@@ -112,32 +112,31 @@ class BankedMemory(wiring.Component):
         low = bd.bit_length() - 1
         banks = -(-D // bd)
         values = []
+        we = Signal(name="w_en_r")
+        wa = Signal.like(self.w_addr, name="w_addr_r", reset_less=True)
+        wd = Signal(W, name="w_data_r", reset_less=True)
+        m.d.sync += [we.eq(self.w_en), wa.eq(self.w_addr), wd.eq(self.w_data)]
         for b in range(banks):
             depth = min(bd, D - b * bd)
-            # The addresses and the write, registered once per bank: a register next to
-            # the bank drives its block RAMs, so no address crosses the die to every
-            # bank's EBRs in one cycle (only to the bank's own register). Each takes its
-            # value only for its own bank's reads and writes (what it holds otherwise is
-            # never used: the bank's word is dropped unless the read was its), which also
-            # keeps synthesis from merging the banks' registers back into one.
+            # The read address, registered once per bank: a register next to the bank
+            # drives its block RAMs, so no read address crosses the die to every bank's
+            # EBRs in one cycle (only to the bank's own register). Each takes the address
+            # only for its own bank's reads (what it holds otherwise is never used: the
+            # bank's word is dropped unless the read was its), which also keeps synthesis
+            # from merging the banks' registers back into one. The write, one register
+            # for all banks, takes the same one cycle, so reads and writes keep their
+            # order.
             ra = Signal(low, name=f"bank{b}_r_addr", reset_less=True)
-            we = Signal(name=f"bank{b}_w_en")
-            wa = Signal(low, name=f"bank{b}_w_addr", reset_less=True)
-            wd = Signal(W, name=f"bank{b}_w_data", reset_less=True)
             mine_r = self.r_addr[low:] == b
-            mine_w = self.w_en & (self.w_addr[low:] == b)
-            m.d.sync += we.eq(mine_w)
             with m.If(mine_r):
                 m.d.sync += ra.eq(self.r_addr[:low])
-            with m.If(mine_w):
-                m.d.sync += [wa.eq(self.w_addr[:low]), wd.eq(self.w_data)]
             # The bank's word registered twice: on an ECP5 in the EBR's own output
             # register (:func:`~.cells.registered_read`), so the route out of the bank
             # starts at a register, not at the block RAM's 5.6 ns read.
             bank = registered_read(m, f"bank{b}", width=W, depth=depth,
                                    init=self._init[b * bd:(b + 1) * bd], cells=cells)
-            m.d.comb += [bank.w_en.eq(we), bank.w_addr.eq(wa), bank.w_data.eq(wd),
-                         bank.r_addr.eq(ra)]
+            m.d.comb += [bank.w_en.eq(we & (wa[low:] == b)), bank.w_addr.eq(wa[:low]),
+                         bank.w_data.eq(wd), bank.r_addr.eq(ra)]
             # Whether the read is this bank's travels with it, so the tree above only
             # ANDs each word with its own flag and ORs: no select signal fans out across
             # the die to the banks (on the ULX3S 85F one such select, 10.6 ns of routing,

@@ -27,7 +27,7 @@ import re
 from amaranth import Cat, ClockSignal, Const, Instance, Signal
 from amaranth.lib import memory
 
-__all__ = ["Cells", "SIM_MODELS", "cells_for", "ebr_mode", "platform_cells",
+__all__ = ["Cells", "EBR_MODES", "SIM_MODELS", "cells_for", "ebr_mode", "platform_cells",
            "registered_product", "registered_read", "sim_models"]
 
 #: Simulation models of the primitives, by cell name (Verilog files beside this module).
