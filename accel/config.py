@@ -521,11 +521,11 @@ def read_tree_levels(banks):
 def read_latency(depth, bank_depth):
     """Cycles from a read address to its data in a memory of ``depth`` words banked by
     ``bank_depth`` (:class:`~accel.gateware.banked_memory.BankedMemory`): 1 unbanked
-    (``bank_depth`` ``None`` or at least ``depth``), else the banks' address registers, the
-    block RAM's read, the banks' output registers and one per level of the read tree."""
+    (``bank_depth`` ``None`` or at least ``depth``), else the block RAM's read, the banks'
+    output registers and one per level of the read tree."""
     if bank_depth is None or depth <= bank_depth:
         return 1
-    return 3 + read_tree_levels(-(-depth // bank_depth))
+    return 2 + read_tree_levels(-(-depth // bank_depth))
 
 
 class Timing:

@@ -6,10 +6,10 @@ the die (an ECP5's 208 EBRs sit in rows across it) that multiplexer is also a lo
 on the ULX3S 85F the INT8 weight memory's read (20.8 ns, 19.3 of it routing) bounded the
 whole core. :class:`BankedMemory` splits such a memory into banks of ``bank_depth`` words
 (each fits block RAMs side by side in width, with no multiplexer of its own), registers
-the read address once per bank (and the write once), registers every bank's output twice (on an ECP5 the second register is the block RAM's own), and
-joins the banks in a tree of registered ``FAN_IN``-way ORs, the first level taking each
-bank's word only when the read was that bank's (a flag that travels with the read), so no
-path crosses more than one hop of it and no select signal crosses the die to the banks. The read costs :func:`read_latency` cycles instead of one;
+every bank's output beside it (zero unless the read is that bank's, which the bank decides
+from the address it receives anyway), and joins the banks in a tree of registered
+``FAN_IN``-way ORs, so no path crosses more than one hop of it and no select signal
+crosses the die to the banks. The read costs :func:`read_latency` cycles instead of one;
 :class:`~accel.config.Timing` counts them.
 """
 
@@ -21,7 +21,6 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import FAN_IN, read_latency
-from .cells import platform_cells, registered_read
 
 __all__ = ["BankedMemory", "add_memory", "read_latency", "FAN_IN"]
 
@@ -70,8 +69,7 @@ class BankedMemory(wiring.Component):
         One word written per cycle.
     r_addr : In
         Word to read; ``r_data`` holds it ``latency`` cycles later. Not transparent:
-        a read in the write's cycle gives the old word (a banked memory takes its write one
-        cycle later, as it takes its read).
+        a read in the write's cycle gives the old word.
     """
 
     def __init__(self, *, width, depth, bank_depth=None, init=(), latency=None):
@@ -100,7 +98,7 @@ class BankedMemory(wiring.Component):
                          wp.data.eq(self.w_data), rp.addr.eq(self.r_addr)]
             data, done = rp.data, 1
         else:
-            data, done = self._banked(m, W, D, bd, platform_cells(platform))
+            data, done = self._banked(m, W, D, bd)
         for i in range(self.latency - done):          # line up with other memories
             reg = Signal(W, name=f"pad{i}", reset_less=True)
             m.d.sync += reg.eq(data)
@@ -108,45 +106,28 @@ class BankedMemory(wiring.Component):
         m.d.comb += self.r_data.eq(data)
         return m
 
-    def _banked(self, m, W, D, bd, cells):
+    def _banked(self, m, W, D, bd):
         low = bd.bit_length() - 1
         banks = -(-D // bd)
         values = []
-        we = Signal(name="w_en_r")
-        wa = Signal.like(self.w_addr, name="w_addr_r", reset_less=True)
-        wd = Signal(W, name="w_data_r", reset_less=True)
-        m.d.sync += [we.eq(self.w_en), wa.eq(self.w_addr), wd.eq(self.w_data)]
         for b in range(banks):
             depth = min(bd, D - b * bd)
-            # The read address, registered once per bank: a register next to the bank
-            # drives its block RAMs, so no read address crosses the die to every bank's
-            # EBRs in one cycle (only to the bank's own register). Each takes the address
-            # only for its own bank's reads (what it holds otherwise is never used: the
-            # bank's word is dropped unless the read was its), which also keeps synthesis
-            # from merging the banks' registers back into one. The write, one register
-            # for all banks, takes the same one cycle, so reads and writes keep their
-            # order.
-            ra = Signal(low, name=f"bank{b}_r_addr", reset_less=True)
-            mine_r = self.r_addr[low:] == b
-            with m.If(mine_r):
-                m.d.sync += ra.eq(self.r_addr[:low])
-            # The bank's word registered twice: on an ECP5 in the EBR's own output
-            # register (:func:`~.cells.registered_read`), so the route out of the bank
-            # starts at a register, not at the block RAM's 5.6 ns read.
-            bank = registered_read(m, f"bank{b}", width=W, depth=depth,
-                                   init=self._init[b * bd:(b + 1) * bd], cells=cells)
-            m.d.comb += [bank.w_en.eq(we & (wa[low:] == b)), bank.w_addr.eq(wa[:low]),
-                         bank.w_data.eq(wd), bank.r_addr.eq(ra)]
-            # Whether the read is this bank's travels with it, so the tree above only
-            # ANDs each word with its own flag and ORs: no select signal fans out across
-            # the die to the banks (on the ULX3S 85F one such select, 10.6 ns of routing,
-            # was the core's critical path).
-            hit = mine_r
-            for i in range(3):
-                reg = Signal(name=f"bank{b}_hit{i}", reset_less=True)
-                m.d.sync += reg.eq(hit)
-                hit = reg
-            values.append(Mux(hit, bank.r_data, 0))
+            mem = memory.Memory(shape=W, depth=depth, init=self._init[b * bd:(b + 1) * bd])
+            m.submodules[f"bank{b}"] = mem
+            wp, rp = mem.write_port(), mem.read_port()
+            m.d.comb += [wp.en.eq(self.w_en & (self.w_addr[low:] == b)),
+                         wp.addr.eq(self.w_addr[:low]), wp.data.eq(self.w_data),
+                         rp.addr.eq(self.r_addr[:low])]
+            # Whether the read is this bank's, decided beside the bank from the address
+            # it already receives, and its word registered there, zero unless it is: the
+            # tree above only ORs, so no select signal fans out across the die to the
+            # banks (on the ULX3S 85F one such select, 10.6 ns of routing, was the core's
+            # critical path).
+            hit = Signal(name=f"bank{b}_hit", reset_less=True)
+            m.d.sync += hit.eq(self.r_addr[low:] == b)
+            q = Signal(W, name=f"bank{b}_q", reset_less=True)
+            m.d.sync += q.eq(Mux(hit, rp.data, 0))
+            values.append(q)
         level = 0
         while len(values) > 1:
             joined = []
@@ -155,4 +136,5 @@ class BankedMemory(wiring.Component):
                 m.d.sync += out.eq(reduce(operator.or_, values[g:g + FAN_IN]))
                 joined.append(out)
             values, level = joined, level + 1
-        return values[0], 3 + level
+        return values[0], 2 + level
+

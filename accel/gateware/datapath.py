@@ -40,7 +40,6 @@ from ..config import AccelConfig
 from ..formats import for_config
 from .banked_memory import add_memory
 from .batcher import coord_write_layout
-from .cells import platform_cells, registered_read
 from .int8.array import Int8Array
 from .mac_array import MacArray
 from .postproc import PostLane
@@ -171,43 +170,29 @@ class Datapath(wiring.Component):
         # Columns: partial sums, bias, post-processing.
         results = []
         for c in range(C):
-            # The lane parameters' reads (a small memory of LUTs) and the partial sums' are
-            # registered beside their memories where the device asks for it
-            # (``psum_read_latency`` 2), and so go out one cycle earlier.
-            lat = cfg.psum_read_latency
-            t_rd, t_top = line[tm.FEED + c - lat], line[tm.FEED + c]
-            t_psum = line[tm.FEED + c - lat]
+            t_rd, t_top = line[tm.FEED + c - 1], line[tm.FEED + c]
+            t_psum = line[tm.FEED + c - cfg.psum_read_latency]
             t_bot = tap(lambda t: t.FEED + c + t.array, f"bot{c}")
-            t_prm = tap(lambda t: t.FEED + c + t.array - lat, f"prm{c}")
+            t_prm = tap(lambda t: t.FEED + c + t.array - 1, f"prm{c}")
             t_res = tap(lambda t: t.result_tap + c, f"res{c}")
             bottom = self._bottom(m, arr.psum_bottom[c], c)
 
-            if lat == 1:
-                m.submodules[f"psum{c}"] = pmem = memory.Memory(shape=32, depth=B, init=[])
-                prp, pwp = pmem.read_port(), pmem.write_port()
-                pwp_en, pwp_addr, pwp_data, prp_addr, psum = (
-                    pwp.en, pwp.addr, pwp.data, prp.addr, prp.data)
-            else:
-                # On an ECP5 the second register is the block RAM's own
-                # (:func:`~.cells.registered_read`), so the read does not cross the die
-                # to the array's top in the cycle of the block RAM's slow clock-to-output.
-                pm = registered_read(m, f"psum{c}", width=32, depth=B,
-                                     cells=platform_cells(platform))
-                pwp_en, pwp_addr, pwp_data, prp_addr, psum = (
-                    pm.w_en, pm.w_addr, pm.w_data, pm.r_addr, pm.r_data)
-            bias, post_word = buf.bias[c], buf.post[c]
-            for i in range(lat - 1):
-                b2 = Signal.like(bias, name=f"bias{c}_r{i + 1}")
-                p2 = Signal.like(post_word, name=f"post{c}_r{i + 1}")
-                m.d.sync += [b2.eq(bias), p2.eq(post_word)]
-                bias, post_word = b2, p2
+            m.submodules[f"psum{c}"] = pmem = memory.Memory(shape=32, depth=B, init=[])
+            prp, pwp = pmem.read_port(), pmem.write_port()
+            psum = prp.data
+            for i in range(cfg.psum_read_latency - 1):
+                # Beside the block RAM, so that its read does not cross the die to the
+                # array in the same cycle.
+                reg = Signal(32, name=f"psum{c}_r{i + 1}", reset_less=True)
+                m.d.sync += reg.eq(psum)
+                psum = reg
             m.d.comb += [
-                prp_addr.eq(t_psum.q),
+                prp.addr.eq(t_psum.q),
                 buf.bias_addr[c].eq(t_rd.param_addr),
-                arr.psum_top[c].eq(Mux(t_top.first_kt, self._bias(bias), psum)),
-                pwp_en.eq(t_bot.valid & ~t_bot.last_kt),
-                pwp_addr.eq(t_bot.q),
-                pwp_data.eq(bottom),
+                arr.psum_top[c].eq(Mux(t_top.first_kt, self._bias(buf.bias[c]), psum)),
+                pwp.en.eq(t_bot.valid & ~t_bot.last_kt),
+                pwp.addr.eq(t_bot.q),
+                pwp.data.eq(bottom),
             ]
 
             post = PostLane(config=cfg, lut_init=self._images.get("sine_lut"))
@@ -222,7 +207,7 @@ class Datapath(wiring.Component):
                 post.lut_data.eq(self.lut.data),
             ]
             if cfg.has_int8:
-                m.d.comb += [post.m.eq(post_word[32:48]), post.s.eq(post_word[48:54])]
+                m.d.comb += [post.m.eq(buf.post[c][32:48]), post.s.eq(buf.post[c][48:54])]
             results.append(post.result)
             o = self.out_wr[c]
             m.d.comb += [

@@ -12,9 +12,9 @@ from accel.gateware.banked_memory import BankedMemory, read_latency
 @pytest.mark.parametrize("depth, bank, latency", [
     (10, None, 1),      # a plain memory
     (10, 16, 1),        # fits one bank: plain
-    (12, 4, 4),         # 3 banks: address register, EBR, output register, one level
-    (37, 4, 5),         # 10 banks, the last short: two levels
-    (70, 4, 6),         # 18 banks: three levels
+    (12, 4, 3),         # 3 banks: one level
+    (37, 4, 4),         # 10 banks, the last short: two levels
+    (70, 4, 5),         # 18 banks: three levels
 ])
 def test_read_latency(depth, bank, latency):
     assert read_latency(depth, bank) == latency

@@ -57,8 +57,8 @@ def check_frame(mf, cfg, width, height, *, precision="int8", **kw):
     # The ECP5's array: one product per multiplier, no packed pairs.
     dict(patch=2, channels=3, width=8, height=4, hidden=10, device="lfe5u-85f"),
     # The ECP5's banked memories, with banks small enough that this small build has them:
-    # weights in 27 banks (three levels of read tree, 6 cycles a read), activations in 12
-    # (two levels, 5 cycles).
+    # weights in 27 banks (three levels of read tree, 5 cycles a read), activations in 12
+    # (two levels, 4 cycles).
     dict(patch=2, channels=3, width=8, height=4, hidden=10, layers=3, device="lfe5u-85f",
          bank_words=4),
 ], ids=["n1", "n2", "n3-width6", "n4-array4x2", "rgb-width10", "array2x2-3layers",
@@ -67,7 +67,7 @@ def test_frame_matches_reference_and_cycle_model(case):
     width, height = case.pop("width"), case.pop("height")
     mf, cfg = build(width=width, height=height, **case)
     if case.get("bank_words"):
-        assert (cfg.weight_read_latency, cfg.act_read_latency) == (6, 5), cfg.memory_geometry
+        assert (cfg.weight_read_latency, cfg.act_read_latency) == (5, 4), cfg.memory_geometry
     res = check_frame(mf, cfg, width, height)
     assert res.cycles == frame_cycles(cfg, width, height)["total"]
 
