@@ -46,6 +46,10 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--qat-steps", type=int, default=None,
                    help="of --steps, the last ones trained through the INT8 datapath (default a quarter)")
+    p.add_argument("--keep", choices=["dual", "int8", "fp32"], default="dual",
+                   help="what each point's model is for, and so which state of its training is "
+                        "kept (model.train --keep): dual (the default) the best whose FP32 and "
+                        "INT8 frames agree within 1 dB, int8 or fp32 that datapath's best")
     p.add_argument("--stage", choices=["all", "train", "report"], default="all")
     p.add_argument("--out", default="runs/bench",
                    help="working folder: model files, Yosys caches (default %(default)s)")
@@ -80,12 +84,12 @@ def main(argv=None):
     images = [s.strip() for s in args.images.split(",") if s.strip()]
     spec = SweepSpec(images=images, patches=args.patches, size=args.size, steps=args.steps,
                      hidden=args.hidden, layers=args.layers, seed=args.seed,
-                     qat_steps=args.qat_steps)
+                     qat_steps=args.qat_steps, keep=args.keep)
     if args.stage in ("all", "train"):
         # The training settings (device, seed) are checked before anything is logged.
         from model.training import TrainSettings
         TrainSettings(steps=spec.steps, seed=spec.seed, device=args.device,
-                      qat_steps=spec.qat_steps)
+                      qat_steps=spec.qat_steps, keep=spec.keep)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)
@@ -144,7 +148,7 @@ def _videos(args):
     sweep = VideoSweep(videos=[v.strip() for v in args.videos.split(",") if v.strip()],
                        patches=patches, size=args.size, frames=args.frames, steps=args.steps,
                        seed=args.seed, hidden=args.hidden, layers=args.layers,
-                       qat_steps=args.qat_steps)
+                       qat_steps=args.qat_steps, keep=args.keep)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)

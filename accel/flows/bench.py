@@ -41,7 +41,7 @@ import numpy as np
 from model.support.errors import UserError
 from model.support.files import write_bytes, write_json
 from model.support.limits import MAX_SIDE, SEED_MAX
-from model.support.validate import nonnegative_int, positive_int
+from model.support.validate import nonnegative_int, one_of, positive_int
 
 from ..config import CLOCK_HZ
 
@@ -69,9 +69,10 @@ class SweepSpec:
     """What to sweep (keyword-only, validated)."""
 
     def __init__(self, *, images=DEFAULT_IMAGES, patches=DEFAULT_PATCHES, size=256, steps=2000,
-                 hidden=None, layers=None, seed=0, qat_steps=None):
+                 hidden=None, layers=None, seed=0, qat_steps=None, keep="dual"):
         from model.config import PatchINRConfig
         from model.data import load_image
+        from model.training import KEEP_CHOICES
         if not images:
             raise UserError("no images to sweep")
         if not patches:
@@ -96,6 +97,8 @@ class SweepSpec:
         if not isinstance(qat_steps, int) or not 0 <= qat_steps < steps:
             raise UserError(f"QAT steps must be an integer in 0..{steps - 1}, not {qat_steps!r}")
         self.size, self.steps, self.seed, self.qat_steps = size, steps, seed, qat_steps
+        one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
+        self.keep = keep
         self.hidden = default.hidden if hidden is None else hidden
         self.layers = default.layers if layers is None else layers
         # Load every image once now: an unknown name fails before hours of training.
@@ -111,7 +114,7 @@ class SweepSpec:
         """The training recipe every point of this sweep is trained with (:func:`recipe`)."""
         from model.training import TrainSettings
         return recipe(TrainSettings(steps=self.steps, seed=self.seed, device="cpu",
-                                    qat_steps=self.qat_steps))
+                                    qat_steps=self.qat_steps, keep=self.keep))
 
     def key(self, image, patch):
         """The point's file name stem: an image given as a path contributes its file name
@@ -158,11 +161,16 @@ def _model_path(out, spec, image, patch, ext):
 
 def recipe(settings):
     """What a point's training recipe was (its file records it): the optimiser's peak
-    learning rate and schedule, the quantization-aware steps and their loss weight."""
-    return {"peak_lr": settings.lr, "schedule": settings.schedule, "warmup": settings.warmup,
-            "qat_steps": settings.qat_steps, "qat_batch": settings.qat_batch,
-            "qat_eval_every": settings.qat_eval_every,
-            "qat_consistency": settings.qat_consistency}
+    learning rate and schedule, the quantization-aware steps and their loss weight, and
+    what the model is kept for when it is not the default ``dual`` (so points trained
+    before the choice existed keep their recipe)."""
+    out = {"peak_lr": settings.lr, "schedule": settings.schedule, "warmup": settings.warmup,
+           "qat_steps": settings.qat_steps, "qat_batch": settings.qat_batch,
+           "qat_eval_every": settings.qat_eval_every,
+           "qat_consistency": settings.qat_consistency}
+    if settings.keep != "dual":
+        out["keep"] = settings.keep
+    return out
 
 
 def package_version():
@@ -228,7 +236,8 @@ def train_points(spec, out, points, *, fresh=False, device="auto", progress=True
     log(f"bench: {len(spec.images) * len(spec.patches) - len(todo)} points done, "
         f"{len(todo)} to train")
     from model.training import TrainSettings
-    TrainSettings(steps=spec.steps, seed=spec.seed, device=device, qat_steps=spec.qat_steps)
+    TrainSettings(steps=spec.steps, seed=spec.seed, device=device, qat_steps=spec.qat_steps,
+                  keep=spec.keep)
     jobs = [PointJob(spec=spec, out=out, points=points, image=im, patch=n, device=device,
                      fresh=fresh, checkpoint_every=checkpoint_every,
                      threads=max(1, int(cpus)),
@@ -290,7 +299,7 @@ def _train_point(job, spec, image_name, n, out):
     from model.evaluate import render_fp32, render_int8, save_png
     from model.training import TrainSettings, train_image
     settings = TrainSettings(steps=spec.steps, seed=spec.seed, device=job.device,
-                             qat_steps=spec.qat_steps)
+                             qat_steps=spec.qat_steps, keep=spec.keep)
     config = spec.config(image_name, n)
     image = load_image(image_name, size=(spec.size, spec.size), channels=config.channels)
     ckpt = point_checkpoint(out, job.key(), fresh=job.fresh, every=job.checkpoint_every)

@@ -33,7 +33,7 @@ import numpy as np
 
 from model.support.errors import UserError
 from model.support.files import write_bytes, write_json
-from model.support.validate import positive_int
+from model.support.validate import one_of, positive_int
 
 from ..config import CLOCK_HZ
 from .bench import (PointTask, drop_checkpoint, point_checkpoint, resumed_note,
@@ -50,8 +50,9 @@ class VideoSweep:
     """What the video sweep covers (keyword-only, validated)."""
 
     def __init__(self, *, videos, patches=(1, 2, 4, 8), size=128, frames=16, steps=300,
-                 seed=0, hidden=None, layers=None, qat_steps=None):
+                 seed=0, hidden=None, layers=None, qat_steps=None, keep="dual"):
         from model.config import PatchINRConfig
+        from model.training import KEEP_CHOICES
         from model.video import load_video
         if not videos:
             raise UserError("no videos to sweep")
@@ -71,6 +72,8 @@ class VideoSweep:
         if not isinstance(qat_steps, int) or not 0 <= qat_steps < steps:
             raise UserError(f"QAT steps must be an integer in 0..{steps - 1}, not {qat_steps!r}")
         self.qat_steps = qat_steps
+        one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
+        self.keep = keep
         default = PatchINRConfig()
         self.videos, self.patches = tuple(videos), tuple(sorted(set(patches)))
         self.size, self.frames, self.steps, self.seed = size, frames, steps, seed
@@ -109,6 +112,7 @@ def _point(path, sweep, video, patch):
             and point.get("steps") == sweep.steps and point.get("seed") == sweep.seed
             and point.get("frames") == sweep.frames and point.get("width") == sweep.size
             and point.get("qat_steps", sweep.steps // 4) == sweep.qat_steps
+            and point.get("keep", "dual") == sweep.keep
             and point.get("config") == sweep.config(patch).to_dict())
     return point if same else None
 
@@ -177,7 +181,7 @@ def _train_video_point(job):
     from model.training import TrainSettings, train_clip
     sweep, n, key = job.sweep, job.patch, job.key()
     settings = TrainSettings(steps=sweep.steps, seed=sweep.seed, device=job.device,
-                             batch=VIDEO_BATCH, qat_steps=sweep.qat_steps,
+                             batch=VIDEO_BATCH, qat_steps=sweep.qat_steps, keep=sweep.keep,
                              curve_every=sweep.curve_every)
     ckpt = point_checkpoint(os.path.join(job.out, "video"), key, fresh=job.fresh,
                             every=job.checkpoint_every)

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from PIL import Image
 from accel.cli.bench import main as bench_main
 from accel.config import CLOCK_HZ
 from accel.flows import bench
+from model.support.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +255,16 @@ def test_convergence_judges_the_float_phase():
     assert convergence(curve, 100, 0) == pytest.approx(33.1 - 20.0)
     assert convergence(curve[:3], 100, 25) is None          # does not reach the phase's end
     assert convergence(None, 100, 25) is None
+
+
+def test_keep_is_part_of_the_recipe_only_when_not_dual():
+    # The committed points were kept for dual builds before the choice existed: the
+    # default sweep's recipe is still theirs, and an INT8 sweep's is another (so its points
+    # are trained apart from them).
+    committed = json.loads((Path(__file__).parents[3] / "docs" / "results" / "points"
+                            / "camera_256_p2.json").read_text())
+    assert bench.SweepSpec(images=["camera"], patches=[2]).recipe == committed["recipe"]
+    int8 = bench.SweepSpec(images=["camera"], patches=[2], keep="int8").recipe
+    assert int8 != committed["recipe"] and int8["keep"] == "int8"
+    with pytest.raises(UserError, match="datapath to keep"):
+        bench.SweepSpec(images=["camera"], patches=[2], keep="both")
