@@ -188,6 +188,8 @@ CASES = [
          "--batch goes with --array ROWSxCOLS"),
     Case("build-seed-negative", "accel.build", ("--seed", "-1", "--no-synth", "--out", f"{T}/b"),
          "placement seed must be a non-negative integer"),
+    Case("build-seed-on-the-vcu118", "accel.build", ("--seed", "2", "--no-synth", "--out", f"{T}/b"),
+         "placed by Vivado"),
     Case("build-config-not-json", "accel.build", ("--config", f"{T}/file", "--out", f"{T}/b"),
          "is not JSON"),
     Case("build-config-and-flags", "accel.build",

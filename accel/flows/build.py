@@ -297,6 +297,9 @@ def resolve(job=None, *, out="build", say=None, **fields):
     model_cfg, mf = _model(patch=patch, weights=weights, hidden=job.hidden, layers=job.layers)
     device = board_device(board)
     check_precision(precision, device["name"])
+    if job.seed != 1 and device["family"] != "ecp5":
+        raise UserError(f"--seed is nextpnr's placement seed, for the ECP5 boards; the "
+                        f"{board} build is placed by Vivado (its own strategies and seeds)")
     if min(max_frame) < model_cfg.patch:
         raise UserError(f"largest frame {max_frame[0]}x{max_frame[1]} holds no whole "
                         f"{model_cfg.patch}x{model_cfg.patch} patch")

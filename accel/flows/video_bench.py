@@ -16,8 +16,9 @@ frames side by side).
 Convergence: every point records its curve (:class:`~model.training.TrainSettings`
 ``curve_every``: FP32 and INT8 PSNR on the ranking queries, about 40 times a run); a point
 is *converged* when the last fifth of its float phase added less than :data:`CONVERGED_DB`
-INT8 PSNR (:func:`convergence`). The table compares the patch sizes at equal steps (the points) and at equal training
-time (each curve read at the time the fastest point of the clip took in all).
+INT8 PSNR (:func:`convergence`). The table compares the patch sizes at equal steps (the
+points) and at equal training time (each curve read at the time the fastest point of the
+clip took in all).
 
 Points are kept in ``RESULTS/video/points/<clip>_<size>x<frames>_p<n>.json`` (the model
 files in ``OUT/video/models``); a point trained with the same clip, size, frames, steps,
