@@ -87,9 +87,7 @@ def main(argv=None):
                      qat_steps=args.qat_steps, keep=args.keep)
     if args.stage in ("all", "train"):
         # The training settings (device, seed) are checked before anything is logged.
-        from model.training import TrainSettings
-        TrainSettings(steps=spec.steps, seed=spec.seed, device=args.device,
-                      qat_steps=spec.qat_steps, keep=spec.keep)
+        spec.settings(args.device)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)

@@ -109,12 +109,17 @@ class SweepSpec:
         return PatchINRConfig(patch=patch, channels=self.channels[image], hidden=self.hidden,
                               layers=self.layers)
 
+    def settings(self, device="cpu"):
+        """The :class:`~model.training.TrainSettings` every point trains with, on ``device``
+        (checked there: an unknown or absent device is one :class:`UserError`)."""
+        from model.training import TrainSettings
+        return TrainSettings(steps=self.steps, seed=self.seed, device=device,
+                             qat_steps=self.qat_steps, keep=self.keep)
+
     @functools.cached_property
     def recipe(self):
         """The training recipe every point of this sweep is trained with (:func:`recipe`)."""
-        from model.training import TrainSettings
-        return recipe(TrainSettings(steps=self.steps, seed=self.seed, device="cpu",
-                                    qat_steps=self.qat_steps, keep=self.keep))
+        return recipe(self.settings())
 
     def key(self, image, patch):
         """The point's file name stem: an image given as a path contributes its file name
@@ -235,9 +240,7 @@ def train_points(spec, out, points, *, fresh=False, device="auto", progress=True
             if fresh or _load_point(points, spec, im, n) is None]
     log(f"bench: {len(spec.images) * len(spec.patches) - len(todo)} points done, "
         f"{len(todo)} to train")
-    from model.training import TrainSettings
-    TrainSettings(steps=spec.steps, seed=spec.seed, device=device, qat_steps=spec.qat_steps,
-                  keep=spec.keep)
+    spec.settings(device)
     jobs = [PointJob(spec=spec, out=out, points=points, image=im, patch=n, device=device,
                      fresh=fresh, checkpoint_every=checkpoint_every,
                      threads=max(1, int(cpus)),
@@ -297,9 +300,8 @@ def _train_point(job, spec, image_name, n, out):
     from model import export
     from model.data import load_image
     from model.evaluate import render_fp32, render_int8, save_png
-    from model.training import TrainSettings, train_image
-    settings = TrainSettings(steps=spec.steps, seed=spec.seed, device=job.device,
-                             qat_steps=spec.qat_steps, keep=spec.keep)
+    from model.training import train_image
+    settings = spec.settings(job.device)
     config = spec.config(image_name, n)
     image = load_image(image_name, size=(spec.size, spec.size), channels=config.channels)
     ckpt = point_checkpoint(out, job.key(), fresh=job.fresh, every=job.checkpoint_every)
