@@ -29,7 +29,8 @@ from model.support.validate import one_of, positive_int
 
 __all__ = ["AccelConfig", "LayerGeometry", "Timing", "Preset", "BUILD", "SIMULATION",
            "MEMORIES", "WEIGHT_ADDRESS_BITS", "check_precision", "TOP_NAME", "CLOCK_HZ", "PRECISIONS", "MAX_FRAME", "address_bits",
-           "FAN_IN", "read_latency", "read_tree_levels"]
+           "FAN_IN", "read_latency", "read_tree_levels", "PIXELS_PER_BEAT",
+           "check_pixels_per_beat"]
 
 #: What ``--precision`` accepts: one datapath, or both selected at run time.
 PRECISIONS = ("int8", "fp32", "dual")
@@ -146,6 +147,25 @@ def check_precision(precision, device):
                         f"multipliers run the INT8 datapath only")
 
 
+#: Pixels per ``m_axis_pix`` beat a build may have (Xilinx video IP's choices).
+PIXELS_PER_BEAT = (1, 2, 4, 8)
+
+
+def check_pixels_per_beat(k, model, cols):
+    """Raise :class:`UserError` unless ``k`` pixels per beat suit ``model`` on an array of
+    ``cols`` columns (:class:`AccelConfig`'s ``pixels_per_beat``)."""
+    if isinstance(k, bool) or k not in PIXELS_PER_BEAT:
+        raise UserError(f"pixels per beat must be one of "
+                        f"{', '.join(map(str, PIXELS_PER_BEAT))}, not {k!r}")
+    if model.patch % k:
+        raise UserError(f"{k} pixels per beat: must divide the patch size {model.patch} "
+                        f"(a beat is part of one patch line)")
+    if k * model.channels > cols:
+        raise UserError(f"{k} pixels per beat of {model.channels} channels: needs at least "
+                        f"{k * model.channels} array columns (one output bank per value of "
+                        f"a beat), not {cols}")
+
+
 class AccelConfig:
     """Model plus hardware parameters.
 
@@ -180,11 +200,17 @@ class AccelConfig:
         Words per bank of the deep memories (a power of two; 0: not banked). Default: the
         device's (:func:`accel.device.bank_words`: on an ECP5 the deepest EBR configuration
         of the word's width, not banked on the XCVU9P).
+    pixels_per_beat : {1, 2, 4, 8}
+        Pixels per ``m_axis_pix`` beat (Xilinx video IP's "pixels per clock"): a divisor
+        of the patch size, so that a beat is part of one patch line, whose
+        ``pixels_per_beat * channels`` values sit in distinct output banks (at most
+        ``cols`` of them). Lifts the output's one pixel per cycle, which bounds a frame
+        at large patch sizes.
     """
 
     def __init__(self, *, model, rows=4, cols=4, batch=16, precision="int8", lut_cols=0,
                  max_width=MAX_FRAME[0], max_height=MAX_FRAME[1], device="xcvu9p",
-                 bank_words=None):
+                 bank_words=None, pixels_per_beat=1):
         if not isinstance(model, PatchINRConfig):
             raise TypeError(f"model must be a PatchINRConfig, not {model!r}")
         for name, v in (("array rows", rows), ("array columns", cols), ("batch", batch),
@@ -209,6 +235,8 @@ class AccelConfig:
                             f"patch size {model.patch}")
         if max_width > 32767 or max_height > 32767:
             raise UserError("maximum frame side is 32767 pixels")
+        check_pixels_per_beat(pixels_per_beat, model, cols)
+        self.pixels_per_beat = pixels_per_beat
         self.model = model
         self.rows, self.cols, self.batch = rows, cols, batch
         self.precision = precision
@@ -256,11 +284,24 @@ class AccelConfig:
         return cls(model=model, max_width=w - w % model.patch, max_height=h - h % model.patch,
                    **kwargs)
 
+    def replace(self, **changes):
+        """This configuration with some constructor arguments changed (checked again)."""
+        args = dict(model=self.model, rows=self.rows, cols=self.cols, batch=self.batch,
+                    precision=self.precision, lut_cols=self.lut_cols,
+                    max_width=self.max_width, max_height=self.max_height, device=self.device,
+                    bank_words=self._bank_words, pixels_per_beat=self.pixels_per_beat)
+        unknown = set(changes) - set(args)
+        if unknown:
+            raise TypeError(f"unknown AccelConfig argument(s): {', '.join(sorted(unknown))}")
+        return AccelConfig(**{**args, **changes})
+
     def __repr__(self):
         lut = f", lut_cols={self.lut_cols}" if self.lut_cols else ""
         dev = f", device={self.device!r}" if self.device != "xcvu9p" else ""
         if self._bank_words is not None:
             dev += f", bank_words={self._bank_words}"
+        if self.pixels_per_beat != 1:
+            dev += f", pixels_per_beat={self.pixels_per_beat}"
         return (f"AccelConfig(rows={self.rows}, cols={self.cols}, batch={self.batch}, "
                 f"precision={self.precision!r}{lut}, patch={self.model.patch}, "
                 f"widths={self.model.widths}{dev})")
@@ -353,6 +394,12 @@ class AccelConfig:
     def act_depth(self):
         """Depth of each activation bank: two halves (ping-pong) of ``batch * act_words``."""
         return 2 * self.batch * self.act_words
+
+    @property
+    def pix_bits(self):
+        """Bits of an ``m_axis_pix`` beat: ``pixels_per_beat`` pixels of ``channels``
+        bytes."""
+        return 8 * self.model.channels * self.pixels_per_beat
 
     @property
     def patches_per_row_max(self):

@@ -13,7 +13,7 @@ runs in milliseconds for frames far too large to simulate:
    cycle between batches to take the next.
 3. A batch's outputs are all written ``result_tap + cols - 1`` cycles after its last query
    issues; the output unit can then read out every patch row the batch completed, one
-   pixel per cycle, ``latency`` cycles later, in order.
+   beat (``pixels_per_beat`` pixels) per cycle, ``latency`` cycles later, in order.
 4. The job ends the cycle after the last pixel leaves (the sink is assumed always ready).
 
 :func:`frame_cycles` returns the total and its parts; :func:`pe_utilization` the fraction
@@ -107,7 +107,7 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
         committed = (last_tile_start + length - 1 + tm.ISSUE + tm.result_tap
                      + config.cols - 1)
         for _ in range(rows_done, issued // pw):
-            t_out = max(t_out, committed + out_latency) + n * width
+            t_out = max(t_out, committed + out_latency) + n * width // config.pixels_per_beat
             row_end.append(t_out)
         rows_done = issued // pw
     total = t_out + 1
@@ -125,7 +125,7 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
 def query_cycles_bound(config, queries):
     """An upper bound on the cycles of a query-mode job of ``queries`` queries, for
     timeouts (not a cycle model): every batch full and run after the last one has left,
-    and each query's ``n * n`` pixels sent alone."""
+    and each query's ``n * n`` pixels sent alone (a beat of ``pixels_per_beat`` a cycle)."""
     if not isinstance(config, AccelConfig):
         raise TypeError(f"config must be an AccelConfig, not {config!r}")
     tm, B = config.timing, config.batch
@@ -134,7 +134,7 @@ def query_cycles_bound(config, queries):
     batches = -(-int(queries) // B)
     n = config.model.patch
     return (tm.coord_setup + batches * (per_batch + tm.ISSUE + tm.depth + tm.scatter)
-            + queries * n * n)
+            + queries * n * n // config.pixels_per_beat)
 
 
 def pe_utilization(config, width, height, cycles=None, *, frames=1, first_frame=0,

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from model.support.errors import UserError
 
-from .config import CLOCK_HZ, AccelConfig
+from .config import CLOCK_HZ, PIXELS_PER_BEAT, AccelConfig
 from .cycles import frame_cycles, useful_macs
 from .device import DSP_CONTROL, DSP_PER_LANE, dsp_count, get_device, margins, onchip_bits
 
-__all__ = ["LUT_COST", "Choice", "auto_array", "throughput"]
+__all__ = ["LUT_COST", "Choice", "auto_array", "throughput", "pixels_per_beat"]
 
 #: LUTs of one block as Yosys 0.23 ``synth_xilinx -family xcup`` maps it, a DSP48E2's
 #: registers and post-adder counted inside it (:func:`accel.flows.synth.estimate`): the
@@ -46,6 +46,24 @@ def throughput(config, width, height, *, clock_hz=CLOCK_HZ):
     cycles = frame_cycles(config, width, height, clock_hz=clock_hz)
     return (useful_macs(config, (width // n) * (height // n)) / cycles["total"],
             cycles["fps"])
+
+
+#: How close to the widest beat's speed a narrower beat must come to be chosen: the output
+#: then keeps up with the array, and a wider beat buys nothing but wider multiplexers.
+BEAT_TOLERANCE = 0.01
+
+
+def pixels_per_beat(config, width, height, *, clock_hz=CLOCK_HZ):
+    """The fewest pixels per ``m_axis_pix`` beat (:data:`accel.config.PIXELS_PER_BEAT`,
+    those ``config``'s patch size and columns allow) whose ``width x height`` frame is
+    within :data:`BEAT_TOLERANCE` of the widest beat's MACs per cycle: one pixel per
+    cycle bounds a frame at large patches (96 fps at 1080p and 200 MHz)."""
+    n, ch = config.model.patch, config.model.channels
+    options = [k for k in PIXELS_PER_BEAT if n % k == 0 and k * ch <= config.cols]
+    rates = {k: throughput(config.replace(pixels_per_beat=k), width, height,
+                           clock_hz=clock_hz)[0] for k in options}
+    best = max(rates.values())
+    return min(k for k in options if rates[k] >= (1 - BEAT_TOLERANCE) * best)
 
 
 def lut_estimate(config):
@@ -80,6 +98,8 @@ class Choice:
     def reason(self):
         c = self.config
         lut = f", {c.lut_cols} LUT columns" if c.lut_cols else ""
+        if c.pixels_per_beat > 1:
+            lut += f", {c.pixels_per_beat} pixels per beat"
         dsp = "MULT18X18D" if get_device(c.device)["family"] == "ecp5" else "DSP48E2"
         mg = margins(get_device(c.device))
         return (f"--array auto: {c.rows}x{c.cols}{lut}, batch {c.batch}: "
@@ -107,7 +127,8 @@ def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
     """The :class:`Choice` of array (rows a multiple of the columns, powers of two
     across), LUT columns (INT8) and batch with the most useful MACs per cycle on
     ``max_frame`` (rounded down to whole patches), within :func:`accel.device.margins` of
-    ``device`` (a key of :data:`accel.device.DEVICES`)."""
+    ``device`` (a key of :data:`accel.device.DEVICES`), with the pixels per beat that
+    let its output keep up (:func:`pixels_per_beat`)."""
     w, h = max_frame
     w, h = w - w % model.patch, h - h % model.patch
     fitting = []
@@ -130,6 +151,9 @@ def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
         if best is not None and config.rows * config.cols < best[0][0]:
             break
         evaluated += 1
+        # The output keeps up with the array: as many pixels per beat as that takes.
+        config = config.replace(pixels_per_beat=pixels_per_beat(config, w, h,
+                                                                clock_hz=clock_hz))
         macs, fps = throughput(config, w, h, clock_hz=clock_hz)
         _, dsp, lut, bits = _fits(config)
         key = (round(macs, 3), -dsp, -lut, -config.batch)

@@ -22,7 +22,7 @@ DEBOUNCE_CYCLES = 1_000_000
 HEARTBEAT_CYCLES = 100_000_000
 
 
-def _check_core(core, channels):
+def _check_core(core, channels, pixels_per_beat):
     if not isinstance(core, wiring.Component):
         raise TypeError(f"core must be a wiring.Component, not {core!r}")
     members = core.signature.members
@@ -32,7 +32,8 @@ def _check_core(core, channels):
         "busy":         (Out, None),
         "done":         (Out, None),
         "error":        (Out, None),
-        "m_axis_pix":   (Out, AXIStreamSignature(8 * channels, user_width=1)),
+        "m_axis_pix":   (Out, AXIStreamSignature(8 * channels * pixels_per_beat,
+                                                 user_width=1)),
         "s_axil":       (In,  AXI4LiteSignature),
         "s_axis_wgt":   (In,  AXIStreamSignature(32)),
         "s_axis_coord": (In,  AXIStreamSignature),      # 32 bits, or 64 in a video build
@@ -81,11 +82,15 @@ class BoardTop(wiring.Component):
     core : wiring.Component
         The accelerator core, clocked by ``sync``. Ports: ``start: In(1)`` (a one-cycle pulse
         starts a frame with the current registers), ``busy``, ``done``, ``error: Out(1)``,
-        ``m_axis_pix: Out(AXIStreamSignature(8 * channels, user_width=1))``,
+        ``m_axis_pix: Out(AXIStreamSignature(8 * channels * pixels_per_beat,
+        user_width=1))``,
         ``s_axil: In(AXI4LiteSignature(...))``, ``s_axis_wgt: In(AXIStreamSignature(32))``
         and ``s_axis_coord: In(AXIStreamSignature(...))`` (32 bits; 64 in a video build).
     channels : int
         Bytes per pixel of ``m_axis_pix``.
+    pixels_per_beat : int
+        Pixels per ``m_axis_pix`` beat (default 1); the UART sends them one after the
+        other, so the byte stream is the same for every width.
     baud : float
         UART bit rate.
     debounce_cycles : int, optional
@@ -121,19 +126,21 @@ class BoardTop(wiring.Component):
     tx: Out(1)
     led: Out(4)
 
-    def __init__(self, *, core, channels, baud=115200, debounce_cycles=None,
-                 heartbeat_cycles=None, clock_hz=ACCEL_FREQ):
+    def __init__(self, *, core, channels, pixels_per_beat=1, baud=115200,
+                 debounce_cycles=None, heartbeat_cycles=None, clock_hz=ACCEL_FREQ):
         scale = float(clock_hz) / ACCEL_FREQ if isinstance(clock_hz, (int, float)) else 1
         if debounce_cycles is None:
             debounce_cycles = max(1, round(DEBOUNCE_CYCLES * scale))
         if heartbeat_cycles is None:
             heartbeat_cycles = max(1, round(HEARTBEAT_CYCLES * scale))
-        for name, v in (("channels", channels), ("debounce cycles", debounce_cycles),
+        for name, v in (("channels", channels), ("pixels per beat", pixels_per_beat),
+                        ("debounce cycles", debounce_cycles),
                         ("heartbeat cycles", heartbeat_cycles)):
             positive_int(name, v)
-        _check_core(core, channels)
+        _check_core(core, channels, pixels_per_beat)
         self._core = core
         self._channels = channels
+        self._pixels_per_beat = pixels_per_beat
         self._clock_hz = float(clock_hz)
         baud_divider(clk_freq=self._clock_hz, baud=baud)   # a bad rate fails here
 
@@ -159,7 +166,8 @@ class BoardTop(wiring.Component):
         m.d.comb += clocking.rst_in.eq(self.reset)
 
         m.submodules.core = core = self._core
-        m.submodules.serializer = serializer = PixelSerializer(channels=self._channels)
+        m.submodules.serializer = serializer = PixelSerializer(
+            channels=self._channels, pixels_per_beat=self._pixels_per_beat)
         m.submodules.uart = uart = UARTTransmitter(clk_freq=self._clock_hz, baud=self._baud)
         wiring.connect(m, core.m_axis_pix, serializer.s_axis)
         wiring.connect(m, serializer.o, uart.i)

@@ -142,23 +142,29 @@ class PixelSerializer(wiring.Component):
     ----------
     channels : int
         Bytes per pixel.
+    pixels_per_beat : int
+        Pixels per ``s_axis`` beat (default 1).
 
     Attributes
     ----------
-    s_axis : In(AXIStreamSignature(8 * channels, user_width=1))
-        Pixels. ``tdata`` bits ``[8c+7:8c]`` are channel ``c``; ``tuser[0]`` marks the
-        first pixel of a frame; ``tlast`` (end of a line) is not needed by the byte stream
-        and is ignored. ``tready`` is combinational from ``o.ready``.
+    s_axis : In(AXIStreamSignature(8 * channels * pixels_per_beat, user_width=1))
+        Beats of pixels, pixel ``p`` in bits ``[8*channels*(p+1)-1:8*channels*p]`` and its
+        channel ``c`` in the pixel's bits ``[8c+7:8c]``: the bytes go out from the lowest.
+        ``tuser[0]`` marks the beat holding the first pixel of a frame; ``tlast`` (end of a
+        line) is not needed by the byte stream and is ignored. ``tready`` is combinational
+        from ``o.ready``.
     o : Out(stream.Signature(8))
         Bytes, zero latency: ``valid`` follows ``s_axis.tvalid`` in the same cycle and
         never depends on ``ready``; ``payload`` holds until transferred.
     """
 
-    def __init__(self, *, channels):
+    def __init__(self, *, channels, pixels_per_beat=1):
         positive_int("channels", channels)
+        positive_int("pixels per beat", pixels_per_beat)
         self._channels = channels
+        self._bytes = channels * pixels_per_beat        # bytes per beat
         super().__init__({
-            "s_axis": In(AXIStreamSignature(8 * channels, user_width=1)),
+            "s_axis": In(AXIStreamSignature(8 * self._bytes, user_width=1)),
             "o":      Out(stream.Signature(8)),
         })
 
@@ -170,12 +176,12 @@ class PixelSerializer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
 
-        pixel = data.View(data.ArrayLayout(8, self._channels), self.s_axis.tdata)
+        pixel = data.View(data.ArrayLayout(8, self._bytes), self.s_axis.tdata)
         header = Array(C(byte, 8) for byte in FRAME_HEADER)
         header_index = Signal(range(len(FRAME_HEADER)))
         header_sent = Signal()  # the header of the beat now on s_axis has gone out
-        channel = Signal(range(self._channels))
-        last_channel = channel == self._channels - 1
+        channel = Signal(range(self._bytes))            # byte of the beat
+        last_channel = channel == self._bytes - 1
         in_header = self.s_axis.tuser[0] & ~header_sent
 
         m.d.comb += [

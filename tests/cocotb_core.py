@@ -123,6 +123,10 @@ async def frame_under_backpressure(dut):
     assert await host.read(ID) == 0x50494E52
     hw = await host.read(HWINFO)
     assert (hw & 0xFF, (hw >> 8) & 0xFF) == (case["rows"], case["cols"])
+    # Pixels per beat: HWINFO[19:18] is its log2, and the beat is that many pixels wide.
+    k = case["pixels_per_beat"]
+    assert 1 << ((hw >> 18) & 3) == k
+    assert len(dut.m_axis_pix_tdata) == 8 * case["channels"] * k
     await host.load_weights(case["weights"])
     precision = case["precisions"][0]
     assert await _frame(host, case, precision) == case["frames"][precision]

@@ -3,7 +3,8 @@
 Command line::
 
     python -m accel.build --patch 2 --precision int8 [--weights FILE] [--array auto|RxC] \\
-        [--batch 256] [--size 256x256] [--max-frame 1920x1080] [--board vcu118] [--clock-mhz 200] [--out build] \\
+        [--batch 256] [--size 256x256] [--max-frame 1920x1080] [--pixels-per-beat auto] \\
+        [--board vcu118] [--clock-mhz 200] [--out build] \\
         [--no-synth] [--check]
     python -m accel.build --config build/report.json --out build2     # the same build again
 
@@ -66,6 +67,10 @@ def build_parser():
                    help="accelerator clock: the fps reported, the MMCM or PLL, the XDC or "
                         f"LPF and the IP (default the board's: {CLOCK_HZ / 1e6:g} on the "
                         f"VCU118, 100 on the ULX3S)")
+    p.add_argument("--pixels-per-beat", default="auto", metavar="auto|1|2|4|8",
+                   help="pixels per m_axis_pix beat: auto (the default), the fewest that let "
+                        "the output keep up with the array; or 1, 2, 4, 8 (a divisor of the "
+                        "patch size)")
     p.add_argument("--seed", type=int, default=1,
                    help="nextpnr's placement seed, ECP5 boards (default %(default)s): at high "
                         "fill the Fmax varies from one placement to the next")
@@ -77,6 +82,15 @@ def build_parser():
                    help="lint the core with Verilator (-Wall, waivers in accel/flows/lint.py) "
                         "and elaborate it in Yosys; exit 1 unless both are clean")
     return p
+
+
+def _pixels_per_beat(text):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"--pixels-per-beat must be auto, 1, 2, 4 or 8, not {text!r}") from None
 
 
 @cli_entry("accel.build")
@@ -105,7 +119,8 @@ def main(argv=None):
                           board=args.board,
                           synth=not args.no_synth, check=args.check,
                           clock_hz=None if clock_hz is None else int(clock_hz),
-                          hidden=args.hidden, layers=args.layers, seed=args.seed)
+                          hidden=args.hidden, layers=args.layers, seed=args.seed,
+                          pixels_per_beat=_pixels_per_beat(args.pixels_per_beat))
     report = build(job, out=args.out, progress=_progress)
     print(summary(report, args.out))
     if "synthesis_error" in report:

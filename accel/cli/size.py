@@ -5,7 +5,8 @@ Command line::
 
     python -m accel.size [--precision int8] [--patches 1,2,4,8,16] [--json FILE]
 
-For each patch size of the default model: the array, LUT columns and batch of each build,
+For each patch size of the default model: the array, LUT columns, batch and pixels per
+output beat of each build,
 its DSP48E2s and LUT budget (:mod:`accel.sizing`), and the useful MACs per cycle and fps
 at the accelerator clock (:data:`accel.config.CLOCK_HZ`) on 256x256 and on 1920x1080 frames from the cycle model, against the XCVU9P's
 INT8 limit (two multiplies per DSP48E2). Nothing is elaborated: seconds. Resources measured
@@ -22,7 +23,7 @@ from model.support.validate import int_list, one_of
 
 from ..config import BUILD, PRECISIONS, AccelConfig
 from ..device import INT8_MACS_LIMIT, dsp_count
-from ..sizing import auto_array, lut_estimate, throughput
+from ..sizing import auto_array, lut_estimate, pixels_per_beat, throughput
 
 __all__ = ["build_parser", "main", "rows", "markdown"]
 
@@ -43,7 +44,8 @@ def build_parser():
 
 def _row(n, build, config):
     out = {"n": n, "build": build, "array": f"{config.rows}x{config.cols}",
-           "lut_cols": config.lut_cols, "batch": config.batch, "dsp": dsp_count(config),
+           "lut_cols": config.lut_cols, "batch": config.batch,
+           "pixels_per_beat": config.pixels_per_beat, "dsp": dsp_count(config),
            "lut_budget": round(lut_estimate(config))}
     for w, h in FRAMES:
         # Whole patches: the frame rounded down (1920x1072 at n = 16), keyed by the
@@ -62,6 +64,9 @@ def rows(precision, patches):
         model = PatchINRConfig(patch=n)
         fixed = AccelConfig.fitting(model=model, rows=BUILD.rows, cols=BUILD.cols,
                                     batch=BUILD.batch, precision=precision)
+        # As accel.build makes it: the pixels per beat its output needs on 1080p.
+        fixed = fixed.replace(pixels_per_beat=pixels_per_beat(
+            fixed, fixed.max_width, fixed.max_height))
         out.append(_row(n, f"{BUILD.rows}x{BUILD.cols}", fixed))
         out.append(_row(n, "auto", auto_array(model, precision=precision,
                                               max_frame=BUILD.max_frame).config))
@@ -70,14 +75,14 @@ def rows(precision, patches):
 
 def markdown(table):
     """The rows of :func:`rows` as a Markdown table."""
-    lines = [f"| n | build | array | LUT cols | batch | DSP48E2 | LUT budget | "
+    lines = [f"| n | build | array | LUT cols | batch | pixels/beat | DSP48E2 | LUT budget | "
              f"256x256: MACs/cycle | fps | 1080p: MACs/cycle | % of {INT8_MACS_LIMIT:,} | fps |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in table:
         small, big = (r[f"{w}x{h}"] for w, h in FRAMES)
         lines.append(
             f"| {r['n']} | {r['build']} | {r['array']} | {r['lut_cols']} | {r['batch']:,} | "
-            f"{r['dsp']:,} | {r['lut_budget']:,} | {small['macs_per_cycle']:,} | "
+            f"{r['pixels_per_beat']} | {r['dsp']:,} | {r['lut_budget']:,} | {small['macs_per_cycle']:,} | "
             f"{small['fps']:,.1f} | {big['macs_per_cycle']:,} | "
             f"{100 * big['of_limit']:.1f} % | {big['fps']:.2f} |")
     return "\n".join(lines)

@@ -62,7 +62,8 @@ from model.support.errors import UserError
 from model.support.files import OutputSet, json_bytes
 from model.support.validate import nonnegative_int, one_of, parse_array, parse_size, positive_int
 
-from ..config import BUILD, CLOCK_HZ, PRECISIONS, TOP_NAME, AccelConfig, check_precision
+from ..config import (BUILD, CLOCK_HZ, PIXELS_PER_BEAT, PRECISIONS, TOP_NAME, AccelConfig,
+                      check_precision)
 from ..device import RESOURCES, check_fit, get_device, int8_macs_limit
 from .synth import SynthesisError, estimate, find_yosys
 
@@ -127,6 +128,10 @@ class BuildConfig:
         nextpnr's placement seed (ECP5 boards): at high fill the achieved Fmax varies by
         several MHz from one placement to the next, so a build that misses its clock can be
         tried with another seed.
+    pixels_per_beat : {"auto", 1, 2, 4, 8}
+        Pixels per ``m_axis_pix`` beat. ``"auto"`` (the default): the fewest that let the
+        output keep up with the array on the largest frame
+        (:func:`accel.sizing.pixels_per_beat`).
     """
 
     patch: int | None = None
@@ -143,6 +148,7 @@ class BuildConfig:
     hidden: int | None = None
     layers: int | None = None
     seed: int = 1
+    pixels_per_beat: int | str = "auto"
 
     def __post_init__(self):
         if self.weights is not None:
@@ -159,6 +165,11 @@ class BuildConfig:
             object.__setattr__(self, "clock_hz", _board_clock(self.board))
         positive_int("clock frequency (Hz)", self.clock_hz, maximum=10 ** 10)
         nonnegative_int("placement seed", self.seed, maximum=2 ** 31 - 1)
+        if self.pixels_per_beat != "auto" and (isinstance(self.pixels_per_beat, bool) or
+                                               self.pixels_per_beat not in PIXELS_PER_BEAT):
+            raise UserError(f"pixels per beat must be auto or one of "
+                            f"{', '.join(map(str, PIXELS_PER_BEAT))}, not "
+                            f"{self.pixels_per_beat!r}")
         for name in ("hidden", "layers"):
             if getattr(self, name) is not None:
                 positive_int(f"{name} (of the default model)", getattr(self, name))
@@ -178,7 +189,9 @@ class BuildConfig:
                    if getattr(self, k) is not None},
                 **({} if self.max_frame is None else
                    {"max_frame": "x".join(map(str, self.max_frame))}),
-                **({} if self.seed == 1 else {"seed": self.seed})}
+                **({} if self.seed == 1 else {"seed": self.seed}),
+                **({} if self.pixels_per_beat == "auto" else
+                   {"pixels_per_beat": self.pixels_per_beat})}
 
     @classmethod
     def from_dict(cls, data):
@@ -321,6 +334,12 @@ def resolve(job=None, *, out="build", say=None, **fields):
             raise UserError(f"{exc} (the default 7 x 256 model does not fit the "
                             f"{device['name'].upper()}; --hidden 128 does)") from None
         raise
+    if job.pixels_per_beat == "auto":
+        from ..sizing import pixels_per_beat
+        config = config.replace(pixels_per_beat=pixels_per_beat(
+            config, config.max_width, config.max_height, clock_hz=job.clock_hz))
+    else:
+        config = config.replace(pixels_per_beat=job.pixels_per_beat)
     check_fit(config)
     # The default frame in whole patches: 255x255 at n = 3, as the largest frame is.
     width, height = size or tuple(min(v, m) - min(v, m) % model_cfg.patch
@@ -407,7 +426,8 @@ def _board_plan(config, verilog, board, clock_hz):
     platform = get_board(board)
     platform.add_file("patchinr_core.v", verilog)
     top = BoardTop(core=CoreInstance(config=config, verilog=verilog),
-                   channels=config.model.channels, clock_hz=clock_hz)
+                   channels=config.model.channels,
+                   pixels_per_beat=config.pixels_per_beat, clock_hz=clock_hz)
     options = {}
     if is_ecp5(board):
         from .pnr import SCRIPT_AFTER_READ
@@ -511,6 +531,7 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
             "cols": config.cols,
             "lut_cols": config.lut_cols,
             "batch": config.batch,
+            "pixels_per_beat": config.pixels_per_beat,
             "max_frame": {"width": config.max_width, "height": config.max_height},
             "weights": None if request.weights is None else os.fspath(request.weights),
             "model": model_cfg.to_dict(),
@@ -595,7 +616,8 @@ def _auto_alternative(config, clock_hz):
         return None
     auto = choice.config
     return {"array": f"{auto.rows}x{auto.cols}", "lut_cols": auto.lut_cols,
-            "batch": auto.batch, "throughput": _throughput(auto, clock_hz)}
+            "batch": auto.batch, "pixels_per_beat": auto.pixels_per_beat,
+            "throughput": _throughput(auto, clock_hz)}
 
 
 #: The structural timing goal of every block (:func:`timing_evidence`): LUT levels and carry
@@ -751,9 +773,11 @@ def summary(report, out):
     m = c["model"]
     mhz = report["clock_hz"] / 1e6
     lut = f" ({c['lut_cols']} LUT columns)" if c.get("lut_cols") else ""
+    beat = (f", {c['pixels_per_beat']} pixels per beat"
+            if c.get("pixels_per_beat", 1) > 1 else "")
     lines = [
         f"patchinr {c['array']}{lut} {c['precision']}, patch {m['patch']}, "
-        f"batch {c['batch']}, {c['board']} -> {os.fspath(out)}",
+        f"batch {c['batch']}{beat}, {c['board']} -> {os.fspath(out)}",
         f"  model      {m['layers']} x {m['hidden']} sine layers, {m['channels']} channel(s), "
         f"{report['params']:,} params, {report['weight_buffer_bits'] / 1e6:.2f} Mbit of buffers",
         f"  frame      {report['frame']['width']}x{report['frame']['height']}: "

@@ -12,8 +12,8 @@ port                               dir    meaning
 ``s_axil_{aw,w,b,ar,r}*``          -      AXI4-Lite subordinate, 12-bit byte addresses
 ``s_axis_wgt_t{data,valid,...}``   -      weight-stream sink (:mod:`accel.gateware.weight_loader`)
 ``s_axis_coord_t{data,valid,..}``  -      query-coordinate sink (query mode)
-``m_axis_pix_t{data,user,...}``    -      pixel source, ``8 * channels`` bits, ``tuser``
-                                          marks start of frame
+``m_axis_pix_t{data,user,...}``    -      pixel source, ``8 * channels * pixels_per_beat``
+                                          bits, ``tuser`` marks start of frame
 ``start``                          in     job start pulse (as CTRL.START)
 ``busy``, ``done``, ``error``      out    STATUS bits, for LEDs or interrupts
 =================================  =====  ==============================================

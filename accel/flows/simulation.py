@@ -28,13 +28,13 @@ from ..config import CLOCK_HZ
 from ..gateware.core import PatchINRCore
 from ..host.driver import Status
 from ..host.registers import REGISTERS
-from ..host.transport import STREAMS, Transport, TransportTimeout, pack_beats, unpack_beats
+from ..host.transport import (STREAMS, Transport, TransportTimeout, pack_beats, split_beat,
+                              unpack_beats)
 from ..host.weights import weight_stream
 from .testbench import axil_read, axil_write, axis_put
 
 __all__ = ["AmaranthTransport", "SimResult", "render"]
 
-_TUSER, _TLAST = 1 << 62, 1 << 63
 
 
 class _Harness(Elaboratable):
@@ -120,6 +120,8 @@ class AmaranthTransport(Transport):
 
     async def _sink(self, ctx):
         port, stalled, offered = self.core.m_axis_pix, 0, None
+        k = self.core.config.pixels_per_beat
+        pixel_bits = self.core.config.pix_bits // k
         while True:
             if stalled == 0 and self._stall and self._rng.random() < self._stall:
                 stalled = self._rng.randint(1, 3)
@@ -128,7 +130,7 @@ class AmaranthTransport(Transport):
                 port.tvalid, port.tready, port.tdata, port.tlast, port.tuser)
             self.cycles += 1
             stalled = max(0, stalled - 1)
-            beat = int(data) | (_TLAST if last else 0) | (_TUSER if user else 0)
+            beat = (int(data), bool(last), bool(user))
             # AXI4-Stream: a beat offered without tready stays offered, unchanged (between
             # resets: a reset abandons it).
             if ctx.get(self._harness.domain.rst):
@@ -137,7 +139,7 @@ class AmaranthTransport(Transport):
                 self.hold_violations += 1
             offered = beat if valid and not ready else None
             if valid and ready:
-                self._queue.append(beat)
+                self._queue.extend(split_beat(*beat, k, pixel_bits))
 
     def _step(self):
         if self._max_cycles is not None and self.cycles > self._max_cycles:
@@ -213,7 +215,8 @@ class SimResult:
     status : Status
         STATUS after the job, decoded.
     beats : list of (tdata, tlast, tuser)
-        Every output beat of the job.
+        Every output pixel of the job, with its beat's flags (a build with several pixels
+        per beat: ``tuser`` on a beat's first pixel, ``tlast`` on its last).
     wall_seconds : float
     """
 

@@ -316,8 +316,11 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
     waivers = waiver_config(verilator) + "".join(f'inline -module "{name}"\n'
                                                  for name in pe_modules)
     digest = hashlib.sha256()
+    # The harness splits a beat into its pixels.
+    beat = [f"-DPIXELS_PER_BEAT={config.pixels_per_beat}",
+            f"-DPIXEL_BITS={config.pix_bits // config.pixels_per_beat}"]
     for part in (verilog, *models.values(), harness, waivers, _verilator_version(verilator),
-                 opt, cxx, str(threads)):
+                 opt, cxx, str(threads), *beat):
         digest.update(part.encode())
         digest.update(b"\0")
     root = os.path.abspath(build_dir or default_build_dir())
@@ -343,6 +346,7 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
                "--top-module", TOP_NAME, "-Mdir", "obj_dir", "-o", f"../V{TOP_NAME}",
                "-MAKEFLAGS", " ".join([f"CXX={cxx}", f"OPT_FAST={opt}", f"OPT_SLOW={opt}",
                                        f"OPT_GLOBAL={opt}", *make_overrides(verilator)]),
+               *(arg for flag in beat for arg in ("-CFLAGS", flag)),
                "waivers.vlt", f"{TOP_NAME}.v", *models, "verilator_harness.cpp"]
         report.message(f"compiling {config!r} with {opt} (-j{jobs}"
                        + (f", {threads} simulation threads)" if threads > 1 else ")"))

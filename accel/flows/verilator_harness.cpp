@@ -6,8 +6,10 @@
 // the clock only as long as it needs. Between commands the clock stands still, so the host
 // program's speed never enters CYCLES. On every cycle, whatever the command:
 //   * m_axis_pix is sampled: tready is high unless back-pressure is set ("stall"), every
-//     transferred beat is queued for "recv", and the AXI4-Stream hold rule is checked (a
-//     beat offered without tready must be offered again, unchanged);
+//     transferred beat is queued for "recv" as its PIXELS_PER_BEAT pixels (PIXEL_BITS bits
+//     each, pixel 0 in the low bits; tuser on the first, tlast on the last), and the
+//     AXI4-Stream hold rule is checked (a beat offered without tready must be offered
+//     again, unchanged);
 //   * the cycle budget ("limit") is counted down; a command that exhausts it answers
 //     "timeout" and leaves the core as it stands.
 // The register map is not known here: offsets and values come from the host, so
@@ -20,7 +22,7 @@
 //   read OFFSET                AXI4-Lite read                                   -> ok DATA RRESP
 //   send wgt|coord COUNT       then COUNT beats; tvalid held high until each is taken
 //                                                                                -> ok
-//   recv COUNT CYCLES          run until COUNT pixel beats are queued or CYCLES cycles pass,
+//   recv COUNT CYCLES          run until COUNT pixels are queued or CYCLES cycles pass,
 //                              then hand over up to COUNT of them -> ok N, then N beats
 //   run CYCLES                 run the clock                                     -> ok
 //   stall PROBABILITY SEED     tready drops (1..3 cycles) before a beat with this
@@ -32,6 +34,7 @@
 //   quit                       -> (exit 0)
 // A malformed command answers "error WHY" and the program goes on; end of input exits.
 
+#include <array>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -45,10 +48,30 @@
 #include "Vpatchinr_core.h"
 #include "verilated.h"
 
-static_assert(sizeof(Vpatchinr_core::m_axis_pix_tdata) <= sizeof(uint32_t),
-              "pixels travel as 32-bit words");
+// The build's beat: PIXELS_PER_BEAT pixels of PIXEL_BITS bits (accel/flows/verilator.py
+// defines both from the configuration).
+#if !defined(PIXELS_PER_BEAT) || !defined(PIXEL_BITS)
+#error "compile with -DPIXELS_PER_BEAT=k -DPIXEL_BITS=b"
+#endif
+static_assert(PIXEL_BITS <= 32, "pixels travel as 32-bit words");
+
 
 namespace {
+
+constexpr uint64_t PIXEL_MASK = (1ULL << PIXEL_BITS) - 1;
+
+// Bits [lo + PIXEL_BITS - 1 : lo] of tdata, however Verilator holds its width.
+template <typename T>
+uint64_t pixel_at(const T &tdata, unsigned lo) {
+    return (static_cast<uint64_t>(tdata) >> lo) & PIXEL_MASK;
+}
+
+template <std::size_t N>
+uint64_t pixel_at(const VlWide<N> &tdata, unsigned lo) {
+    uint64_t w = tdata[lo / 32];
+    if (lo / 32 + 1 < N) w |= static_cast<uint64_t>(tdata[lo / 32 + 1]) << 32;
+    return (w >> (lo % 32)) & PIXEL_MASK;
+}
 
 // splitmix64: a small, seedable generator for the back-pressure pattern.
 struct Rng {
@@ -196,11 +219,16 @@ public:
     size_t queued() const { return queue_.size(); }
 
 private:
+    // A beat as its pixels' queue entries.
+    using Beat = std::array<uint64_t, PIXELS_PER_BEAT>;
+
     void sink() {
         bool valid = top_->m_axis_pix_tvalid, ready = top_->m_axis_pix_tready;
-        uint64_t beat = static_cast<uint64_t>(top_->m_axis_pix_tdata) |
-                        ((top_->m_axis_pix_tuser & 1) ? TUSER : 0) |
-                        ((top_->m_axis_pix_tlast & 1) ? TLAST : 0);
+        Beat beat;
+        for (unsigned p = 0; p < PIXELS_PER_BEAT; p++)
+            beat[p] = pixel_at(top_->m_axis_pix_tdata, p * PIXEL_BITS);
+        beat[0] |= (top_->m_axis_pix_tuser & 1) ? TUSER : 0;
+        beat[PIXELS_PER_BEAT - 1] |= (top_->m_axis_pix_tlast & 1) ? TLAST : 0;
         // A reset abandons a beat on offer (AXI4-Stream: tvalid low during reset), so the
         // hold rule holds between resets only.
         if (!top_->aresetn) held_ = false;
@@ -211,7 +239,7 @@ private:
         }
         held_ = valid && !ready;
         held_beat_ = beat;
-        if (valid && ready) queue_.push_back(beat);
+        if (valid && ready) queue_.insert(queue_.end(), beat.begin(), beat.end());
     }
 
     std::unique_ptr<Vpatchinr_core> top_;
@@ -220,7 +248,8 @@ private:
     double stall_ = 0;
     double gaps_ = 0;
     int stalled_ = 0;
-    uint64_t cycles_ = 0, limit_ = 0, hold_violations_ = 0, held_beat_ = 0;
+    uint64_t cycles_ = 0, limit_ = 0, hold_violations_ = 0;
+    Beat held_beat_{};
     bool held_ = false;
     std::deque<uint64_t> queue_;
 };

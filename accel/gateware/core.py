@@ -63,8 +63,9 @@ class PatchINRCore(wiring.Component):
         Query mode: ``tdata = {y[15:0], x[15:0]}`` int16 coordinates ``round(x*32767)``
         (32 bits); a video build's is 64 bits, ``{16'b0, t, y, x}``; ``tlast`` on the last
         query.
-    m_axis_pix : Out(AXIStreamSignature(8 * channels, user_width=1))
-        Pixels (:class:`~accel.gateware.scatter.PatchScatter`).
+    m_axis_pix : Out(AXIStreamSignature(config.pix_bits, user_width=1))
+        Pixels, ``config.pixels_per_beat`` per beat
+        (:class:`~accel.gateware.scatter.PatchScatter`).
     start : In(1)
         Pulse: same as writing CTRL.START with the current CTRL mode/precision bits.
     busy, done, error : Out(1)
@@ -85,7 +86,7 @@ class PatchINRCore(wiring.Component):
             "s_axil":       In(AXI4LiteSignature(addr_width=12)),
             "s_axis_wgt":   In(AXIStreamSignature(32)),
             "s_axis_coord": In(AXIStreamSignature(coord_bits(config))),
-            "m_axis_pix":   Out(AXIStreamSignature(8 * config.model.channels, user_width=1)),
+            "m_axis_pix":   Out(AXIStreamSignature(config.pix_bits, user_width=1)),
             "start":        In(1),
             "busy":         Out(1),
             "done":         Out(1),

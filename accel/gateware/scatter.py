@@ -7,9 +7,10 @@ back line by line once all its queries are done.
 
 Storage: ``C`` banks, bank ``c`` holding neuron ``o = word*C + c`` of the query in slot
 ``s`` at address ``s*out_stride + word`` (``out_stride``: ``out_words`` rounded up to a
-power of two). A pixel's ``channels`` values are consecutive
-neurons, so they sit in distinct banks (``channels <= C``) and one cycle reads a pixel.
-The walker tracks ``(bank, word) = divmod(o, C)`` of the pixel's first value incrementally
+power of two). A beat's ``k`` pixels (``k = config.pixels_per_beat``, a divisor of ``n``)
+are ``k`` neighbours on one patch line of one query, so their ``k * channels`` values are
+consecutive neurons, which sit in distinct banks (``k * channels <= C``): one cycle reads
+a beat. The walker tracks ``(bank, word) = divmod(o, C)`` of the beat's first value incrementally
 (adding the constant ``divmod`` of a step wraps at most once), so no divider or multiplier
 sits on the read path.
 """
@@ -24,7 +25,7 @@ from .axi import AXIStreamSignature
 
 __all__ = ["PatchScatter", "MODE_FRAME", "MODE_QUERY", "OUT_FIFO_DEPTH"]
 
-#: Pixels the output FIFO holds: enough for the read pipeline and the FIFO's own latency
+#: Beats the output FIFO holds: enough for the read pipeline and the FIFO's own latency
 #: (:attr:`accel.config.Timing.SCATTER`) to keep one pixel per cycle flowing.
 OUT_FIFO_DEPTH = 8
 
@@ -41,8 +42,9 @@ class PatchScatter(wiring.Component):
     ----------
     config : AccelConfig
         ``C = config.cols`` lanes and banks, ``config.out_slots`` slots of
-        ``config.out_words`` words, patch size ``n = config.model.patch`` and
-        ``config.model.channels`` values per pixel.
+        ``config.out_words`` words, patch size ``n = config.model.patch``,
+        ``config.model.channels`` values per pixel and ``k = config.pixels_per_beat``
+        pixels per beat.
 
     Ports
     -----
@@ -79,13 +81,15 @@ class PatchScatter(wiring.Component):
     freed : Out(32)
         Queries whose pixels have all been transferred: frame mode, up by ``pw`` on the
         transfer of a patch row's last pixel; query mode, up by 1 on each query's last.
-    m_axis_pix : Out(AXIStreamSignature(8*channels, user_width=1))
-        Pixels, channel ``ch`` in ``tdata[8ch+7:8ch]``. Frame mode: the ``pw*n x ph*n``
+    m_axis_pix : Out(AXIStreamSignature(8*channels*k, user_width=1))
+        Beats of ``k`` pixels, left to right (pixel ``p`` of a beat in
+        ``tdata[8*channels*(p+1)-1:8*channels*p]``, as Xilinx video IP packs several
+        pixels per clock), channel ``ch`` of a pixel in its bits ``[8ch+7:8ch]``. Frame mode: the ``pw*n x ph*n``
         frame in raster order (a video build: ``frames`` of them in order), ``tuser`` on each
         frame's first pixel, ``tlast`` on each line's last (AXI4-Stream video, UG934). Query mode: each query's ``n*n`` pixels in ``(dy, dx)``
         raster order, ``tlast`` on the job's last pixel only, ``tuser`` on the job's first
-        beat. One pixel
-        per cycle while ``tready`` is high; ``tvalid`` and ``tdata`` come from registers.
+        beat. Lines and patches are whole beats (``k`` divides ``n``). One beat per cycle
+        while ``tready`` is high; ``tvalid`` and ``tdata`` come from registers.
     done : Out(1)
         High for the one cycle after the job's last pixel transfers (query mode: after
         ``freed`` reaches ``total`` with ``total_valid``, whichever comes last).
@@ -119,7 +123,7 @@ class PatchScatter(wiring.Component):
             "total":       In(32),
             "total_valid": In(1),
             "freed":       Out(32),
-            "m_axis_pix":  Out(AXIStreamSignature(8 * config.model.channels, user_width=1)),
+            "m_axis_pix":  Out(AXIStreamSignature(config.pix_bits, user_width=1)),
             "done":        Out(1),
             "busy":        Out(1),
             "pixels":      Out(32),
@@ -137,6 +141,8 @@ class PatchScatter(wiring.Component):
         m = Module()
         cfg = self._config
         n, channels, lanes = cfg.model.patch, cfg.model.channels, cfg.cols
+        k = cfg.pixels_per_beat
+        width = cfg.pix_bits                    # bits of a beat
         slots, words, stride = cfg.out_slots, cfg.out_words, cfg.out_stride
         depth = slots * stride
         stride_bits = stride.bit_length() - 1
@@ -173,7 +179,7 @@ class PatchScatter(wiring.Component):
         # Walker (stage 0): the pixel whose memory read issues next. Every end of a loop
         # is a register, set one step ahead (`*_end`), so that a step is a carry chain
         # and a few multiplexers deep.
-        dx = Signal(range(n))
+        dx = Signal(range(n // k))              # the beat's first pixel is at k * dx
         dy = Signal(range(n))
         px_left = Signal(16)                    # patches after this one in the row
         px_end = Signal()
@@ -187,11 +193,11 @@ class PatchScatter(wiring.Component):
         row_end = Signal(32)                    # frame mode: (py + 1) * pw
         walking = Signal()                      # frame mode: pixels left to read
         first = Signal()                        # next beat is the job's first (tuser)
-        bank = Signal(range(lanes))             # divmod(o, C) of the pixel's first value
+        bank = Signal(range(lanes))             # divmod(o, C) of the beat's first value
         word = Signal(range(words))
         line_bank = Signal(range(lanes))        # ... of the first value of patch line dy
         line_word = Signal(range(words))
-        slot_addr = Signal(range(depth))        # slot * out_stride of the pixel's query
+        slot_addr = Signal(range(depth))        # slot * out_stride of the beat's query
         row_slot_addr = Signal(range(depth))    # ... of the patch row's first query
 
         def advance(b, w, step):
@@ -204,7 +210,7 @@ class PatchScatter(wiring.Component):
         def next_slot(addr):
             return Mux(addr == depth - stride, 0, addr + stride)
 
-        end_dx = dx == n - 1
+        end_dx = dx == n // k - 1
         end_dy = dy == n - 1
         end_patch_line = end_dx & px_end
         end_row = end_patch_line & end_dy
@@ -230,11 +236,11 @@ class PatchScatter(wiring.Component):
 
         # The read pipeline never stalls: address (stage 1), memory read (2), the banks'
         # values (3), then a FIFO and the output register. The walker
-        # issues a pixel only when the FIFO is sure to have room for it (`reserved`
-        # counts the pixels in the pipeline and the FIFO), so back-pressure reaches no
+        # issues a beat only when the FIFO is sure to have room for it (`reserved`
+        # counts the beats in the pipeline and the FIFO), so back-pressure reaches no
         # further than the FIFO and the counter.
         beat = data.StructLayout({"last": 1, "first": 1, "release": 1, "final": 1})
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=8 * channels + beat.size,
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width + beat.size,
                                                     depth=OUT_FIFO_DEPTH)
         reserved = Signal(range(OUT_FIFO_DEPTH + 1))
         transfer = axis.tvalid & axis.tready
@@ -254,21 +260,22 @@ class PatchScatter(wiring.Component):
             s2_valid.eq(s1_valid), s2_beat.eq(s1_beat), s2_bank.eq(s1_bank),
             s3_valid.eq(s2_valid), s3_beat.eq(s2_beat), s3_bank.eq(s2_bank),
         ]
-        # Bank b holds the pixel's value o = (bank, word) + j for one j < channels: when
-        # b < bank the walk wrapped past the last bank into the next word.
+        # Bank b holds the beat's value o = (bank, word) + j for one j < k * channels:
+        # when b < bank the walk wrapped past the last bank into the next word.
         values = []
         for b, rp in enumerate(read_ports):
             m.d.comb += rp.addr.eq(s1_addr + (b < s1_bank))
             v = Signal(8, name=f"s3_value{b}", reset_less=True)
             m.d.sync += v.eq(rp.data)
             values.append(v)
-        # Channel ch of the pixel is in bank (s3_bank + ch) % C.
-        pixel = Signal(8 * channels)
+        # Value j of the beat (channel j % channels of pixel j // channels) is in bank
+        # (s3_bank + j) % C.
+        pixel = Signal(width)
         with m.Switch(s3_bank):
             for b0 in range(lanes):
                 with m.Case(b0):
-                    m.d.comb += [pixel.word_select(ch, 8).eq(values[(b0 + ch) % lanes])
-                                 for ch in range(channels)]
+                    m.d.comb += [pixel.word_select(j, 8).eq(values[(b0 + j) % lanes])
+                                 for j in range(k * channels)]
         m.d.comb += [fifo.w_en.eq(s3_valid), fifo.w_data.eq(Cat(pixel, s3_beat))]
         # The output register: the stream's tvalid, tdata and flags. tdata changes only
         # with a beat: between beats it holds the last pixel (0 after reset), never what
@@ -277,8 +284,8 @@ class PatchScatter(wiring.Component):
         take = fifo.r_rdy & (~axis.tvalid | axis.tready)
         m.d.comb += fifo.r_en.eq(take)
         with m.If(take):
-            m.d.sync += [axis.tvalid.eq(1), axis.tdata.eq(fifo.r_data[:8 * channels]),
-                         out.eq(fifo.r_data[8 * channels:])]
+            m.d.sync += [axis.tvalid.eq(1), axis.tdata.eq(fifo.r_data[:width]),
+                         out.eq(fifo.r_data[width:])]
         with m.Elif(axis.tready):
             m.d.sync += axis.tvalid.eq(0)
         m.d.comb += [axis.tlast.eq(out.last), axis.tuser.eq(out.first)]
@@ -292,7 +299,7 @@ class PatchScatter(wiring.Component):
             self.freed.eq(freed_next),
         ]
         with m.If(transfer):
-            m.d.sync += self.pixels.eq(self.pixels + 1)
+            m.d.sync += self.pixels.eq(self.pixels + k)
         with m.If(~self.busy & self.clear):
             m.d.sync += self.pixels.eq(0)
         # Query mode ends when the freed count reaches the total: with the transfer of the
@@ -326,7 +333,7 @@ class PatchScatter(wiring.Component):
             ]
         with m.Elif(s0_fire):
             m.d.sync += first.eq(0)
-            pixel_bank, pixel_word = advance(bank, word, channels)
+            pixel_bank, pixel_word = advance(bank, word, k * channels)
             with m.If(~end_dx):
                 m.d.sync += [dx.eq(dx + 1), bank.eq(pixel_bank), word.eq(pixel_word)]
             with m.Elif(mode == MODE_QUERY):

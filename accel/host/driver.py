@@ -105,6 +105,9 @@ class HardwareInfo:
     layers: int
     hidden: int
     coords: int
+    #: Pixels per ``m_axis_pix`` beat (HWINFO.PIXELS_PER_BEAT_LOG2); a transport hands the
+    #: driver a beat's pixels one by one (:meth:`~accel.host.transport.Transport.receive`).
+    pixels_per_beat: int = 1
 
     @classmethod
     def read(cls, transport):
@@ -121,6 +124,7 @@ class HardwareInfo:
         info = cls(rows=f("ROWS").extract(hw), cols=f("COLS").extract(hw),
                    int8=bool(f("INT8").extract(hw)), fp32=bool(f("FP32").extract(hw)),
                    channels=f("CHANNELS").extract(hw), version=f("VERSION").extract(hw),
+                   pixels_per_beat=1 << f("PIXELS_PER_BEAT_LOG2").extract(hw),
                    patch=reg("PATCH"), max_width=reg("MAX_WIDTH"),
                    max_height=reg("MAX_HEIGHT"), batch=reg("BATCH"),
                    layers=g("SINE_LAYERS").extract(layers), hidden=g("HIDDEN").extract(layers),
@@ -151,7 +155,7 @@ class HardwareInfo:
                             "for: the core has " + ", ".join(mismatch))
         return AccelConfig(model=model, rows=self.rows, cols=self.cols, batch=self.batch,
                            precision=self.precision, max_width=self.max_width,
-                           max_height=self.max_height)
+                           max_height=self.max_height, pixels_per_beat=self.pixels_per_beat)
 
 
 def _model_file(model_file):

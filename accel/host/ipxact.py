@@ -202,7 +202,8 @@ def component_xml(config, ports, *, files=("patchinr_core.v",), width_init=256,
     params = _sub(root, "parameters")
     build = {"ROWS": config.rows, "COLS": config.cols, "BATCH": config.batch,
              "PRECISION": config.precision, "PATCH": config.model.patch,
-             "CHANNELS": config.model.channels, "HIDDEN": config.model.hidden,
+             "CHANNELS": config.model.channels, "PIXELS_PER_BEAT": config.pixels_per_beat,
+             "HIDDEN": config.model.hidden,
              "SINE_LAYERS": config.model.layers, "MAX_WIDTH": config.max_width,
              "MAX_HEIGHT": config.max_height, "WIDTH_INIT": width_init,
              "HEIGHT_INIT": height_init}

@@ -100,6 +100,8 @@ REGISTERS = _registers(
         Field("COLS", 8, 8, "Systolic array columns (output lanes)."),
         Field("INT8", 16, 1, "INT8 datapath present."),
         Field("FP32", 17, 1, "FP32 datapath present."),
+        Field("PIXELS_PER_BEAT_LOG2", 18, 2, "log2 of the pixels per `m_axis_pix` beat "
+                                             "(0: 1, 1: 2, 2: 4, 3: 8)."),
         Field("CHANNELS", 20, 4, "Colour channels per pixel."),
         Field("VERSION", 24, 8, "Register-map version (2)."),
     )),

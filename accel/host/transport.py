@@ -8,15 +8,18 @@ XDMA channel, and the driver works unchanged. This package ships one:
 
 Beats are numpy ``uint64`` arrays with ``tdata`` in bits ``[61:0]`` (32 bits on every stream
 but a video build's 64-bit coordinate stream, whose 48 used bits fit), ``tuser`` in bit 62
-and ``tlast`` in bit 63 (:func:`pack_beats`, :func:`unpack_beats`).
+and ``tlast`` in bit 63 (:func:`pack_beats`, :func:`unpack_beats`). Pixels arrive one
+entry per pixel: a build with several pixels per ``m_axis_pix`` beat (HWINFO) has its
+beats split by the transport (:func:`split_beat`), as a DMA engine writes a wide beat's
+pixels to consecutive addresses.
 """
 
 import abc
 
 import numpy as np
 
-__all__ = ["Transport", "TransportTimeout", "pack_beats", "unpack_beats", "STREAMS",
-           "TDATA_BITS"]
+__all__ = ["Transport", "TransportTimeout", "pack_beats", "unpack_beats", "split_beat",
+           "STREAMS", "TDATA_BITS"]
 
 #: The core's input streams, by the names a transport's :meth:`Transport.send` takes.
 STREAMS = ("wgt", "coord")
@@ -37,6 +40,20 @@ def pack_beats(tdata, tlast):
     if tdata.size and int(tdata.max()) >> TDATA_BITS:
         raise ValueError(f"tdata is at most {TDATA_BITS} bits wide")
     return tdata | np.where(np.asarray(tlast, dtype=bool), _TLAST, np.uint64(0))
+
+
+def split_beat(tdata, tlast, tuser, pixels, pixel_bits):
+    """The ``uint64`` pixel entries of one ``m_axis_pix`` beat of ``pixels`` pixels of
+    ``pixel_bits`` bits (pixel 0 in the low bits, as Xilinx video IP packs several pixels
+    per clock): ``tuser`` on the first, ``tlast`` on the last."""
+    mask = (1 << pixel_bits) - 1
+    tdata = int(tdata)
+    out = [(tdata >> (pixel_bits * p)) & mask for p in range(pixels)]
+    if tuser:
+        out[0] |= int(_TUSER)
+    if tlast:
+        out[-1] |= int(_TLAST)
+    return out
 
 
 def unpack_beats(beats):
@@ -68,9 +85,11 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def receive(self, count, *, timeout):
-        """Up to ``count`` beats from ``m_axis_pix``, fewer only if ``timeout`` core clock
-        cycles pass first (hardware transports convert at their clock: 200 MHz makes a
-        million cycles 5 ms)."""
+        """Up to ``count`` pixels from ``m_axis_pix``, one entry each with its beat's
+        ``tuser`` on the beat's first pixel and ``tlast`` on its last (:func:`split_beat`:
+        a build with one pixel per beat has one entry per beat), fewer only if ``timeout``
+        core clock cycles pass first (hardware transports convert at their clock: 200 MHz
+        makes a million cycles 5 ms)."""
 
     def reset(self):
         """Reset the core (``aresetn``) if the link can; the weights stay, the registers

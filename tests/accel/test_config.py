@@ -55,6 +55,28 @@ def test_cols_at_least_channels(rows, cols):
     AccelConfig(model=_model(channels=1), rows=rows, cols=cols)
 
 
+@pytest.mark.parametrize("k, kw, message", [
+    (3, {}, "pixels per beat must be one of 1, 2, 4, 8, not 3"),
+    (True, {}, "pixels per beat must be one of 1, 2, 4, 8, not True"),
+    (16, {"patch": 16}, "pixels per beat must be one of 1, 2, 4, 8, not 16"),
+    (4, {"patch": 2}, "4 pixels per beat: must divide the patch size 2 (a beat is part of "
+                      "one patch line)"),
+    (2, {"patch": 6, "channels": 1}, None),
+    (2, {"patch": 4, "channels": 3}, "2 pixels per beat of 3 channels: needs at least 6 "
+                                     "array columns (one output bank per value of a beat), "
+                                     "not 4"),
+    (4, {"patch": 4, "channels": 1}, None),
+])
+def test_pixels_per_beat(k, kw, message):
+    args = dict(model=_model(**kw), rows=4, cols=4, pixels_per_beat=k, max_width=48,
+                max_height=48)
+    if message is None:
+        assert AccelConfig(**args).pix_bits == 8 * args["model"].channels * k
+    else:
+        with _raises(message):
+            AccelConfig(**args)
+
+
 @pytest.mark.parametrize("precision", ["fp16", "INT8", "", None, "bf16"])
 def test_unknown_precision(precision):
     with _raises(f"unknown precision {precision!r} (choose int8, fp32 or dual)"):

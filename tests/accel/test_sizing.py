@@ -10,7 +10,7 @@ from accel.config import AccelConfig
 from accel.cycles import frame_cycles, useful_macs
 from accel.device import DSP_CONTROL, DSP_PER_LANE, MARGINS, XCVU9P, dsp_count
 from accel.flows.build import resolve
-from accel.sizing import auto_array, lut_estimate, throughput
+from accel.sizing import auto_array, lut_estimate, pixels_per_beat, throughput
 from model.config import PatchINRConfig
 from model.support.errors import UserError
 
@@ -42,6 +42,30 @@ def test_auto_fits_the_margins_and_beats_its_neighbours(patch, precision):
                             precision=precision, lut_cols=c.lut_cols, max_width=w,
                             max_height=h)
         assert throughput(small, w, h)[0] < choice.macs_per_cycle
+
+
+@pytest.mark.parametrize("patch", [8, 16])
+def test_large_patches_send_several_pixels_per_beat(patch):
+    # One pixel per cycle cannot leave a 1080p frame in fewer cycles than it has pixels;
+    # with k per beat the auto build gets within reach of the device's INT8 limit.
+    choice = auto_array(PatchINRConfig(patch=patch), precision="int8",
+                        max_frame=(1920, 1080))
+    c = choice.config
+    w, h = c.max_width, c.max_height
+    k = c.pixels_per_beat
+    assert k > 1
+    assert frame_cycles(c, w, h)["total"] >= w * h // k
+    assert frame_cycles(c.replace(pixels_per_beat=1), w, h)["total"] >= w * h
+    assert choice.macs_per_cycle >= 0.85 * XCVU9P["dsp"] * 2
+    # The fewest pixels that keep up: half as many is more than 1 % slower.
+    assert throughput(c.replace(pixels_per_beat=k // 2), w, h)[0] < 0.99 * choice.macs_per_cycle
+
+
+def test_one_pixel_per_beat_where_the_array_bounds_the_frame():
+    # n = 2: a query's 4 pixels leave in 4 cycles, well within the array's time for it.
+    c = auto_array(PatchINRConfig(patch=2), precision="int8", max_frame=(1920, 1080)).config
+    assert c.pixels_per_beat == 1
+    assert pixels_per_beat(c.replace(pixels_per_beat=1), c.max_width, c.max_height) == 1
 
 
 def test_auto_int8_uses_the_dsps_and_lut_columns():

@@ -166,11 +166,21 @@ def frames(rng, *, channels, width, height, count):
     return beats, expected
 
 
-@pytest.mark.parametrize("channels", [1, 3, 4])
-def test_serializer_order_header_and_back_pressure(channels):
+def beats_of(pixels, k, channels):
+    """Pixel beats grouped ``k`` to a beat, pixel 0 in the low bits (tuser of the first,
+    tlast of the last)."""
+    return [(sum(d << (8 * channels * p) for p, (d, _, _) in enumerate(pixels[i:i + k])),
+             pixels[i + k - 1][1], pixels[i][2]) for i in range(0, len(pixels), k)]
+
+
+# Several pixels per beat send the same bytes as one per beat: pixel 0's first.
+@pytest.mark.parametrize("channels, k", [(1, 1), (3, 1), (4, 1), (3, 2), (1, 4)])
+def test_serializer_order_header_and_back_pressure(channels, k):
     rng = make_rng(channels)
-    beats, expected = frames(rng, channels=channels, width=3, height=2, count=3)
-    dut = PixelSerializer(channels=channels)
+    pixels, expected = frames(rng, channels=channels, width=4, height=2, count=3)
+    beats = beats_of(pixels, k, channels)
+    dut = PixelSerializer(channels=channels, pixels_per_beat=k)
+    assert len(dut.s_axis.tdata) == 8 * channels * k
     received = []
 
     async def source(ctx):

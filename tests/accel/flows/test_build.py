@@ -330,3 +330,21 @@ def test_the_default_frame_is_whole_patches(tmp_path):
     assert report["frame"] == {"width": 255, "height": 255}
     assert report["build"]["size"] is None
     assert report["configuration"]["max_frame"] == {"width": 1920, "height": 1080}
+
+
+def test_pixels_per_beat_is_chosen_or_given_and_recorded(tmp_path):
+    # auto: the fewest pixels per beat that keep up (one on a small array at n = 2); given:
+    # the core's pixel port that wide (two RGB pixels), the build recording it.
+    request = build_mod.resolve(array=(4, 4), batch=8, out=tmp_path / "a")
+    assert request.config.pixels_per_beat == 1
+    job = BuildConfig(array=(8, 8), batch=8, size=(24, 24), synth=False, pixels_per_beat=2)
+    assert BuildConfig.from_dict(job.to_dict()) == job
+    assert "pixels_per_beat" not in BuildConfig(array=(4, 4)).to_dict()
+    report = build_mod.build(job, out=tmp_path / "b")
+    assert report["configuration"]["pixels_per_beat"] == 2
+    assert report["build"]["pixels_per_beat"] == 2
+    verilog = (tmp_path / "b" / "patchinr_core.v").read_text()
+    assert re.search(r"output \[47:0\] m_axis_pix_tdata", verilog)
+    assert "#define PATCHINR_BUILD_PIXELS_PER_BEAT 2u" in (
+        tmp_path / "b" / "patchinr_core.h").read_text()
+    assert "2 pixels per beat" in build_mod.summary(report, "b")

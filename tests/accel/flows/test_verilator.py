@@ -78,6 +78,17 @@ def _query(built, mf, q, *, stall=0.0, seed=0):
         return core.query(q, quantized=True), core.cycles
 
 
+def _frame_with_and_without_back_pressure(built, mf, config, width, height, *, seed):
+    """The integer reference's frame under back-pressure, then again without it in the
+    cycle model's CYCLES."""
+    expected = reference_frame(mf, config, width, height, "int8")
+    frame, _ = _render(built, mf, width=width, height=height, stall=0.3, seed=seed)
+    assert_frames_equal(frame, expected)
+    frame, cycles = _render(built, mf, width=width, height=height)
+    assert_frames_equal(frame, expected)
+    assert cycles == frame_cycles(config, width, height)["total"]
+
+
 def test_frame_matches_integer_reference_and_cycle_model(built, model_file, config):
     frame, cycles = _render(built, model_file, width=WIDTH, height=HEIGHT, precision="int8")
     assert_frames_equal(frame, reference_frame(model_file, config, WIDTH, HEIGHT, "int8"))
@@ -201,9 +212,18 @@ def test_ecp5_core_with_its_registered_multipliers(build_dir):
     xcvu9p = AccelConfig(model=mf.config, rows=4, cols=2, batch=8, max_width=8, max_height=8)
     assert "MULT18X18D" not in export_core(xcvu9p, zero_init=False)
     built = build_model(config, build_dir=build_dir, opt="-O0", progress=False)
-    expected = reference_frame(mf, config, 8, 6, "int8")
-    frame, cycles = _render(built, mf, width=8, height=6, stall=0.3, seed=2)
-    assert_frames_equal(frame, expected)
-    frame, cycles = _render(built, mf, width=8, height=6)
-    assert_frames_equal(frame, expected)
-    assert cycles == frame_cycles(config, 8, 6)["total"]
+    _frame_with_and_without_back_pressure(built, mf, config, 8, 6, seed=2)
+
+
+def test_four_rgb_pixels_per_beat(build_dir):
+    # Four RGB pixels per beat: a 96-bit tdata, which Verilator holds as a wide word; the
+    # harness hands the driver its pixels one by one (tuser on a beat's first, tlast on its
+    # last, the driver checking both per frame and line). Back-pressure, then CYCLES.
+    mf = random_model(patch=4, channels=3, hidden=6, layers=1, seed=9)
+    config = AccelConfig(model=mf.config, rows=12, cols=12, batch=8, max_width=16,
+                         max_height=8, pixels_per_beat=4)
+    assert config.pix_bits == 96
+    built = build_model(config, build_dir=build_dir, opt="-O0", progress=False)
+    _frame_with_and_without_back_pressure(built, mf, config, 16, 8, seed=4)
+    with built.open() as link:
+        assert PatchINRDriver(link).info.pixels_per_beat == 4

@@ -22,11 +22,12 @@ from tests.accel.models import random_model
 
 
 def build(*, patch=2, channels=1, hidden=8, layers=2, rows=4, cols=4, batch=8, width=12,
-          height=8, precision="int8", seed=0, max_width=None, device="xcvu9p", bank_words=None):
+          height=8, precision="int8", seed=0, max_width=None, device="xcvu9p", bank_words=None,
+          pixels_per_beat=1):
     mf = random_model(patch=patch, channels=channels, hidden=hidden, layers=layers, seed=seed)
     cfg = AccelConfig(model=mf.config, rows=rows, cols=cols, batch=batch, precision=precision,
                       max_width=max_width or width, max_height=height, device=device,
-                      bank_words=bank_words)
+                      bank_words=bank_words, pixels_per_beat=pixels_per_beat)
     return mf, cfg
 
 
@@ -61,8 +62,13 @@ def check_frame(mf, cfg, width, height, *, precision="int8", **kw):
     # (two levels, 4 cycles).
     dict(patch=2, channels=3, width=8, height=4, hidden=10, layers=3, device="lfe5u-85f",
          bank_words=4),
+    # Several pixels per beat: a whole patch line of a gray 4x4 patch, half an RGB one
+    # (its 6 values wrap past the last of 8 output banks).
+    dict(patch=4, width=16, height=8, pixels_per_beat=4),
+    dict(patch=4, channels=3, width=16, height=8, rows=8, cols=8, hidden=10,
+         pixels_per_beat=2),
 ], ids=["n1", "n2", "n3-width6", "n4-array4x2", "rgb-width10", "array2x2-3layers",
-        "ecp5-unpacked", "ecp5-banked"])
+        "ecp5-unpacked", "ecp5-banked", "n4-4ppb", "n4-rgb-2ppb"])
 def test_frame_matches_reference_and_cycle_model(case):
     width, height = case.pop("width"), case.pop("height")
     mf, cfg = build(width=width, height=height, **case)
@@ -94,10 +100,12 @@ def test_random_configurations(patch, channels, hidden, layers, shape, batch, gr
     assert res.cycles == frame_cycles(cfg, width, height)["total"]
 
 
-def test_backpressure_and_streamed_weights_lose_nothing():
+@pytest.mark.parametrize("pixels_per_beat", [1, 2])
+def test_backpressure_and_streamed_weights_lose_nothing(pixels_per_beat):
     """tready drops at random on the output, the weights arrive over the stream with gaps:
-    the same frame, every pixel exactly once, in order (tuser on the first, tlast per line)."""
-    mf, cfg = build(width=12, height=8)
+    the same frame, every pixel exactly once, in order (tuser on the first, tlast per line;
+    with two pixels per beat, on the first and last pixel of their beats)."""
+    mf, cfg = build(width=12, height=8, pixels_per_beat=pixels_per_beat)
     res = check_frame(mf, cfg, 12, 8, stall=0.4, gaps=0.3, stream_weights=True, seed=3)
     users = [b[2] for b in res.beats]
     lasts = [i for i, b in enumerate(res.beats) if b[1]]
@@ -112,9 +120,10 @@ def test_reset_mid_frame_then_a_new_frame():
         check_frame(mf, cfg, 12, 8, reset_after=after)
 
 
-def test_query_stream_with_gaps():
+@pytest.mark.parametrize("pixels_per_beat", [1, 2])
+def test_query_stream_with_gaps(pixels_per_beat):
     """Arbitrary coordinates (whole int16 range) over s_axis_coord: each query's patch."""
-    mf, cfg = build(width=12, height=8)
+    mf, cfg = build(width=12, height=8, pixels_per_beat=pixels_per_beat)
     rng = np.random.default_rng(5)
     q = np.concatenate([[[-32767, -32767], [32767, 32767], [0, 0]],
                         rng.integers(-32767, 32768, size=(18, 2))])

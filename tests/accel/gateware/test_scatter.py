@@ -15,10 +15,10 @@ from model.data import unpatchify
 from tests.simutil import axis_get, axis_monitor
 
 
-def _config(*, n, channels, lanes, batch, pw_max, ph_max):
+def _config(*, n, channels, lanes, batch, pw_max, ph_max, k=1):
     return AccelConfig(model=PatchINRConfig(patch=n, channels=channels, hidden=8, layers=1),
                        rows=lanes, cols=lanes, batch=batch, max_width=pw_max * n,
-                       max_height=ph_max * n)
+                       max_height=ph_max * n, pixels_per_beat=k)
 
 
 @dataclass
@@ -37,21 +37,31 @@ def _pack(pixel):
     return sum(int(v) << (8 * ch) for ch, v in enumerate(pixel))
 
 
-def _expected_beats(job, n, channels):
-    """``(tdata, tlast, tuser)`` of every pixel: the reference unpatchify (frame mode) or
-    each query's patch in raster order (query mode), ``tlast`` on the job's last pixel only;
-    a job whose total comes only after its last pixel has left cannot mark it, and ends
-    without ``tlast`` (the core never does that: the last query's coordinate carries it)."""
+def _expected_beats(job, n, channels, k=1):
+    """``(tdata, tlast, tuser)`` of every beat of ``k`` pixels: the reference unpatchify
+    (frame mode, ``tlast`` on each line's last pixel) or each query's patch in raster order
+    (query mode, ``tlast`` on the job's last pixel only; a job whose total comes only after
+    its last pixel has left cannot mark it, and ends without ``tlast``: the core never does
+    that, the last query's coordinate carries it), pixel ``p`` of a beat in its bits
+    ``[8*channels*(p+1)-1 : 8*channels*p]``."""
     if job.mode == MODE_FRAME:
         width, height = job.pw * n, job.ph * n
         img = unpatchify(job.values, width, height, n, channels)
-        return [(_pack(img[y, x]), int(x == width - 1), int(x == 0 and y == 0))
-                for y in range(height) for x in range(width)]
-    pixels = job.values.reshape(job.queries, n * n, channels)
-    last = (job.queries - 1, n * n - 1)
-    return [(_pack(pixels[q, i]), int((q, i) == last and not job.late_total),
-             int(q == 0 and i == 0))
-            for q in range(job.queries) for i in range(n * n)]
+        pixels = [(_pack(img[y, x]), int(x == width - 1), int(x == 0 and y == 0))
+                  for y in range(height) for x in range(width)]
+    else:
+        values = job.values.reshape(job.queries, n * n, channels)
+        last = (job.queries - 1, n * n - 1)
+        pixels = [(_pack(values[q, i]), int((q, i) == last and not job.late_total),
+                   int(q == 0 and i == 0))
+                  for q in range(job.queries) for i in range(n * n)]
+    beats = []
+    for i in range(0, len(pixels), k):
+        group = pixels[i:i + k]
+        assert not any(t for _, t, _ in group[:-1]), "a line ends inside a beat"
+        beats.append((sum(d << (8 * channels * p) for p, (d, _, _) in enumerate(group)),
+                      group[-1][1], group[0][2]))
+    return beats
 
 
 def _freed_after(job, sent, n):
@@ -66,6 +76,7 @@ def _run(cfg, jobs, *, seed, write_prob=0.6, stall_prob=0.3):
     a sink applies random back-pressure, a monitor checks the bookkeeping every cycle."""
     n, channels = cfg.model.patch, cfg.model.channels
     lanes, words, slots = cfg.cols, cfg.out_words, cfg.out_slots
+    k = cfg.pixels_per_beat
     rng = random.Random(seed)
     for job in jobs:
         job.values = np.array([[rng.randrange(256) for _ in range(cfg.model.out_features)]
@@ -127,13 +138,14 @@ def _run(cfg, jobs, *, seed, write_prob=0.6, stall_prob=0.3):
             await ctx.tick().until(dut.done)
             ctx.set(dut.total_valid, 0)
             assert not ctx.get(dut.busy)
-            assert job.received == _expected_beats(job, n, channels)
+            assert job.received == _expected_beats(job, n, channels, k)
             assert ctx.get(dut.freed) == job.queries
             assert ctx.get(dut.pixels) == job.queries * n * n
 
     async def sink(ctx):
         for job in jobs:
-            job.received += await axis_get(ctx, dut.m_axis_pix, count=job.queries * n * n,
+            job.received += await axis_get(ctx, dut.m_axis_pix,
+                                           count=job.queries * n * n // k,
                                            rng=rng, stall_prob=stall_prob, user=True)
 
     async def monitor(ctx):
@@ -154,7 +166,7 @@ def _run(cfg, jobs, *, seed, write_prob=0.6, stall_prob=0.3):
                 if not job.late_total:
                     assert sent_before, "done in the cycle after the last pixel"
             sent_before = bool(valid and ready)
-            sent += sent_before
+            sent += k * sent_before                          # pixels
 
     async def watchdog(ctx):
         # A wrong design may never finish a job: fail instead of hanging.
@@ -178,21 +190,24 @@ def _run(cfg, jobs, *, seed, write_prob=0.6, stall_prob=0.3):
     assert beats == [b for job in jobs for b in job.received]
 
 
-# (n, channels, lanes C): every n in {1, 2, 3}, channels 1 and 3, C in {3, 4, 8}, with C
-# not a multiple of the channels and patches that spill over several words.
-GEOMETRIES = [(1, 1, 3), (1, 3, 4), (2, 1, 4), (2, 3, 3), (2, 3, 8), (3, 1, 8), (3, 3, 4),
-              (3, 3, 3)]
+# (n, channels, lanes C, pixels per beat k): every n in {1, 2, 3}, channels 1 and 3, C in
+# {3, 4, 8}, with C not a multiple of the channels and patches that spill over several
+# words; beats of 2 and 4 pixels, one that fills every bank (4 x 1 on 4 lanes), one that
+# wraps past the last bank (2 x 3 on 8), several beats per patch line (n = 4, k = 2).
+GEOMETRIES = [(1, 1, 3, 1), (1, 3, 4, 1), (2, 1, 4, 1), (2, 3, 3, 1), (2, 3, 8, 1),
+              (3, 1, 8, 1), (3, 3, 4, 1), (3, 3, 3, 1), (2, 3, 8, 2), (4, 1, 4, 4),
+              (4, 3, 8, 2)]
 
 
-@pytest.mark.parametrize("n, channels, lanes", GEOMETRIES)
+@pytest.mark.parametrize("n, channels, lanes, k", GEOMETRIES)
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2 ** 32 - 1), ph=st.integers(1, 3), narrow=st.integers(1, 2),
        queries=st.integers(1, 14))
-def test_jobs(n, channels, lanes, seed, ph, narrow, queries):
+def test_jobs(n, channels, lanes, k, seed, ph, narrow, queries):
     # batch 3 and at most 6 patches per row: a ring of 9 slots, which every frame of more
     # than 9 queries wraps. The first frame's rows are wider than a batch, the second's
     # shorter; then a query-mode job with total known early, one with it known late.
-    cfg = _config(n=n, channels=channels, lanes=lanes, batch=3, pw_max=6, ph_max=4)
+    cfg = _config(n=n, channels=channels, lanes=lanes, batch=3, pw_max=6, ph_max=4, k=k)
     jobs = [
         Job(MODE_FRAME, pw=6, ph=ph + 1, queries=6 * (ph + 1)),
         Job(MODE_FRAME, pw=narrow, ph=4, queries=narrow * 4),
@@ -207,11 +222,13 @@ def test_single_patch_frame():
     _run(cfg, [Job(MODE_FRAME, pw=1, ph=1, queries=1)], seed=3)
 
 
-def test_full_rate():
-    """With the frame committed and the sink always ready: the first pixel ``latency``
-    cycles after ``committed``, then one pixel per cycle, ``done`` right after the last."""
-    n, pw, ph = 2, 3, 2
-    cfg = _config(n=n, channels=3, lanes=4, batch=4, pw_max=4, ph_max=2)
+@pytest.mark.parametrize("n, k, lanes", [(2, 1, 4), (4, 2, 8), (4, 4, 12)])
+def test_full_rate(n, k, lanes):
+    """With the frame committed and the sink always ready: the first beat ``latency``
+    cycles after ``committed``, then one beat of ``k`` pixels per cycle, ``done`` right
+    after the last."""
+    pw, ph = 3, 2
+    cfg = _config(n=n, channels=3, lanes=lanes, batch=4, pw_max=4, ph_max=2, k=k)
     dut = PatchScatter(config=cfg)
     rng = random.Random(5)
     values = np.array([[rng.randrange(256) for _ in range(cfg.model.out_features)]
@@ -226,16 +243,16 @@ def test_full_rate():
         ctx.set(dut.start, 0)
         for q in range(pw * ph):           # the ring holds the whole frame
             for o in range(cfg.model.out_features):
-                ctx.set(dut.wr[o % 4], {"valid": 1, "slot": q, "word": o // 4,
-                                        "data": int(values[q, o])})
+                ctx.set(dut.wr[o % lanes], {"valid": 1, "slot": q, "word": o // lanes,
+                                            "data": int(values[q, o])})
                 await ctx.tick()
-                ctx.set(dut.wr[o % 4].valid, 0)
+                ctx.set(dut.wr[o % lanes].valid, 0)
         ctx.set(dut.m_axis_pix.tready, 1)
         ctx.set(dut.committed, pw * ph)
         for _ in range(dut.latency):
             assert not ctx.get(dut.m_axis_pix.tvalid)
             await ctx.tick()
-        for _ in range(pw * ph * n * n):
+        for _ in range(pw * ph * n * n // k):
             *_, valid, beat = await ctx.tick().sample(dut.m_axis_pix.tvalid,
                                                       dut.m_axis_pix.tdata)
             assert valid
@@ -243,7 +260,7 @@ def test_full_rate():
         assert ctx.get(dut.done) and not ctx.get(dut.busy)
         await ctx.tick()
         assert not ctx.get(dut.done)
-        assert job.received == [b[0] for b in _expected_beats(job, n, 3)]
+        assert job.received == [b[0] for b in _expected_beats(job, n, 3, k)]
 
     sim = Simulator(dut)
     sim.add_clock(1 / CLOCK_HZ)
