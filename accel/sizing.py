@@ -17,7 +17,8 @@ from .config import CLOCK_HZ, PIXELS_PER_BEAT, AccelConfig
 from .cycles import frame_cycles, useful_macs
 from .device import DSP_CONTROL, DSP_PER_LANE, dsp_count, get_device, margins, onchip_bits
 
-__all__ = ["LUT_COST", "Choice", "auto_array", "throughput", "pixels_per_beat"]
+__all__ = ["LUT_COST", "Choice", "auto_array", "throughput", "pixels_per_beat",
+           "BEAT_TOLERANCE"]
 
 #: LUTs of one block as Yosys 0.23 ``synth_xilinx -family xcup`` maps it, a DSP48E2's
 #: registers and post-adder counted inside it (:func:`accel.flows.synth.estimate`): the
@@ -40,11 +41,12 @@ LUT_COST_ECP5 = {"int8_lut_pe": 309, "int8_dsp_row": 47, "lane_int8": 411, "rest
 BATCHES = (64, 128, 256, 512, 1024, 2048, 4096)
 
 
-def throughput(config, width, height, *, clock_hz=CLOCK_HZ):
-    """``(useful MACs per cycle, fps at clock_hz)`` of a ``width x height`` frame."""
+def throughput(config, width, height, *, clock_hz=CLOCK_HZ, frames=1):
+    """``(useful MACs per cycle, fps at clock_hz)`` of a ``width x height`` frame (a video
+    build: of a clip of ``frames`` such frames, one job)."""
     n = config.model.patch
-    cycles = frame_cycles(config, width, height, clock_hz=clock_hz)
-    return (useful_macs(config, (width // n) * (height // n)) / cycles["total"],
+    cycles = frame_cycles(config, width, height, clock_hz=clock_hz, frames=frames)
+    return (useful_macs(config, (width // n) * (height // n) * frames) / cycles["total"],
             cycles["fps"])
 
 
@@ -53,15 +55,16 @@ def throughput(config, width, height, *, clock_hz=CLOCK_HZ):
 BEAT_TOLERANCE = 0.01
 
 
-def pixels_per_beat(config, width, height, *, clock_hz=CLOCK_HZ):
+def pixels_per_beat(config, width, height, *, clock_hz=CLOCK_HZ, frames=1):
     """The fewest pixels per ``m_axis_pix`` beat (:data:`accel.config.PIXELS_PER_BEAT`,
     those ``config``'s patch size and columns allow) whose ``width x height`` frame is
-    within :data:`BEAT_TOLERANCE` of the widest beat's MACs per cycle: one pixel per
-    cycle bounds a frame at large patches (96 fps at 1080p and 200 MHz)."""
+    within :data:`~accel.sizing.BEAT_TOLERANCE` of the widest beat's MACs per cycle: one pixel per
+    cycle bounds a frame at large patches (96 fps at 1080p and 200 MHz). A video build's
+    ``frames``: the clip's length, rendered in one job."""
     n, ch = config.model.patch, config.model.channels
     options = [k for k in PIXELS_PER_BEAT if n % k == 0 and k * ch <= config.cols]
     rates = {k: throughput(config.replace(pixels_per_beat=k), width, height,
-                           clock_hz=clock_hz)[0] for k in options}
+                           clock_hz=clock_hz, frames=frames)[0] for k in options}
     best = max(rates.values())
     return min(k for k in options if rates[k] >= (1 - BEAT_TOLERANCE) * best)
 
@@ -94,6 +97,7 @@ class Choice:
     lut: float
     onchip_bits: int
     clock_hz: int = CLOCK_HZ
+    frames: int = 1
 
     def reason(self):
         c = self.config
@@ -102,9 +106,11 @@ class Choice:
             lut += f", {c.pixels_per_beat} pixels per beat"
         dsp = "MULT18X18D" if get_device(c.device)["family"] == "ecp5" else "DSP48E2"
         mg = margins(get_device(c.device))
+        frame = (f"a {c.max_width}x{c.max_height} frame" if self.frames == 1 else
+                 f"a clip of {self.frames} {c.max_width}x{c.max_height} frames")
         return (f"--array auto: {c.rows}x{c.cols}{lut}, batch {c.batch}: "
-                f"{self.macs_per_cycle:,.0f} useful MACs/cycle on a {c.max_width}x"
-                f"{c.max_height} frame ({self.fps:.1f} fps at {self.clock_hz / 1e6:g} MHz), "
+                f"{self.macs_per_cycle:,.0f} useful MACs/cycle on {frame} "
+                f"({self.fps:.1f} fps at {self.clock_hz / 1e6:g} MHz), "
                 f"the most of {self.considered} arrays that fit the {c.device.upper()} within "
                 f"DSP {mg['dsp']:.0%}, LUT {mg['lut']:.0%} and memory "
                 f"{mg['bram36']:.0%} ({self.dsp:,} {dsp}, ~{self.lut:,.0f} LUT, "
@@ -123,12 +129,13 @@ def _fits(config):
 
 
 def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
-               clock_hz=CLOCK_HZ):
+               clock_hz=CLOCK_HZ, frames=1):
     """The :class:`Choice` of array (rows a multiple of the columns, powers of two
     across), LUT columns (INT8) and batch with the most useful MACs per cycle on
     ``max_frame`` (rounded down to whole patches), within :func:`accel.device.margins` of
     ``device`` (a key of :data:`accel.device.DEVICES`), with the pixels per beat that
-    let its output keep up (:func:`pixels_per_beat`)."""
+    let its output keep up (:func:`pixels_per_beat`). A video model's speed is that of a
+    clip of ``frames`` frames in one job, as its build renders them."""
     w, h = max_frame
     w, h = w - w % model.patch, h - h % model.patch
     fitting = []
@@ -152,15 +159,15 @@ def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
             break
         evaluated += 1
         # The output keeps up with the array: as many pixels per beat as that takes.
-        config = config.replace(pixels_per_beat=pixels_per_beat(config, w, h,
-                                                                clock_hz=clock_hz))
-        macs, fps = throughput(config, w, h, clock_hz=clock_hz)
+        config = config.replace(pixels_per_beat=pixels_per_beat(
+            config, w, h, clock_hz=clock_hz, frames=frames))
+        macs, fps = throughput(config, w, h, clock_hz=clock_hz, frames=frames)
         _, dsp, lut, bits = _fits(config)
         key = (round(macs, 3), -dsp, -lut, -config.batch)
         if best is None or key > best[0]:
             best = (key, Choice(config=config, macs_per_cycle=macs, fps=fps,
                                 considered=len(fitting), dsp=dsp, lut=lut, onchip_bits=bits,
-                                clock_hz=clock_hz))
+                                clock_hz=clock_hz, frames=frames))
         if progress is not None:
             progress(f"auto: {config.rows}x{config.cols} batch {config.batch}: "
                      f"{macs:,.0f} MACs/cycle")
@@ -184,10 +191,11 @@ def _smallest_batch(choice, evaluated, clock_hz):
     if small.batch == c.batch:
         return choice
     w, h = c.max_width, c.max_height
-    macs, fps = throughput(small, w, h, clock_hz=clock_hz)
+    macs, fps = throughput(small, w, h, clock_hz=clock_hz, frames=choice.frames)
     _, dsp, lut, bits = _fits(small)
     return Choice(config=small, macs_per_cycle=macs, fps=fps, considered=choice.considered,
-                  dsp=dsp, lut=lut, onchip_bits=bits, clock_hz=clock_hz)
+                  dsp=dsp, lut=lut, onchip_bits=bits, clock_hz=clock_hz,
+                  frames=choice.frames)
 
 
 def _cheapest_fit(base):

@@ -62,6 +62,9 @@ def build_parser():
                    help="the device whose array layout to simulate (default %(default)s: "
                         "packed DSP48E2 pairs; lfe5u-85f: one product per multiplier, as an "
                         "ECP5 build has)")
+    p.add_argument("--pixels-per-beat", type=int, default=1, metavar="1|2|4|8",
+                   help="pixels per m_axis_pix beat of the simulated build (default 1; a "
+                        "divisor of the patch size)")
     p.add_argument("--backend", default="amaranth", choices=list(SIMULATION),
                    help="Amaranth's simulator, or the exported Verilog compiled by Verilator "
                         "(needs `apt-get install verilator`; compiled models are cached in "
@@ -114,7 +117,8 @@ def main(argv=None):
                     backend=args.backend, upscale=args.upscale, first_frame=args.first_frame,
                     frames=args.frames, clip_frames=args.clip_frames,
                     verilator_opt=args.verilator_opt,
-                    verilator_threads=args.verilator_threads, device=args.device)
+                    verilator_threads=args.verilator_threads, device=args.device,
+                    pixels_per_beat=args.pixels_per_beat)
     res = simulate(sim, progress=not args.quiet)
     if res.kind == "clip":
         return _clip(args, res)

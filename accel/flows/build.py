@@ -321,7 +321,8 @@ def resolve(job=None, *, out="build", say=None, **fields):
         if array == "auto":
             from ..sizing import auto_array
             choice = auto_array(model_cfg, precision=precision, max_frame=max_frame,
-                                device=device["name"], clock_hz=job.clock_hz)
+                                device=device["name"], clock_hz=job.clock_hz,
+                                frames=clip_length(model_cfg, mf))
             config = choice.config
         else:
             config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
@@ -337,7 +338,8 @@ def resolve(job=None, *, out="build", say=None, **fields):
     if job.pixels_per_beat == "auto":
         from ..sizing import pixels_per_beat
         config = config.replace(pixels_per_beat=pixels_per_beat(
-            config, config.max_width, config.max_height, clock_hz=job.clock_hz))
+            config, config.max_width, config.max_height, clock_hz=job.clock_hz,
+            frames=clip_length(model_cfg, mf)))
     else:
         config = config.replace(pixels_per_beat=job.pixels_per_beat)
     check_fit(config)
@@ -352,6 +354,19 @@ def resolve(job=None, *, out="build", say=None, **fields):
         say(choice.reason())
     return BuildRequest(config=config, model_file=mf, weights=weights, width=width,
                         height=height, board=board, out=out, job=job)
+
+
+#: Frames of a video build's clip when the model file records none.
+CLIP_FRAMES = 16
+
+
+def clip_length(model, model_file):
+    """Frames a video build renders in one job: the fitted clip's length (the model file's
+    ``frames``), else :data:`CLIP_FRAMES`; 1 for an image model."""
+    if not model.is_video:
+        return 1
+    recorded = None if model_file is None else model_file.meta.get("frames")
+    return recorded if isinstance(recorded, int) and recorded > 0 else CLIP_FRAMES
 
 
 def board_device(board):
@@ -560,12 +575,7 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
     if request.job.array != "auto":
         report["auto"] = _auto_alternative(config, clock_hz)
     if model_cfg.is_video:
-        # A video build renders clips: the fitted clip's length (or 16 frames) in one job.
-        frames = 16
-        if request.weights is not None:
-            from model import export
-            recorded = export.load(request.weights).meta.get("frames")
-            frames = recorded if isinstance(recorded, int) and recorded > 0 else frames
+        frames = clip_length(model_cfg, request.model_file)
         clip = frame_cycles(config, width, height, frames=frames, clock_hz=clock_hz)
         report["clip"] = {"frames": frames, "cycles": clip["total"], "fps": clip["fps"]}
     if synthesis_error is not None:

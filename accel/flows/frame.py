@@ -40,8 +40,10 @@ class SimConfig:
     video model (``first_frame``, ``frames``, ``clip_frames``), else a frame. ``array``
     and ``batch`` default to :data:`accel.config.SIMULATION`'s for the backend, ``size``
     to the model file's frame; ``device`` decides the INT8 array's layout (an ECP5 build's
-    has no packed pairs); ``dual`` builds both datapaths and runs ``precision`` on them. The Verilator backend always streams the weights in over
-    ``s_axis_wgt`` (one compiled model serves every model file).
+    has no packed pairs); ``dual`` builds both datapaths and runs ``precision`` on them;
+    ``pixels_per_beat`` is the build's ``m_axis_pix`` width in pixels. The Verilator
+    backend always streams the weights in over ``s_axis_wgt`` (one compiled model serves
+    every model file).
     """
 
     weights: str
@@ -63,6 +65,7 @@ class SimConfig:
     clock_hz: int = CLOCK_HZ
     device: str = "xcvu9p"
     dual: bool = False
+    pixels_per_beat: int = 1
 
     def to_dict(self):
         return {k: (os.fspath(v) if k == "weights" else list(v) if isinstance(v, tuple) else v)
@@ -196,7 +199,8 @@ def _setup(sim):
     batch = SIMULATION[sim.backend].batch_for(rows) if sim.batch is None else sim.batch
     config = AccelConfig(model=cfg_m, rows=rows, cols=cols, batch=batch,
                          precision="dual" if sim.dual else sim.precision, max_width=width,
-                         max_height=height, device=sim.device)
+                         max_height=height, device=sim.device,
+                         pixels_per_beat=sim.pixels_per_beat)
     if sim.backend == "verilator":
         from .verilator import default_build_dir
         default_build_dir()                 # a bad PATCHINR_VERILATOR_DIR fails now

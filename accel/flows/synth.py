@@ -548,9 +548,13 @@ def estimate(config, *, cache_dir, tool=None, jobs=2, progress=None, memories=No
     direct = rows * cols <= s_rows * s_cols
     if direct:
         s_rows, s_cols = rows, cols
+    # The small core keeps the output's pixels per beat where its columns allow.
+    beat = max(k for k in (1, 2, 4, 8) if k <= config.pixels_per_beat
+               and k * config.model.channels <= s_cols)
     small = config if direct else AccelConfig(
         model=config.model, rows=s_rows, cols=s_cols, batch=config.batch,
-        precision=config.precision, max_width=config.max_width, max_height=config.max_height)
+        precision=config.precision, max_width=config.max_width, max_height=config.max_height,
+        pixels_per_beat=beat)
 
     say(f"synth: elaborating the {small.rows}x{small.cols} core")
     core_il, (small_pes, small_lanes, small_mems), core_top = _core_rtlil(small)

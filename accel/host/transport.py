@@ -10,7 +10,7 @@ Beats are numpy ``uint64`` arrays with ``tdata`` in bits ``[61:0]`` (32 bits on 
 but a video build's 64-bit coordinate stream, whose 48 used bits fit), ``tuser`` in bit 62
 and ``tlast`` in bit 63 (:func:`pack_beats`, :func:`unpack_beats`). Pixels arrive one
 entry per pixel: a build with several pixels per ``m_axis_pix`` beat (HWINFO) has its
-beats split by the transport (:func:`split_beat`), as a DMA engine writes a wide beat's
+beats split by the transport (:func:`~accel.host.transport.split_beat`), as a DMA engine writes a wide beat's
 pixels to consecutive addresses.
 """
 
@@ -86,7 +86,8 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def receive(self, count, *, timeout):
         """Up to ``count`` pixels from ``m_axis_pix``, one entry each with its beat's
-        ``tuser`` on the beat's first pixel and ``tlast`` on its last (:func:`split_beat`:
+        ``tuser`` on the beat's first pixel and ``tlast`` on its last
+        (:func:`~accel.host.transport.split_beat`:
         a build with one pixel per beat has one entry per beat), fewer only if ``timeout``
         core clock cycles pass first (hardware transports convert at their clock: 200 MHz
         makes a million cycles 5 ms)."""

@@ -169,3 +169,16 @@ def test_on_the_ecp5_auto_takes_the_smallest_batch_within_one_percent():
         except UserError:
             continue
         assert throughput(other, 1920, 1080)[0] <= vu_speed + 1e-9
+
+
+def test_a_video_build_is_sized_for_its_clip():
+    # A clip renders as one job, its frames' batches overlapping: the search weighs each
+    # array on the clip, and its pick is at least as fast on it as the single frame's pick.
+    model = PatchINRConfig(patch=2, coords=3)
+    clip = auto_array(model, precision="int8", max_frame=(128, 128), frames=16)
+    frame = auto_array(model, precision="int8", max_frame=(128, 128))
+    assert clip.frames == 16 and "a clip of 16 128x128 frames" in clip.reason()
+    c = clip.config
+    assert clip.macs_per_cycle == pytest.approx(
+        useful_macs(c, 64 * 64 * 16) / frame_cycles(c, 128, 128, frames=16)["total"])
+    assert clip.macs_per_cycle >= throughput(frame.config, 128, 128, frames=16)[0]
