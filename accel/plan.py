@@ -7,7 +7,7 @@ DSP count and the sizing search read these, and the gateware builds what they sa
 
 from dataclasses import dataclass
 
-__all__ = ["ArrayPlan", "segments", "LOW_BITS", "MAX_CASCADE"]
+__all__ = ["ArrayPlan", "segments", "LOW_BITS", "MAX_CASCADE", "PE_LATENCY", "PUMPED_LATENCY"]
 
 #: Bits of the low field: the odd column's weight sits at bit 0, the even column's at
 #: bit ``LOW_BITS`` of the 27-bit A operand. 18 is the widest that keeps the packed weight
@@ -18,6 +18,15 @@ LOW_BITS = 18
 #: field holds a signed 18-bit sum; one product is at most ``(-128)(-128) = 2**14``, so 7
 #: products (114,688) fit and 8 (131,072 = 2**17) would carry into the high field.
 MAX_CASCADE = ((1 << (LOW_BITS - 1)) - 1) // (1 << 14)
+
+
+#: Cycles from a DSP PE's activation to its partial sum (B, M and P registers).
+PE_LATENCY = 3
+
+#: The same for a double-pumped packed PE
+#: (:class:`~accel.gateware.int8.pumped.PumpedPair`): its fabric operand register, the
+#: slice's registers at twice the clock, a capture register and the fabric adder.
+PUMPED_LATENCY = 5
 
 
 def segments(rows):
@@ -40,6 +49,9 @@ class ArrayPlan:
     odd in number, then ``lut_cols`` :class:`~accel.gateware.int8.lut.LutPE` columns.
     Without ``packed`` (a device whose multipliers take one INT8 product each, the ECP5's
     MULT18X18D) every DSP column is a :class:`~accel.gateware.int8.wide.WidePE` column.
+    With ``pumped`` the packed pairs of rows ``wide_rows + 2k`` and ``wide_rows + 2k + 1``
+    share one DSP48E2 that runs at twice the fabric clock
+    (:class:`~accel.gateware.int8.pumped.PumpedPair`).
     """
 
     rows: int
@@ -47,6 +59,12 @@ class ArrayPlan:
     wide_rows: int
     lut_cols: int
     packed: bool = True
+    pumped: bool = False
+
+    def __post_init__(self):
+        if self.pumped and not self.packed:
+            raise ValueError("a double-pumped array packs two products per DSP slice: "
+                             "pumped needs packed")
 
     @property
     def packed_rows(self):
@@ -71,9 +89,16 @@ class ArrayPlan:
         return out
 
     @property
+    def pair_dsp_rows(self):
+        """DSP slices down each pair of columns below the wide rows: one per row, or one
+        per two rows when pumped."""
+        return -(-self.packed_rows // 2) if self.pumped else self.packed_rows
+
+    @property
     def dsps(self):
         """DSP slices of the array (DSP48E2s, or MULT18X18Ds unpacked)."""
-        return self.wide_rows * self.cols + self.packed_rows * (self.pairs + self.single_cols)
+        return (self.wide_rows * self.cols + self.pair_dsp_rows * self.pairs
+                + self.packed_rows * self.single_cols)
 
     @property
     def lut_pes(self):
@@ -89,5 +114,12 @@ class ArrayPlan:
     def latency(self):
         """Cycles from ``psum_top[c]`` to ``psum_bottom[c]``: one per row, the operand,
         product and sum registers of the last row, and the register that adds a cascade's
-        split-off sums (every column is padded to it)."""
-        return self.rows + 3
+        split-off sums (every column is padded to it); a pumped pair's two more (its
+        product crosses into the fabric before it is added)."""
+        return self.rows + self.pe_latency
+
+    @property
+    def pe_latency(self):
+        """Cycles from a packed PE's activation to its partial sum (:data:`PE_LATENCY`,
+        or :data:`PUMPED_LATENCY`)."""
+        return PUMPED_LATENCY if self.pumped and self.pairs else PE_LATENCY

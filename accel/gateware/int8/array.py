@@ -35,7 +35,7 @@ class Int8Array(wiring.Component):
         Partial sums, signed.
     """
 
-    def __init__(self, *, rows, cols, wide_rows, lut_cols=0, packed=True):
+    def __init__(self, *, rows, cols, wide_rows, lut_cols=0, packed=True, pumped=False):
         for name, v in (("rows", rows), ("cols", cols), ("wide rows", wide_rows)):
             positive_int(f"array {name}", v)
         if wide_rows > rows:
@@ -45,7 +45,7 @@ class Int8Array(wiring.Component):
             raise ValueError(f"array LUT columns must be an integer from 0 to {cols}, "
                              f"not {lut_cols!r}")
         self.plan = ArrayPlan(rows=rows, cols=cols, wide_rows=wide_rows, lut_cols=lut_cols,
-                              packed=bool(packed))
+                              packed=bool(packed), pumped=bool(pumped))
         self.rows, self.cols = rows, cols
         super().__init__({
             "a":           In(data.ArrayLayout(16, rows)),
@@ -73,7 +73,8 @@ class Int8Array(wiring.Component):
         swap = [self.swap[r] for r in range(plan.rows)]
         for kind, c0 in plan.groups:
             m.submodules[f"g{c0}"] = g = ColumnGroup(kind=kind, rows=plan.rows,
-                                                     wide_rows=plan.wide_rows)
+                                                     wide_rows=plan.wide_rows,
+                                                     pumped=plan.pumped and plan.pairs > 0)
             for r in range(plan.rows):
                 m.d.comb += [g.a[r].eq(a[r]), g.swap[r].eq(swap[r])]
             a = [g.a_out[r] for r in range(plan.rows)]

@@ -6,9 +6,10 @@ from amaranth.lib.wiring import In, Out
 
 from model.support.validate import one_of, positive_int
 
-from ...plan import segments
+from ...plan import PE_LATENCY, PUMPED_LATENCY, segments
 from .lut import LutPE
 from .pair import ROUND, PackedPair, pack_weights, split_sum
+from .pumped import PUMPED_SUM_BITS, PumpedPair
 from .wide import WidePE
 
 __all__ = ["ColumnGroup", "KINDS"]
@@ -34,10 +35,15 @@ class ColumnGroup(wiring.Component):
     w : In(ArrayLayout(16, width)), w_shift : In(width)
         Each column's weight word and shift (column ``j`` ``j`` cycles after column 0).
     psum_top : In(ArrayLayout(32, width)), psum_bottom : Out(ArrayLayout(32, width))
-        Partial sums, ``rows + 3`` cycles apart.
+        Partial sums, ``rows + 3`` cycles apart (``rows + 5`` in a pumped array, whose
+        every group is padded to its pumped pairs' latency).
+
+    A ``pumped`` pair group puts rows ``wide_rows + 2k`` and ``wide_rows + 2k + 1`` on one
+    :class:`~accel.gateware.int8.pumped.PumpedPair` (a DSP48E2 in the ``fast`` domain);
+    the other kinds are the same in a pumped array, only delayed to its latency.
     """
 
-    def __init__(self, *, kind, rows, wide_rows):
+    def __init__(self, *, kind, rows, wide_rows, pumped=False):
         one_of("column group kind", kind, KINDS)
         positive_int("column group rows", rows)
         positive_int("column group wide rows", wide_rows)
@@ -47,6 +53,10 @@ class ColumnGroup(wiring.Component):
         if kind == "pair" and wide_rows == rows:
             raise ValueError("a pair group needs rows below the wide rows")
         self.kind, self.rows, self.wide_rows = kind, rows, wide_rows
+        self.pumped = bool(pumped)
+        #: Cycles from a packed PE's activation to its sum, which sets every group's
+        #: latency in the array.
+        self.pe_latency = PUMPED_LATENCY if self.pumped else PE_LATENCY
         self.width = 2 if kind == "pair" else 1
         super().__init__({
             "a":           In(data.ArrayLayout(16, rows)),
@@ -127,11 +137,13 @@ class ColumnGroup(wiring.Component):
             ready = [W + 2, W + 3]      # when each is valid, from the even column's time
             packed = words(pack_weights(w_even[:8], w_odd[:8]), (R - W),
                            f"wp{c0}")
+            pes = self._packed_pes(m, c0)
+            L = self.pe_latency
             r = W
             for length in segments((R - W)):
-                pc = Const(ROUND, 48)
+                pc = Const(ROUND, PUMPED_SUM_BITS if self.pumped else 48)
                 for _ in range(length):
-                    m.submodules[f"pair_{r}_{c0}"] = pe = PackedPair()
+                    pe = pes[r - W]
                     a_src, s_src = left[r]
                     m.d.comb += [pe.a_in.eq(a_src[:8]), pe.swap_in.eq(s_src),
                                  pe.w_shift.eq(tokens[r]), pe.w_in.eq(packed[r - W]),
@@ -139,13 +151,13 @@ class ColumnGroup(wiring.Component):
                     left[r] = (pe.a_out, pe.swap_out)
                     pc = pe.pcout
                     r += 1
-                tail = r - 1           # its P is valid at tail + 3
+                tail = r - 1           # its sum is valid at tail + L
                 parts = split_sum(pc)
                 for j in (0, 1):
-                    before = delay(sums[j], tail + 3 - ready[j], f"ps{c0 + j}_{tail}")
+                    before = delay(sums[j], tail + L - ready[j], f"ps{c0 + j}_{tail}")
                     after = Signal(32, name=f"ps{c0 + j}_{tail}", reset_less=True)
                     m.d.sync += after.eq(before.as_signed() + parts[j])
-                    sums[j], ready[j] = after, tail + 4
+                    sums[j], ready[j] = after, tail + L + 1
             m.d.comb += [self.psum_bottom[c0].eq(sums[0]),
                          self.psum_bottom[c1].eq(delay(sums[1], 1, f"pb{c1}"))]
         else:
@@ -174,8 +186,38 @@ class ColumnGroup(wiring.Component):
                              pe.w_shift.eq(tokens[r]), pe.w_in.eq(below[r - W][:8])]
                 left[r] = (pe.a_out, pe.swap_out)
                 pc = out
-            pad = 0 if lut_pe else 1
+            # To the packed pairs' latency (a LUT PE's last row already has it, unpumped).
+            pad = (0 if lut_pe else 1) + self.pe_latency - PE_LATENCY
             m.d.comb += self.psum_bottom[c].eq(delay(pc[:32], pad, f"pb{c}"))
         for r in range(R):
             m.d.comb += [self.a_out[r].eq(left[r][0]), self.swap_out[r].eq(left[r][1])]
         return m
+
+    def _packed_pes(self, m, c0):
+        """The packed PEs of rows ``wide_rows ..``, in order, as objects with one PE's
+        ports: a :class:`~.pair.PackedPair` per row, or a
+        :class:`~.pumped.PumpedPair`'s ``x`` and ``y`` per two rows."""
+        count = self.rows - self.wide_rows
+        if not self.pumped:
+            pes = []
+            for i in range(count):
+                m.submodules[f"pair_{self.wide_rows + i}_{c0}"] = pe = PackedPair()
+                pes.append(pe)
+            return pes
+        pes = []
+        for i in range(0, count, 2):
+            both = i + 1 < count
+            m.submodules[f"pumped_{self.wide_rows + i}_{c0}"] = dsp = PumpedPair(both=both)
+            pes += [_Half(dsp, "x")] + ([_Half(dsp, "y")] if both else [])
+        return pes
+
+
+class _Half:
+    """One PE of a :class:`~.pumped.PumpedPair`: its ``x_`` or ``y_`` ports by their
+    plain names."""
+
+    def __init__(self, dsp, prefix):
+        self._dsp, self._prefix = dsp, prefix
+
+    def __getattr__(self, name):
+        return getattr(self._dsp, f"{self._prefix}_{name}")

@@ -3,9 +3,11 @@
 does, and collect what leaves its columns."""
 
 import numpy as np
+from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from accel.config import CLOCK_HZ
+from accel.gateware.int8.pumped import FAST_DOMAIN
 
 
 def run_tiles(dut, tiles, *, row_skew=1, gap=0):
@@ -56,8 +58,18 @@ def run_tiles(dut, tiles, *, row_skew=1, gap=0):
             for key, idx, value in sched.get(t, []):
                 ctx.set(getattr(dut, key)[idx], 0)
 
-    sim = Simulator(dut)
+    top = dut
+    pumped = getattr(getattr(dut, "plan", None), "pumped", False)
+    if pumped:
+        # The double-pumped slices' clock: twice the frequency, rising with every sync
+        # edge (sync's first edge is at half its period).
+        top = Module()
+        top.domains += ClockDomain(FAST_DOMAIN)
+        top.submodules.dut = dut
+    sim = Simulator(top)
     sim.add_clock(1 / CLOCK_HZ)
+    if pumped:
+        sim.add_clock(1 / (2 * CLOCK_HZ), phase=1 / (2 * CLOCK_HZ), domain=FAST_DOMAIN)
     sim.add_testbench(bench)
     sim.run()
     result = []

@@ -28,8 +28,9 @@ def tile(rng, plan, queries, *, corners=0.5):
     return W, A, P
 
 
-def check(rows, cols, wide_rows, lut_cols, tiles):
-    dut = Int8Array(rows=rows, cols=cols, wide_rows=wide_rows, lut_cols=lut_cols)
+def check(rows, cols, wide_rows, lut_cols, tiles, *, pumped=False):
+    dut = Int8Array(rows=rows, cols=cols, wide_rows=wide_rows, lut_cols=lut_cols,
+                    pumped=pumped)
     for (W, A, P), got in zip(tiles, run_tiles(dut, tiles)):
         np.testing.assert_array_equal(got, P + A @ W.T)
 
@@ -95,3 +96,42 @@ def test_plan_counts():
 def test_rejects_bad_parameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Int8Array(**kwargs)
+
+
+# Double-pumped pairs (two rows' packed pairs on one DSP48E2 at twice the clock), in a
+# two-clock simulation: the longest cascade (an odd number of rows, so its last slice has
+# one PE), two cascades, beside a single DSP column and a LUT column padded to the pumped
+# latency, signed corners and extremes.
+@pytest.mark.parametrize("rows, cols, wide_rows, lut_cols", [
+    (2 + MAX_CASCADE, 2, 2, 0),
+    (2 + 2 * MAX_CASCADE, 4, 2, 1),
+    (6, 5, 2, 1),
+])
+def test_pumped_shapes_match_numpy(rows, cols, wide_rows, lut_cols):
+    rng = np.random.default_rng(rows * 100 + cols * 10 + lut_cols + 7)
+    plan = ArrayPlan(rows=rows, cols=cols, wide_rows=wide_rows, lut_cols=lut_cols,
+                     pumped=True)
+    assert plan.latency == rows + 5
+    check(rows, cols, wide_rows, lut_cols, [tile(rng, plan, q) for q in (5, 1, 3)],
+          pumped=True)
+
+
+def test_pumped_longest_cascade_at_its_extremes():
+    rows = 2 + MAX_CASCADE
+    tiles = []
+    for wv, av in ((-128, -128), (127, -128), (-128, 127)):
+        W = np.full((2, rows), wv)
+        A = np.full((3, rows), av)
+        W[:, :2], A[:, :2] = -2048, -32768
+        tiles.append((W, A, np.array([[2 ** 30, -2 ** 30], [-2 ** 30, 2 ** 30], [0, -1]])))
+    check(rows, 2, 2, 0, tiles, pumped=True)
+
+
+def test_pumped_plan_counts_a_slice_per_two_rows():
+    plan = ArrayPlan(rows=2 + 7, cols=6, wide_rows=2, lut_cols=1, pumped=True)
+    # 2 wide rows of 6 DSPs; 7 packed rows on 4 slices in each of 2 pairs; one single
+    # column of 7 DSPs; one LUT column.
+    assert (plan.pairs, plan.single_cols, plan.pair_dsp_rows) == (2, 1, 4)
+    assert plan.dsps == 2 * 6 + 4 * 2 + 7 * 1
+    with pytest.raises(ValueError, match="pumped needs packed"):
+        ArrayPlan(rows=4, cols=2, wide_rows=2, lut_cols=0, packed=False, pumped=True)
