@@ -206,11 +206,16 @@ class AccelConfig:
         ``pixels_per_beat * channels`` values sit in distinct output banks (at most
         ``cols`` of them). Lifts the output's one pixel per cycle, which bounds a frame
         at large patch sizes.
+    dsp_clock : {1, 2}
+        INT8 builds on the XCVU9P: the clock of the packed DSP48E2s as a multiple of the
+        fabric clock. At 2 two rows' packed pairs share each slice, which runs in the
+        ``fast`` domain (:class:`~accel.gateware.int8.pumped.PumpedPair`): twice the
+        multiplies per DSP48E2 and fabric cycle.
     """
 
     def __init__(self, *, model, rows=4, cols=4, batch=16, precision="int8", lut_cols=0,
                  max_width=MAX_FRAME[0], max_height=MAX_FRAME[1], device="xcvu9p",
-                 bank_words=None, pixels_per_beat=1):
+                 bank_words=None, pixels_per_beat=1, dsp_clock=1):
         if not isinstance(model, PatchINRConfig):
             raise TypeError(f"model must be a PatchINRConfig, not {model!r}")
         for name, v in (("array rows", rows), ("array columns", cols), ("batch", batch),
@@ -245,6 +250,14 @@ class AccelConfig:
         from .device import get_device
         self.device = device
         self._device = get_device(device)
+        if isinstance(dsp_clock, bool) or dsp_clock not in (1, 2):
+            raise UserError(f"DSP clock must be 1 or 2 (times the fabric clock), not "
+                            f"{dsp_clock!r}")
+        if dsp_clock == 2 and (precision != "int8" or self._device["family"] != "xcup"):
+            raise UserError(f"a DSP clock of twice the fabric's is for INT8 builds on the "
+                            f"XCVU9P (its packed DSP48E2s), not a {precision} build on the "
+                            f"{device.upper()}")
+        self.dsp_clock = dsp_clock
         if bank_words is not None and (
                 not isinstance(bank_words, int) or isinstance(bank_words, bool)
                 or bank_words < 0 or bank_words & (bank_words - 1)):
@@ -289,7 +302,8 @@ class AccelConfig:
         args = dict(model=self.model, rows=self.rows, cols=self.cols, batch=self.batch,
                     precision=self.precision, lut_cols=self.lut_cols,
                     max_width=self.max_width, max_height=self.max_height, device=self.device,
-                    bank_words=self._bank_words, pixels_per_beat=self.pixels_per_beat)
+                    bank_words=self._bank_words, pixels_per_beat=self.pixels_per_beat,
+                    dsp_clock=self.dsp_clock)
         unknown = set(changes) - set(args)
         if unknown:
             raise TypeError(f"unknown AccelConfig argument(s): {', '.join(sorted(unknown))}")
@@ -302,6 +316,8 @@ class AccelConfig:
             dev += f", bank_words={self._bank_words}"
         if self.pixels_per_beat != 1:
             dev += f", pixels_per_beat={self.pixels_per_beat}"
+        if self.dsp_clock != 1:
+            dev += f", dsp_clock={self.dsp_clock}"
         return (f"AccelConfig(rows={self.rows}, cols={self.cols}, batch={self.batch}, "
                 f"precision={self.precision!r}{lut}, patch={self.model.patch}, "
                 f"widths={self.model.widths}{dev})")
@@ -344,7 +360,7 @@ class AccelConfig:
         from .plan import ArrayPlan
         return ArrayPlan(rows=self.rows, cols=self.cols,
                          wide_rows=min(self.rows, self.model.coords), lut_cols=self.lut_cols,
-                         packed=self.device_family == "xcup")
+                         packed=self.device_family == "xcup", pumped=self.dsp_clock == 2)
 
     @cached_property
     def array_plan(self):

@@ -7,7 +7,10 @@ interfaces from the names alone:
 =================================  =====  ==============================================
 port                               dir    meaning
 =================================  =====  ==============================================
-``aclk``                           in     the one clock (200 MHz on the VCU118)
+``aclk``                           in     the fabric clock (200 MHz on the VCU118)
+``aclk2x``                         in     builds with ``dsp_clock = 2``: the INT8 array's
+                                          DSP48E2 clock, twice ``aclk``, synchronous and
+                                          rising with each ``aclk`` edge
 ``aresetn``                        in     active-low reset, synchronous to ``aclk`` (AXI)
 ``s_axil_{aw,w,b,ar,r}*``          -      AXI4-Lite subordinate, 12-bit byte addresses
 ``s_axis_wgt_t{data,valid,...}``   -      weight-stream sink (:mod:`accel.gateware.weight_loader`)
@@ -40,7 +43,8 @@ estimates. And every PE becomes an instance of one module per PE kind
 
 import re
 
-from amaranth import ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Shape, Signal
+from amaranth import (ClockDomain, ClockSignal, Const, Elaboratable, Module, ResetSignal, Shape,
+                      Signal)
 from amaranth.back import rtlil, verilog
 from amaranth.hdl import Fragment, Instance, _ast, _ir, _nir
 from amaranth.lib import wiring
@@ -49,6 +53,7 @@ from ..config import TOP_NAME, AccelConfig
 from ..formats import for_config
 from ..gateware.cells import cells_for
 from ..gateware.core import PatchINRCore
+from ..gateware.int8.pumped import FAST_DOMAIN
 
 __all__ = ["PE_NAME", "CoreTop", "CoreInstance", "export_core", "elaborate_core",
            "fragment_verilog", "share_pes", "pe_module", "convert_rtlil", "port_names", "module_ports"]
@@ -106,12 +111,25 @@ class CoreTop(Elaboratable):
                 attrs["X_INTERFACE_INFO"] = f"{_BUSES[path[0]]} {path[0]} {path[-1].upper()}"
             flat = Signal(member.shape, name=name, attrs=attrs)
             self._links.append((flat, value, member.flow))
-        self.ports = [self.aclk, self.aresetn] + [flat for flat, _, _ in self._links]
+        clocks = [self.aclk]
+        #: The DSP clock of a build whose DSP48E2s run at twice ``aclk`` (``None``
+        #: otherwise): synchronous to ``aclk`` and rising with each of its edges.
+        self.aclk2x = None
+        if core.config.dsp_clock == 2:
+            self.aclk2x = Signal(name="aclk2x", attrs={
+                "X_INTERFACE_INFO": "xilinx.com:signal:clock:1.0 aclk2x CLK",
+            })
+            clocks.append(self.aclk2x)
+        self.ports = clocks + [self.aresetn] + [flat for flat, _, _ in self._links]
 
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = cd = ClockDomain("sync")
         m.d.comb += [cd.clk.eq(self.aclk), cd.rst.eq(~self.aresetn)]
+        if self.aclk2x is not None:
+            # No reset: the pumped slices' registers are data, overwritten before use.
+            m.domains += (fast := ClockDomain(FAST_DOMAIN, reset_less=True))
+            m.d.comb += fast.clk.eq(self.aclk2x)
         m.submodules.core = self.core
         for flat, value, flow in self._links:
             if flow == wiring.In:
@@ -234,20 +252,25 @@ def _rtlil_ports(text, module):
 def pe_module(origin, arith):
     """``(module name, fresh copy)`` of a processing element of an elaborated core, or
     ``None`` if ``origin`` is not one: the generic PE is :data:`PE_NAME`, the INT8 array's
-    PEs ``PE_NAME`` with their kind (``_wide16x16``, ``_wide8x8``, ``_pair``, ``_lut``), and
-    its column groups (:class:`~accel.gateware.int8.column.ColumnGroup`, PEs shared inside)
-    ``patchinr_core_column_<kind><rows>w<wide rows>``."""
+    PEs ``PE_NAME`` with their kind (``_wide16x16``, ``_wide8x8``, ``_pair``, ``_lut``,
+    ``_pumped``, ``_pumped_x``), and its column groups
+    (:class:`~accel.gateware.int8.column.ColumnGroup`, PEs shared inside)
+    ``patchinr_core_column_<kind><rows>w<wide rows>`` (``_2x`` when pumped)."""
     from ..gateware.int8.column import ColumnGroup
     from ..gateware.int8.lut import LutPE
     from ..gateware.int8.pair import PackedPair
+    from ..gateware.int8.pumped import PumpedPair
     from ..gateware.int8.wide import WidePE
     from ..gateware.pe import ProcessingElement
     if isinstance(origin, ProcessingElement):
         return PE_NAME, lambda: ProcessingElement(arith=arith)
     if isinstance(origin, ColumnGroup):
-        kind, rows, wide = origin.kind, origin.rows, origin.wide_rows
-        return (f"{TOP_NAME}_column_{kind}{rows}w{wide}",
-                lambda: ColumnGroup(kind=kind, rows=rows, wide_rows=wide))
+        kind, rows, wide, pumped = origin.kind, origin.rows, origin.wide_rows, origin.pumped
+        return (f"{TOP_NAME}_column_{kind}{rows}w{wide}" + ("_2x" if pumped else ""),
+                lambda: ColumnGroup(kind=kind, rows=rows, wide_rows=wide, pumped=pumped))
+    if isinstance(origin, PumpedPair):
+        both = origin.both
+        return f"{PE_NAME}_pumped" + ("" if both else "_x"), lambda: PumpedPair(both=both)
     if isinstance(origin, PackedPair):      # before WidePE: it is one
         return f"{PE_NAME}_pair", PackedPair
     if isinstance(origin, WidePE):
@@ -272,7 +295,12 @@ def share_pes(fragment, arith, platform=None):
     references. ``platform`` is what the PEs are elaborated with (the device's
     :class:`~accel.gateware.cells.Cells`, or ``None``).
     """
-    domain = {"clk": ("i_clk", ClockSignal("sync")), "rst": ("i_rst", ResetSignal("sync"))}
+    # A module's clock ports as Amaranth names them: the pumped DSPs' domain is "fast".
+    domain = {"clk": ("i_clk", ClockSignal("sync")), "rst": ("i_rst", ResetSignal("sync")),
+              f"{FAST_DOMAIN}_clk": (f"i_{FAST_DOMAIN}_clk", ClockSignal(FAST_DOMAIN)),
+              # Converted alone, a module gets a reset for the domain it uses; nothing in
+              # the fast domain has one.
+              f"{FAST_DOMAIN}_rst": (f"i_{FAST_DOMAIN}_rst", Const(0, 1))}
     modules = {}            # name -> (RTLIL text, port names)
 
     def instance(pe, name, make):
@@ -358,7 +386,8 @@ def port_names(config):
         raise TypeError(f"config must be an AccelConfig, not {config!r}")
     core = PatchINRCore(config=config)
     core._MustUse__silence = True       # built for its signature only
-    ports = {"aclk": ("input", 1), "aresetn": ("input", 1)}
+    ports = {"aclk": ("input", 1), **({"aclk2x": ("input", 1)} if config.dsp_clock == 2
+                                       else {}), "aresetn": ("input", 1)}
     for path, member, _ in core.signature.flatten(core):
         ports["_".join(map(str, path))] = ("input" if member.flow == wiring.In else "output",
                                            Shape.cast(member.shape).width)
@@ -428,6 +457,7 @@ class CoreInstance(wiring.Component):
         core = PatchINRCore(config=config)
         core._MustUse__silence = True      # built for its signature only
         super().__init__(core.signature)
+        self._dsp_clock = config.dsp_clock
         self._ports = {}
         for path, member, value in self.signature.flatten(self):
             prefix = "i_" if member.flow == wiring.In else "o_"
@@ -435,13 +465,16 @@ class CoreInstance(wiring.Component):
         if verilog is not None:
             have = {("i_" if d == "input" else "o_") + n
                     for n, (d, _) in module_ports(verilog, TOP_NAME).items()
-                    if n not in ("aclk", "aresetn")}
+                    if n not in ("aclk", "aclk2x", "aresetn")}
             if have != set(self._ports):
                 raise RuntimeError(f"{TOP_NAME} ports differ from the core's signature: "
                                    f"{sorted(have ^ set(self._ports))}")
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = Instance(TOP_NAME, i_aclk=ClockSignal("sync"),
-                                     i_aresetn=~ResetSignal("sync"), **self._ports)
+        clocks = {"i_aclk": ClockSignal("sync")}
+        if self._dsp_clock == 2:
+            clocks["i_aclk2x"] = ClockSignal(FAST_DOMAIN)
+        m.submodules.core = Instance(TOP_NAME, **clocks, i_aresetn=~ResetSignal("sync"),
+                                     **self._ports)
         return m

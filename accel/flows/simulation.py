@@ -26,6 +26,7 @@ from model.support.errors import UserError
 
 from ..config import CLOCK_HZ
 from ..gateware.core import PatchINRCore
+from ..gateware.int8.pumped import FAST_DOMAIN
 from ..host.driver import Status
 from ..host.registers import REGISTERS
 from ..host.transport import (STREAMS, Transport, TransportTimeout, pack_beats, split_beat,
@@ -33,12 +34,23 @@ from ..host.transport import (STREAMS, Transport, TransportTimeout, pack_beats, 
 from ..host.weights import weight_stream
 from .testbench import axil_read, axil_write, axis_put
 
-__all__ = ["AmaranthTransport", "SimResult", "render"]
+__all__ = ["AmaranthTransport", "SimResult", "render", "add_clocks"]
 
+
+
+def add_clocks(sim, *, dsp_clock=1, clock_hz=CLOCK_HZ):
+    """The core's clocks in ``sim``: ``sync`` at ``clock_hz`` and, for a build whose DSPs
+    run at ``dsp_clock = 2`` times it, :data:`~accel.gateware.int8.pumped.FAST_DOMAIN`,
+    rising with every ``sync`` edge (as the board's MMCM makes them: synchronous and
+    edge-aligned)."""
+    sim.add_clock(1 / clock_hz, domain="sync")
+    if dsp_clock == 2:
+        # sync's first rising edge is at half its period: the fast clock's first there too.
+        sim.add_clock(1 / (2 * clock_hz), phase=1 / (2 * clock_hz), domain=FAST_DOMAIN)
 
 
 class _Harness(Elaboratable):
-    # Owns the clock domain so the transport can pulse the core's reset.
+    # Owns the clock domains so the transport can pulse the core's reset.
     def __init__(self, core):
         self.core = core
         self.domain = ClockDomain("sync")
@@ -46,6 +58,8 @@ class _Harness(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = self.domain
+        if self.core.config.dsp_clock == 2:
+            m.domains += ClockDomain(FAST_DOMAIN, reset_less=True)
         m.submodules.core = self.core
         return m
 
@@ -85,7 +99,7 @@ class AmaranthTransport(Transport):
         self.cycles = 0                 # clock cycles since the transport was opened
         self.hold_violations = 0
         self._sim = Simulator(self._harness)
-        self._sim.add_clock(1 / CLOCK_HZ, domain="sync")
+        add_clocks(self._sim, dsp_clock=config.dsp_clock)
         self._sim.add_testbench(self._host)
         self._sim.add_testbench(self._sink, background=True)
 

@@ -316,9 +316,10 @@ def build_model(config, *, build_dir=None, opt="-O2", jobs=2, threads=1, progres
     waivers = waiver_config(verilator) + "".join(f'inline -module "{name}"\n'
                                                  for name in pe_modules)
     digest = hashlib.sha256()
-    # The harness splits a beat into its pixels.
+    # The harness splits a beat into its pixels, and drives aclk2x where the core has one.
     beat = [f"-DPIXELS_PER_BEAT={config.pixels_per_beat}",
-            f"-DPIXEL_BITS={config.pix_bits // config.pixels_per_beat}"]
+            f"-DPIXEL_BITS={config.pix_bits // config.pixels_per_beat}",
+            f"-DDSP_CLOCK={config.dsp_clock}"]
     for part in (verilog, *models.values(), harness, waivers, _verilator_version(verilator),
                  opt, cxx, str(threads), *beat):
         digest.update(part.encode())

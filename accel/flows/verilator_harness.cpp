@@ -48,10 +48,10 @@
 #include "Vpatchinr_core.h"
 #include "verilated.h"
 
-// The build's beat: PIXELS_PER_BEAT pixels of PIXEL_BITS bits (accel/flows/verilator.py
-// defines both from the configuration).
-#if !defined(PIXELS_PER_BEAT) || !defined(PIXEL_BITS)
-#error "compile with -DPIXELS_PER_BEAT=k -DPIXEL_BITS=b"
+// The build's beat: PIXELS_PER_BEAT pixels of PIXEL_BITS bits; DSP_CLOCK 2 when the core has
+// an aclk2x (accel/flows/verilator.py defines all three from the configuration).
+#if !defined(PIXELS_PER_BEAT) || !defined(PIXEL_BITS) || !defined(DSP_CLOCK)
+#error "compile with -DPIXELS_PER_BEAT=k -DPIXEL_BITS=b -DDSP_CLOCK=1|2"
 #endif
 static_assert(PIXEL_BITS <= 32, "pixels travel as 32-bit words");
 
@@ -99,6 +99,9 @@ class Host {
 public:
     explicit Host(VerilatedContext *ctx) : top_(new Vpatchinr_core{ctx}) {
         top_->aclk = 0;
+#if DSP_CLOCK == 2
+        top_->aclk2x = 0;
+#endif
         top_->aresetn = 1;
         top_->eval();
     }
@@ -121,7 +124,18 @@ public:
                   top_->s_axil_bresp, top_->s_axil_rresp, top_->s_axil_rdata};
         sink();
         top_->aclk = 1;
+#if DSP_CLOCK == 2
+        // The DSP clock rises with aclk and again in the middle of the cycle.
+        top_->aclk2x = 1;
         top_->eval();
+        top_->aclk2x = 0;
+        top_->eval();
+        top_->aclk2x = 1;
+        top_->eval();
+        top_->aclk2x = 0;
+#else
+        top_->eval();
+#endif
         top_->aclk = 0;
         if (stalled_ > 0) stalled_--;
         cycles_++;

@@ -105,7 +105,8 @@ class Datapath(wiring.Component):
         plan = cfg.array_plan
         if plan is not None:
             m.submodules.array = arr = Int8Array(rows=R, cols=C, wide_rows=plan.wide_rows,
-                                                 lut_cols=plan.lut_cols, packed=plan.packed)
+                                                 lut_cols=plan.lut_cols, packed=plan.packed,
+                                                 pumped=plan.pumped)
         else:
             m.submodules.array = arr = MacArray(rows=R, cols=C, arith=arith)
             m.d.comb += arr.mode.eq(self.mode)

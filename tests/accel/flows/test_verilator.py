@@ -227,3 +227,15 @@ def test_four_rgb_pixels_per_beat(build_dir):
     _frame_with_and_without_back_pressure(built, mf, config, 16, 8, seed=4)
     with built.open() as link:
         assert PatchINRDriver(link).info.pixels_per_beat == 4
+
+
+def test_dsp48e2s_at_twice_the_clock(build_dir):
+    # The exported core with aclk2x: two rows' packed pairs on each DSP slice, the harness
+    # driving the second clock's edges with and between aclk's; 7 packed rows (the last
+    # slice with one PE) and a single-DSP column beside the pair.
+    mf = random_model(patch=2, channels=3, hidden=10, layers=2, seed=12)
+    config = AccelConfig(model=mf.config, rows=9, cols=3, batch=12, max_width=8,
+                         max_height=8, dsp_clock=2)
+    assert config.int8_plan.pumped
+    built = build_model(config, build_dir=build_dir, opt="-O0", progress=False)
+    _frame_with_and_without_back_pressure(built, mf, config, 8, 6, seed=6)

@@ -6,7 +6,7 @@ import numpy as np
 from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from accel.config import CLOCK_HZ
+from accel.flows.simulation import add_clocks
 from accel.gateware.int8.pumped import FAST_DOMAIN
 
 
@@ -61,15 +61,12 @@ def run_tiles(dut, tiles, *, row_skew=1, gap=0):
     top = dut
     pumped = getattr(getattr(dut, "plan", None), "pumped", False)
     if pumped:
-        # The double-pumped slices' clock: twice the frequency, rising with every sync
-        # edge (sync's first edge is at half its period).
+        # The double-pumped slices' clock domain, for add_clocks to drive.
         top = Module()
-        top.domains += ClockDomain(FAST_DOMAIN)
+        top.domains += ClockDomain(FAST_DOMAIN, reset_less=True)
         top.submodules.dut = dut
     sim = Simulator(top)
-    sim.add_clock(1 / CLOCK_HZ)
-    if pumped:
-        sim.add_clock(1 / (2 * CLOCK_HZ), phase=1 / (2 * CLOCK_HZ), domain=FAST_DOMAIN)
+    add_clocks(sim, dsp_clock=2 if pumped else 1)
     sim.add_testbench(bench)
     sim.run()
     result = []

@@ -23,11 +23,12 @@ from tests.accel.models import random_model
 
 def build(*, patch=2, channels=1, hidden=8, layers=2, rows=4, cols=4, batch=8, width=12,
           height=8, precision="int8", seed=0, max_width=None, device="xcvu9p", bank_words=None,
-          pixels_per_beat=1):
+          pixels_per_beat=1, dsp_clock=1):
     mf = random_model(patch=patch, channels=channels, hidden=hidden, layers=layers, seed=seed)
     cfg = AccelConfig(model=mf.config, rows=rows, cols=cols, batch=batch, precision=precision,
                       max_width=max_width or width, max_height=height, device=device,
-                      bank_words=bank_words, pixels_per_beat=pixels_per_beat)
+                      bank_words=bank_words, pixels_per_beat=pixels_per_beat,
+                      dsp_clock=dsp_clock)
     return mf, cfg
 
 
@@ -67,8 +68,12 @@ def check_frame(mf, cfg, width, height, *, precision="int8", **kw):
     dict(patch=4, width=16, height=8, pixels_per_beat=4),
     dict(patch=4, channels=3, width=16, height=8, rows=8, cols=8, hidden=10,
          pixels_per_beat=2),
+    # DSP48E2s at twice the fabric clock (two clocks in the simulator): 7 packed rows, the
+    # last slice with one PE, and 3 columns, so a single-DSP column beside the pair.
+    dict(patch=2, channels=3, width=8, height=4, hidden=10, rows=9, cols=3, batch=12,
+         dsp_clock=2),
 ], ids=["n1", "n2", "n3-width6", "n4-array4x2", "rgb-width10", "array2x2-3layers",
-        "ecp5-unpacked", "ecp5-banked", "n4-4ppb", "n4-rgb-2ppb"])
+        "ecp5-unpacked", "ecp5-banked", "n4-4ppb", "n4-rgb-2ppb", "dsp-2x"])
 def test_frame_matches_reference_and_cycle_model(case):
     width, height = case.pop("width"), case.pop("height")
     mf, cfg = build(width=width, height=height, **case)
