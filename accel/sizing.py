@@ -24,10 +24,13 @@ __all__ = ["LUT_COST", "Choice", "auto_array", "throughput", "pixels_per_beat",
 #: registers and post-adder counted inside it (:func:`accel.flows.synth.estimate`): the
 #: INT8 array's LUT PE, the fabric around a packed pair or a single-DSP PE below the wide
 #: rows (per row of a column group: cascade splits, partial-sum delay lines, load tree),
-#: the FP32 and dual PE, each precision's lane; and what the rest of a core (control,
-#: buffers' logic) takes at most, as a share of the device.
+#: the fabric of a double-pumped slice (its operand multiplexers and two partial-sum
+#: adders, :class:`~accel.gateware.int8.pumped.PumpedPair`), the FP32 and dual PE, each
+#: precision's lane; and what the rest of a core (control, buffers' logic) takes at most,
+#: as a share of the device.
 LUT_COST = {
-    "int8_lut_pe": 132, "int8_pair_row": 19, "int8_dsp_row": 1, "fp32_pe": 656,
+    "int8_lut_pe": 132, "int8_pair_row": 19, "int8_dsp_row": 1, "int8_pumped": 119,
+    "fp32_pe": 656,
     "dual_pe": 727, "lane_int8": 231, "lane_fp32": 654, "lane_dual": 994,
     "rest_share": 0.03,
 }
@@ -83,6 +86,8 @@ def lut_estimate(config):
              + plan.packed_rows * (plan.pairs * costs.get("int8_pair_row", 0)
                                    + (plan.single_cols + plan.lut_cols)
                                    * costs["int8_dsp_row"]))
+    if plan.pumped:
+        array += plan.pairs * plan.pair_dsp_rows * costs["int8_pumped"]
     return array + lane + rest
 
 
@@ -129,13 +134,14 @@ def _fits(config):
 
 
 def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
-               clock_hz=CLOCK_HZ, frames=1):
+               clock_hz=CLOCK_HZ, frames=1, dsp_clock=1):
     """The :class:`Choice` of array (rows a multiple of the columns, powers of two
     across), LUT columns (INT8) and batch with the most useful MACs per cycle on
     ``max_frame`` (rounded down to whole patches), within :func:`accel.device.margins` of
     ``device`` (a key of :data:`accel.device.DEVICES`), with the pixels per beat that
     let its output keep up (:func:`pixels_per_beat`). A video model's speed is that of a
-    clip of ``frames`` frames in one job, as its build renders them."""
+    clip of ``frames`` frames in one job, as its build renders them. ``dsp_clock = 2``
+    sizes arrays whose packed DSP48E2s run at twice the fabric clock."""
     w, h = max_frame
     w, h = w - w % model.patch, h - h % model.patch
     fitting = []
@@ -145,7 +151,7 @@ def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
             for batch in BATCHES:
                 config = _cheapest_fit(dict(model=model, rows=rows, cols=cols, batch=batch,
                                             precision=precision, max_width=w, max_height=h,
-                                            device=device))
+                                            device=device, dsp_clock=dsp_clock))
                 if config is not None:
                     fitting.append(config)
     if not fitting:
@@ -216,7 +222,8 @@ def _cheapest_fit(base):
         packed = device["family"] == "xcup"
         most = cols if packed else 0
         while lut <= most and ArrayPlan(rows=rows, cols=cols, wide_rows=wide, lut_cols=lut,
-                                        packed=packed).dsps > budget:
+                                        packed=packed,
+                                        pumped=base["dsp_clock"] == 2).dsps > budget:
             lut += 1
         if lut > most:
             return None

@@ -19,6 +19,7 @@ from amaranth.lib.wiring import In
 from amaranth.vendor import LatticeECP5Platform, XilinxPlatform
 
 from accel.config import CLOCK_HZ
+from accel.gateware.int8.pumped import FAST_DOMAIN
 
 __all__ = ["ACCEL_FREQ", "MMCMSettings", "mmcm_settings", "PLLSettings", "ecp5_pll_settings",
            "clock_settings", "AcceleratorClock"]
@@ -247,12 +248,20 @@ class AcceleratorClock(wiring.Component):
     reset path is the same synchroniser fed by ``rst_in`` alone: reset holds for the first
     2 cycles and after each ``rst_in`` pulse.
 
+    With ``dsp_clock = 2`` (UltraScale+ only) the MMCM's ``CLKOUT1`` makes twice ``freq``
+    from the same VCO (its divider half of ``CLKOUT0``'s, both at phase 0: the two clocks
+    are synchronous and rise together, PG338's ``dpu_2x_clk``) for the
+    :data:`~accel.gateware.int8.pumped.FAST_DOMAIN` of the INT8 array's pumped DSP48E2s,
+    through its own BUFG and with its own clock constraint; that domain has no reset.
+
     Parameters
     ----------
     in_freq : float
         Oscillator frequency at ``clk_in``, in Hz (VCU118 system clock: 300 MHz).
     freq : float
         Frequency of the ``sync`` domain, in Hz.
+    dsp_clock : {1, 2}
+        2: also drive the fast domain at twice ``freq``.
 
     Attributes
     ----------
@@ -266,12 +275,28 @@ class AcceleratorClock(wiring.Component):
     clk_in: In(1)
     rst_in: In(1)
 
-    def __init__(self, *, in_freq=300e6, freq=ACCEL_FREQ, family="xcup"):
+    def __init__(self, *, in_freq=300e6, freq=ACCEL_FREQ, family="xcup", dsp_clock=1):
         if family not in ("xcup", "ecp5"):
             raise ValueError(f"clock family must be 'xcup' or 'ecp5', not {family!r}")
+        if dsp_clock not in (1, 2) or (dsp_clock == 2 and family != "xcup"):
+            raise ValueError(f"DSP clock must be 1, or 2 on an UltraScale+ MMCM, not "
+                             f"{dsp_clock!r} ({family})")
         self._family = family
-        self._settings = (ecp5_pll_settings if family == "ecp5" else mmcm_settings)(
-            f_in=in_freq, f_out=freq)
+        self._dsp_clock = dsp_clock
+        if dsp_clock == 2:
+            # The fast clock's setting, and the fabric's from the same VCO at twice its
+            # divider.
+            fast = mmcm_settings(f_in=in_freq, f_out=2 * freq)
+            if 2 * fast.clkout0_divide > _O_MAX:
+                raise ValueError(f"no MMCM output divider makes {freq / 1e6:g} MHz beside "
+                                 f"{2 * freq / 1e6:g} MHz")
+            self._fast_divide = fast.clkout0_divide
+            self._settings = MMCMSettings(
+                f_in=in_freq, f_out=freq, divclk_divide=fast.divclk_divide,
+                clkfbout_mult=fast.clkfbout_mult, clkout0_divide=2 * fast.clkout0_divide)
+        else:
+            self._settings = (ecp5_pll_settings if family == "ecp5" else mmcm_settings)(
+                f_in=in_freq, f_out=freq)
         super().__init__()
 
     @property
@@ -305,6 +330,7 @@ class AcceleratorClock(wiring.Component):
             s = self._settings
             feedback = Signal()
             accel_clk = Signal()    # MMCM CLKOUT0; named for the XDC's create_clock
+            fast_clk = Signal()     # CLKOUT1, with dsp_clock 2
             locked = Signal()
             m.submodules.mmcm = Instance("MMCME4_ADV",
                 p_BANDWIDTH="OPTIMIZED",
@@ -316,6 +342,9 @@ class AcceleratorClock(wiring.Component):
                 p_CLKOUT0_DIVIDE_F=float(s.clkout0_divide),
                 p_CLKOUT0_PHASE=0.0,
                 p_CLKOUT0_DUTY_CYCLE=0.5,
+                **({"p_CLKOUT1_DIVIDE": self._fast_divide, "p_CLKOUT1_PHASE": 0.0,
+                    "p_CLKOUT1_DUTY_CYCLE": 0.5, "o_CLKOUT1": fast_clk}
+                   if self._dsp_clock == 2 else {}),
                 i_CLKIN1=self.clk_in,
                 i_CLKIN2=0,
                 i_CLKINSEL=1,
@@ -331,6 +360,10 @@ class AcceleratorClock(wiring.Component):
             )
             m.submodules.bufg = Instance("BUFG", i_I=accel_clk, o_O=ClockSignal("sync"))
             platform.add_clock_constraint(accel_clk, self.freq)
+            if self._dsp_clock == 2:
+                m.submodules.bufg_fast = Instance("BUFG", i_I=fast_clk,
+                                                  o_O=ClockSignal(FAST_DOMAIN))
+                platform.add_clock_constraint(fast_clk, 2 * self.freq)
             # RST already drops LOCKED; rst_in is ORed in as well so that the domain's reset
             # does not rely on how fast LOCKED falls.
             m.d.comb += arst.eq(self.rst_in | ~locked)

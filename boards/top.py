@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.vendor import LatticeECP5Platform
 
 from accel.gateware.axi import AXI4LiteSignature, AXIStreamSignature
+from accel.gateware.int8.pumped import FAST_DOMAIN
 from model.support.validate import positive_int
 
 from .clocking import ACCEL_FREQ, AcceleratorClock
@@ -91,6 +92,10 @@ class BoardTop(wiring.Component):
     pixels_per_beat : int
         Pixels per ``m_axis_pix`` beat (default 1); the UART sends them one after the
         other, so the byte stream is the same for every width.
+    dsp_clock : {1, 2}
+        2: the core's DSP48E2s take the fast domain at twice ``clock_hz``, which the
+        MMCM makes beside ``sync`` (:class:`~boards.clocking.AcceleratorClock`; in
+        simulation the testbench adds its clock).
     baud : float
         UART bit rate.
     debounce_cycles : int, optional
@@ -127,7 +132,8 @@ class BoardTop(wiring.Component):
     led: Out(4)
 
     def __init__(self, *, core, channels, pixels_per_beat=1, baud=115200,
-                 debounce_cycles=None, heartbeat_cycles=None, clock_hz=ACCEL_FREQ):
+                 debounce_cycles=None, heartbeat_cycles=None, clock_hz=ACCEL_FREQ,
+                 dsp_clock=1):
         scale = float(clock_hz) / ACCEL_FREQ if isinstance(clock_hz, (int, float)) else 1
         if debounce_cycles is None:
             debounce_cycles = max(1, round(DEBOUNCE_CYCLES * scale))
@@ -141,6 +147,9 @@ class BoardTop(wiring.Component):
         self._core = core
         self._channels = channels
         self._pixels_per_beat = pixels_per_beat
+        if dsp_clock not in (1, 2):
+            raise ValueError(f"DSP clock must be 1 or 2, not {dsp_clock!r}")
+        self._dsp_clock = dsp_clock
         self._clock_hz = float(clock_hz)
         baud_divider(clk_freq=self._clock_hz, baud=baud)   # a bad rate fails here
 
@@ -154,6 +163,8 @@ class BoardTop(wiring.Component):
         # The domain is defined here, where the core and the board logic use it, and driven
         # by AcceleratorClock.
         m.domains.sync = ClockDomain("sync")
+        if self._dsp_clock == 2:
+            m.domains += ClockDomain(FAST_DOMAIN, reset_less=True)
 
         if platform is None:
             # The simulation model of the MMCM takes its clock from the testbench.
@@ -161,7 +172,8 @@ class BoardTop(wiring.Component):
         else:
             family = "ecp5" if isinstance(platform, LatticeECP5Platform) else "xcup"
             m.submodules.clocking = clocking = AcceleratorClock(
-                in_freq=platform.default_clk_frequency, freq=self._clock_hz, family=family)
+                in_freq=platform.default_clk_frequency, freq=self._clock_hz, family=family,
+                dsp_clock=self._dsp_clock)
             m.d.comb += clocking.clk_in.eq(self._connect_pins(m, platform))
         m.d.comb += clocking.rst_in.eq(self.reset)
 

@@ -4,7 +4,7 @@ Command line::
 
     python -m accel.build --patch 2 --precision int8 [--weights FILE] [--array auto|RxC] \\
         [--batch 256] [--size 256x256] [--max-frame 1920x1080] [--pixels-per-beat auto] \\
-        [--board vcu118] [--clock-mhz 200] [--out build] \\
+        [--dsp-clock 1] [--board vcu118] [--clock-mhz 200] [--out build] \\
         [--no-synth] [--check]
     python -m accel.build --config build/report.json --out build2     # the same build again
 
@@ -71,6 +71,10 @@ def build_parser():
                    help="pixels per m_axis_pix beat: auto (the default), the fewest that let "
                         "the output keep up with the array; or 1, 2, 4, 8 (a divisor of the "
                         "patch size)")
+    p.add_argument("--dsp-clock", type=int, default=1, metavar="1|2",
+                   help="INT8 on the XCVU9P: the DSP48E2 clock as a multiple of the fabric "
+                        "clock (default 1; 2: two rows' packed pairs share each slice, the "
+                        "MMCM makes both clocks)")
     p.add_argument("--seed", type=int, default=1,
                    help="nextpnr's placement seed, ECP5 boards (default %(default)s): at high "
                         "fill the Fmax varies from one placement to the next")
@@ -120,7 +124,8 @@ def main(argv=None):
                           synth=not args.no_synth, check=args.check,
                           clock_hz=None if clock_hz is None else int(clock_hz),
                           hidden=args.hidden, layers=args.layers, seed=args.seed,
-                          pixels_per_beat=_pixels_per_beat(args.pixels_per_beat))
+                          pixels_per_beat=_pixels_per_beat(args.pixels_per_beat),
+                          dsp_clock=args.dsp_clock)
     report = build(job, out=args.out, progress=_progress)
     print(summary(report, args.out))
     if "synthesis_error" in report:

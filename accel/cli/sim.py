@@ -65,6 +65,9 @@ def build_parser():
     p.add_argument("--pixels-per-beat", type=int, default=1, metavar="1|2|4|8",
                    help="pixels per m_axis_pix beat of the simulated build (default 1; a "
                         "divisor of the patch size)")
+    p.add_argument("--dsp-clock", type=int, default=1, metavar="1|2",
+                   help="the INT8 array's DSP48E2 clock as a multiple of the fabric clock "
+                        "(default 1; 2: two rows' packed pairs per slice, two clocks)")
     p.add_argument("--backend", default="amaranth", choices=list(SIMULATION),
                    help="Amaranth's simulator, or the exported Verilog compiled by Verilator "
                         "(needs `apt-get install verilator`; compiled models are cached in "
@@ -118,7 +121,7 @@ def main(argv=None):
                     frames=args.frames, clip_frames=args.clip_frames,
                     verilator_opt=args.verilator_opt,
                     verilator_threads=args.verilator_threads, device=args.device,
-                    pixels_per_beat=args.pixels_per_beat)
+                    pixels_per_beat=args.pixels_per_beat, dsp_clock=args.dsp_clock)
     res = simulate(sim, progress=not args.quiet)
     if res.kind == "clip":
         return _clip(args, res)

@@ -132,6 +132,10 @@ class BuildConfig:
         Pixels per ``m_axis_pix`` beat. ``"auto"`` (the default): the fewest that let the
         output keep up with the array on the largest frame
         (:func:`accel.sizing.pixels_per_beat`).
+    dsp_clock : {1, 2}
+        The INT8 array's DSP48E2 clock as a multiple of the fabric clock
+        (:class:`~accel.config.AccelConfig`); with ``array="auto"`` the search sizes the
+        array at it.
     """
 
     patch: int | None = None
@@ -149,6 +153,7 @@ class BuildConfig:
     layers: int | None = None
     seed: int = 1
     pixels_per_beat: int | str = "auto"
+    dsp_clock: int = 1
 
     def __post_init__(self):
         if self.weights is not None:
@@ -170,6 +175,9 @@ class BuildConfig:
             raise UserError(f"pixels per beat must be auto or one of "
                             f"{', '.join(map(str, PIXELS_PER_BEAT))}, not "
                             f"{self.pixels_per_beat!r}")
+        if isinstance(self.dsp_clock, bool) or self.dsp_clock not in (1, 2):
+            raise UserError(f"DSP clock must be 1 or 2 (times the fabric clock), not "
+                            f"{self.dsp_clock!r}")
         for name in ("hidden", "layers"):
             if getattr(self, name) is not None:
                 positive_int(f"{name} (of the default model)", getattr(self, name))
@@ -191,7 +199,8 @@ class BuildConfig:
                    {"max_frame": "x".join(map(str, self.max_frame))}),
                 **({} if self.seed == 1 else {"seed": self.seed}),
                 **({} if self.pixels_per_beat == "auto" else
-                   {"pixels_per_beat": self.pixels_per_beat})}
+                   {"pixels_per_beat": self.pixels_per_beat}),
+                **({} if self.dsp_clock == 1 else {"dsp_clock": self.dsp_clock})}
 
     @classmethod
     def from_dict(cls, data):
@@ -322,12 +331,12 @@ def resolve(job=None, *, out="build", say=None, **fields):
             from ..sizing import auto_array
             choice = auto_array(model_cfg, precision=precision, max_frame=max_frame,
                                 device=device["name"], clock_hz=job.clock_hz,
-                                frames=clip_length(model_cfg, mf))
+                                frames=clip_length(model_cfg, mf), dsp_clock=job.dsp_clock)
             config = choice.config
         else:
             config = AccelConfig.fitting(model=model_cfg, rows=rows, cols=cols, batch=batch,
                                          precision=precision, device=device["name"],
-                                         max_frame=max_frame)
+                                         max_frame=max_frame, dsp_clock=job.dsp_clock)
     except UserError as exc:
         # The default model's 3.6 Mbit of weights alone nearly fill an ECP5's block RAM.
         if (device["family"] == "ecp5" and weights is None and job.hidden is None
@@ -442,7 +451,8 @@ def _board_plan(config, verilog, board, clock_hz):
     platform.add_file("patchinr_core.v", verilog)
     top = BoardTop(core=CoreInstance(config=config, verilog=verilog),
                    channels=config.model.channels,
-                   pixels_per_beat=config.pixels_per_beat, clock_hz=clock_hz)
+                   pixels_per_beat=config.pixels_per_beat, clock_hz=clock_hz,
+                   dsp_clock=config.dsp_clock)
     options = {}
     if is_ecp5(board):
         from .pnr import SCRIPT_AFTER_READ
@@ -547,6 +557,7 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
             "lut_cols": config.lut_cols,
             "batch": config.batch,
             "pixels_per_beat": config.pixels_per_beat,
+            "dsp_clock": config.dsp_clock,
             "max_frame": {"width": config.max_width, "height": config.max_height},
             "weights": None if request.weights is None else os.fspath(request.weights),
             "model": model_cfg.to_dict(),

@@ -41,7 +41,8 @@ class SimConfig:
     and ``batch`` default to :data:`accel.config.SIMULATION`'s for the backend, ``size``
     to the model file's frame; ``device`` decides the INT8 array's layout (an ECP5 build's
     has no packed pairs); ``dual`` builds both datapaths and runs ``precision`` on them;
-    ``pixels_per_beat`` is the build's ``m_axis_pix`` width in pixels. The Verilator
+    ``pixels_per_beat`` is the build's ``m_axis_pix`` width in pixels, ``dsp_clock`` its
+    DSP48E2 clock (2: the INT8 array's pumped slices in a second clock domain). The Verilator
     backend always streams the weights in over ``s_axis_wgt`` (one compiled model serves
     every model file).
     """
@@ -66,6 +67,7 @@ class SimConfig:
     device: str = "xcvu9p"
     dual: bool = False
     pixels_per_beat: int = 1
+    dsp_clock: int = 1
 
     def to_dict(self):
         return {k: (os.fspath(v) if k == "weights" else list(v) if isinstance(v, tuple) else v)
@@ -200,7 +202,7 @@ def _setup(sim):
     config = AccelConfig(model=cfg_m, rows=rows, cols=cols, batch=batch,
                          precision="dual" if sim.dual else sim.precision, max_width=width,
                          max_height=height, device=sim.device,
-                         pixels_per_beat=sim.pixels_per_beat)
+                         pixels_per_beat=sim.pixels_per_beat, dsp_clock=sim.dsp_clock)
     if sim.backend == "verilator":
         from .verilator import default_build_dir
         default_build_dir()                 # a bad PATCHINR_VERILATOR_DIR fails now

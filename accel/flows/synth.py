@@ -732,7 +732,7 @@ def _group_rtlil(plan, kind, arith):
     from ..gateware.int8.array import Int8Array
     from .export import _signature_ports, convert_rtlil, share_pes
     arr = Int8Array(rows=plan.rows, cols=2 if kind == "pair" else 1, wide_rows=plan.wide_rows,
-                    lut_cols=1 if kind == "lut" else 0)
+                    lut_cols=1 if kind == "lut" else 0, pumped=plan.pumped and plan.pairs > 0)
     ports = _signature_ports(arr)
     fragment = Fragment.get(arr, None)
     pe_text, names = share_pes(fragment, arith)
@@ -754,7 +754,7 @@ def _direct_pes(plan, arrays):
     arr, W = arrays[0], plan.wide_rows
     out = {"wide16x16": f"{arr}.g0.wide_0_0"}
     if plan.pairs:
-        out["pair"] = f"{arr}.g0.pair_{W}_0"
+        out["pair"] = f"{arr}.g0.{'pumped' if plan.pumped else 'pair'}_{W}_0"
     if plan.single_cols:
         out["wide8x8"] = f"{arr}.g{2 * plan.pairs}.wide_{W}_0"
     if plan.lut_cols and plan.packed_rows:

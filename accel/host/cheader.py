@@ -55,6 +55,7 @@ def c_header(config=None):
         consts = {"ROWS": config.rows, "COLS": config.cols, "BATCH": config.batch,
                   "PATCH": config.model.patch, "CHANNELS": config.model.channels,
                   "PIXELS_PER_BEAT": config.pixels_per_beat,
+                  "DSP_CLOCK": config.dsp_clock,
                   "HIDDEN": config.model.hidden, "SINE_LAYERS": config.model.layers,
                   "MAX_WIDTH": config.max_width, "MAX_HEIGHT": config.max_height,
                   "HAS_INT8": int(config.has_int8), "HAS_FP32": int(config.has_fp32),

@@ -4,7 +4,8 @@
 catalog reads): the bus interfaces with Xilinx's interface definitions (AXI4-Lite
 subordinate ``s_axil`` with its memory map of the registers, AXI4-Stream ``s_axis_wgt``,
 ``s_axis_coord`` and ``m_axis_pix``), ``aclk`` with ``ASSOCIATED_BUSIF`` and
-``ASSOCIATED_RESET``, ``aresetn`` active low, the status outputs ``done`` and ``error`` as
+``ASSOCIATED_RESET`` (and ``aclk2x``, the DSP clock of a ``dsp_clock = 2`` build), ``aresetn``
+active low, the status outputs ``done`` and ``error`` as
 level interrupts and ``busy`` and ``start`` as data signals; every port of the Verilog
 module in its model, each in exactly one interface; the build's parameters as read-only
 parameters; and the Verilog (and memory images) as the synthesis and simulation file set.
@@ -40,6 +41,7 @@ _BUSES = {
 }
 _SIGNALS = {
     "aclk": ("clock", "CLK", "slave"),
+    "aclk2x": ("clock", "CLK", "slave"),
     "aresetn": ("reset", "RST", "slave"),
     "done": ("interrupt", "INTERRUPT", "master"),
     "error": ("interrupt", "INTERRUPT", "master"),
@@ -130,6 +132,9 @@ def component_xml(config, ports, *, files=("patchinr_core.v",), width_init=256,
         if name == "aclk":
             params = [("ASSOCIATED_BUSIF", ":".join(_BUSES)), ("ASSOCIATED_RESET", "aresetn"),
                       ("FREQ_HZ", str(int(clock_hz)))]
+        elif name == "aclk2x":
+            # The DSP clock of a dsp_clock = 2 build: no bus, twice aclk.
+            params = [("FREQ_HZ", str(int(2 * clock_hz)))]
         elif name == "aresetn":
             params = [("POLARITY", "ACTIVE_LOW")]
         elif _SIGNALS.get(name, ("",))[0] == "interrupt":
@@ -202,7 +207,7 @@ def component_xml(config, ports, *, files=("patchinr_core.v",), width_init=256,
     params = _sub(root, "parameters")
     build = {"ROWS": config.rows, "COLS": config.cols, "BATCH": config.batch,
              "PRECISION": config.precision, "PATCH": config.model.patch,
-             "CHANNELS": config.model.channels, "PIXELS_PER_BEAT": config.pixels_per_beat,
+             "CHANNELS": config.model.channels, "PIXELS_PER_BEAT": config.pixels_per_beat, "DSP_CLOCK": config.dsp_clock,
              "HIDDEN": config.model.hidden,
              "SINE_LAYERS": config.model.layers, "MAX_WIDTH": config.max_width,
              "MAX_HEIGHT": config.max_height, "WIDTH_INIT": width_init,

@@ -94,13 +94,14 @@ class PumpedPair(wiring.Component):
                          port("w_out").eq(shadow)]
 
         # Phase: `toggle` flips every fabric cycle; `seen` samples it every fast cycle, so
-        # they differ exactly in the first half of a fabric cycle.
-        toggle = Signal(reset_less=True)
-        seen = Signal(reset_less=True)
-        m.d.sync += toggle.eq(~toggle)
-        m.d[FAST_DOMAIN] += seen.eq(toggle)
-        first = Signal()
-        m.d.comb += first.eq(toggle ^ seen)
+        # they differ exactly in the first half of a fabric cycle. One pair per operand
+        # multiplexer, so that no phase net drives more than one operand's bits.
+        def first_half(name):
+            toggle = Signal(name=f"{name}_toggle", reset_less=True)
+            seen = Signal(name=f"{name}_seen", reset_less=True)
+            m.d.sync += toggle.eq(~toggle)
+            m.d[FAST_DOMAIN] += seen.eq(toggle)
+            return toggle ^ seen
 
         # The slice: A/B registers take x's operands at the middle of a fabric cycle and
         # y's (or nothing useful) at its end; M, then P.
@@ -111,11 +112,12 @@ class PumpedPair(wiring.Component):
         mreg = Signal(35, reset_less=True)
         preg = Signal(35, reset_less=True)
         m.d[FAST_DOMAIN] += [
-            areg.eq(Mux(first, wx, wy)),
-            breg.eq(Mux(first, ax, ay)),
+            areg.eq(Mux(first_half("a"), wx, wy)),
+            breg.eq(Mux(first_half("b"), ax, ay)),
             mreg.eq(areg.as_signed() * breg.as_signed()),
             preg.eq(mreg),
         ]
+        first = first_half("p")
 
         # P holds x's product in the second half of the fabric cycle after its A/B load
         # and y's in the first half of the next: x's is caught by a sync register at the

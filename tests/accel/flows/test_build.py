@@ -17,6 +17,7 @@ from accel.config import CLOCK_HZ
 from accel.device import XCVU9P
 from accel.flows import build as build_mod
 from accel.flows.build import BuildConfig
+from accel.flows.export import module_ports
 from model.support.errors import UserError
 from tests import paths
 from tests.tools import needs_verilator, needs_yosys
@@ -348,3 +349,25 @@ def test_pixels_per_beat_is_chosen_or_given_and_recorded(tmp_path):
     assert "#define PATCHINR_BUILD_PIXELS_PER_BEAT 2u" in (
         tmp_path / "b" / "patchinr_core.h").read_text()
     assert "2 pixels per beat" in build_mod.summary(report, "b")
+
+
+def test_a_build_with_its_dsps_at_twice_the_clock(tmp_path):
+    # --dsp-clock 2: the core takes aclk2x, the board's MMCM makes it from the same VCO at
+    # half the fabric clock's divider (CLKOUT1), the XDC constrains both clocks, and the IP
+    # declares the second clock at twice the first.
+    job = BuildConfig(array=(9, 3), batch=12, size=(24, 24), synth=False, dsp_clock=2)
+    assert BuildConfig.from_dict(job.to_dict()) == job
+    report = build_mod.build(job, out=tmp_path)
+    assert report["configuration"]["dsp_clock"] == 2 and report["build"]["dsp_clock"] == 2
+    assert "aclk2x" in module_ports((tmp_path / "patchinr_core.v").read_text())
+    top = (tmp_path / "top.v").read_text()
+    assert re.search(r"\.CLKOUT0_DIVIDE_F\(32'd6\)|CLKOUT0_DIVIDE_F\(6", top)
+    assert re.search(r"\.CLKOUT1_DIVIDE\(32'd3\)|CLKOUT1_DIVIDE\(3", top)
+    xdc = (tmp_path / "top.xdc").read_text()
+    assert re.search(r"create_clock \S+ \S+ -period 5\.000 ", xdc)
+    assert re.search(r"create_clock \S+ \S+ -period 2\.500 ", xdc)
+    component = (tmp_path / "component.xml").read_text()
+    assert re.search(r"<ipxact:name>aclk2x</ipxact:name>", component)
+    assert "<ipxact:value>400000000</ipxact:value>" in component
+    with pytest.raises(UserError, match="INT8 builds on the XCVU9P"):
+        build_mod.resolve(array=(4, 4), precision="fp32", dsp_clock=2, out=tmp_path / "x")

@@ -15,6 +15,7 @@ from accel.flows.synth import (_absorbed, _figures, _group_rtlil, _hierarchy_cel
 from accel.formats.int8 import Int8Arithmetic
 from accel.gateware.int8.lut import LutPE
 from accel.gateware.int8.pair import PackedPair
+from accel.gateware.int8.pumped import PumpedPair
 from accel.gateware.int8.wide import WidePE
 from accel.plan import MAX_CASCADE, ArrayPlan
 from accel.sizing import LUT_COST
@@ -35,7 +36,7 @@ def figures(design, name, tmp_path, *, analyse=(), modules=None):
 
 @needs_yosys
 @pytest.mark.parametrize("name, design", [
-    ("wide", WidePE()), ("pair", PackedPair()), ("lut", LutPE()),
+    ("wide", WidePE()), ("pair", PackedPair()), ("lut", LutPE()), ("pumped", PumpedPair()),
 ])
 def test_pe_meets_the_goal(name, design, tmp_path):
     modules = {}
@@ -44,8 +45,8 @@ def test_pe_meets_the_goal(name, design, tmp_path):
     # What --array auto budgets for a PE is what Yosys makes of it (the DSP PEs' registers
     # and post-adder counted inside the slice).
     res = _absorbed(cell_resources(_hierarchy_cells(modules, name, {})), analysis)
-    assert res["lut"] == pytest.approx(LUT_COST["int8_lut_pe"] if name == "lut" else 0,
-                                       rel=0.15, abs=2)
+    expected = {"lut": LUT_COST["int8_lut_pe"], "pumped": LUT_COST["int8_pumped"]}
+    assert res["lut"] == pytest.approx(expected.get(name, 0), rel=0.15, abs=2)
     assert f["lut_levels"] <= TIMING_GOAL["lut_levels"]
     assert f["carry_chains"] <= TIMING_GOAL["carry_chains"]
     assert f["max_fanout"] <= TIMING_GOAL["array_fanout"]
@@ -57,12 +58,15 @@ def test_pe_meets_the_goal(name, design, tmp_path):
 
 
 @needs_yosys
-@pytest.mark.parametrize("kind", ["pair", pytest.param("lut", marks=slow)])
-def test_column_group_meets_the_goal(kind, tmp_path):
+@pytest.mark.parametrize("kind, pumped", [("pair", False), ("pair", True),
+                                          pytest.param("lut", False, marks=slow)],
+                         ids=["pair", "pair-2x", "lut"])
+def test_column_group_meets_the_goal(kind, pumped, tmp_path):
     # The longest cascade twice, so the load pipeline, the cascade split and the partial-sum
     # delay lines all appear; no net grows with the rows (the shift enable is a pipeline).
+    # Pumped: two rows per slice, each slice's fast-domain registers in the DSP48E2.
     plan = ArrayPlan(rows=2 + 2 * MAX_CASCADE, cols=2 if kind == "pair" else 1,
-                     wide_rows=2, lut_cols=0 if kind == "pair" else 1)
+                     wide_rows=2, lut_cols=0 if kind == "pair" else 1, pumped=pumped)
     text, names = _group_rtlil(plan, kind, Int8Arithmetic())
     top = f"group_{kind}"
     f = _figures(figures(text, top, tmp_path)[top])
