@@ -30,7 +30,7 @@ from model.support.validate import one_of, positive_int
 __all__ = ["AccelConfig", "LayerGeometry", "Timing", "Preset", "BUILD", "SIMULATION",
            "MEMORIES", "WEIGHT_ADDRESS_BITS", "check_precision", "TOP_NAME", "CLOCK_HZ", "PRECISIONS", "MAX_FRAME", "address_bits",
            "FAN_IN", "read_latency", "read_tree_levels", "PIXELS_PER_BEAT",
-           "check_pixels_per_beat"]
+           "check_pixels_per_beat", "check_dsp_clock"]
 
 #: What ``--precision`` accepts: one datapath, or both selected at run time.
 PRECISIONS = ("int8", "fp32", "dual")
@@ -166,6 +166,19 @@ def check_pixels_per_beat(k, model, cols):
                         f"a beat), not {cols}")
 
 
+def check_dsp_clock(dsp_clock, precision, device):
+    """Raise :class:`UserError` unless a ``precision`` build on ``device`` can run its DSP
+    slices at ``dsp_clock`` times the fabric clock (:class:`AccelConfig`'s ``dsp_clock``)."""
+    if isinstance(dsp_clock, bool) or dsp_clock not in (1, 2):
+        raise UserError(f"DSP clock must be 1 or 2 (times the fabric clock), not "
+                        f"{dsp_clock!r}")
+    from .device import get_device
+    if dsp_clock == 2 and (precision != "int8" or get_device(device)["family"] != "xcup"):
+        raise UserError(f"a DSP clock of twice the fabric's is for INT8 builds on the "
+                        f"XCVU9P (its packed DSP48E2s), not a {precision} build on the "
+                        f"{device.upper()}")
+
+
 class AccelConfig:
     """Model plus hardware parameters.
 
@@ -250,13 +263,7 @@ class AccelConfig:
         from .device import get_device
         self.device = device
         self._device = get_device(device)
-        if isinstance(dsp_clock, bool) or dsp_clock not in (1, 2):
-            raise UserError(f"DSP clock must be 1 or 2 (times the fabric clock), not "
-                            f"{dsp_clock!r}")
-        if dsp_clock == 2 and (precision != "int8" or self._device["family"] != "xcup"):
-            raise UserError(f"a DSP clock of twice the fabric's is for INT8 builds on the "
-                            f"XCVU9P (its packed DSP48E2s), not a {precision} build on the "
-                            f"{device.upper()}")
+        check_dsp_clock(dsp_clock, precision, device)
         self.dsp_clock = dsp_clock
         if bank_words is not None and (
                 not isinstance(bank_words, int) or isinstance(bank_words, bool)

@@ -86,10 +86,11 @@ DSP_CONTROL = 0
 INT8_MACS_LIMIT = 2 * XCVU9P["dsp"]
 
 
-def int8_macs_limit(device=XCVU9P):
-    """INT8 multiplies per cycle ``device``'s DSP slices can do: two per DSP48E2
-    (:data:`INT8_MACS_LIMIT`), one per ECP5 MULT18X18D."""
-    return device["dsp"] * (1 if device["family"] == "ecp5" else 2)
+def int8_macs_limit(device=XCVU9P, *, dsp_clock=1):
+    """INT8 multiplies per fabric cycle ``device``'s DSP slices can do: two per DSP48E2
+    (:data:`INT8_MACS_LIMIT`), twice that when the slices run at ``dsp_clock = 2`` times
+    the fabric clock; one per ECP5 MULT18X18D."""
+    return device["dsp"] * (1 if device["family"] == "ecp5" else 2 * dsp_clock)
 
 #: Routing margins ``accel.build --array auto`` leaves: the largest fraction of each
 #: resource a build may use.

@@ -18,7 +18,7 @@ from .cycles import frame_cycles, useful_macs
 from .device import DSP_CONTROL, DSP_PER_LANE, dsp_count, get_device, margins, onchip_bits
 
 __all__ = ["LUT_COST", "Choice", "auto_array", "throughput", "pixels_per_beat",
-           "BEAT_TOLERANCE"]
+           "BEAT_TOLERANCE", "plan_budget"]
 
 #: LUTs of one block as Yosys 0.23 ``synth_xilinx -family xcup`` maps it, a DSP48E2's
 #: registers and post-adder counted inside it (:func:`accel.flows.synth.estimate`): the
@@ -75,20 +75,34 @@ def pixels_per_beat(config, width, height, *, clock_hz=CLOCK_HZ, frames=1):
 def lut_estimate(config):
     """LUTs of a build from :data:`LUT_COST` (:data:`LUT_COST_ECP5` on an ECP5): the
     search's budget; Yosys (or nextpnr) has the last word."""
-    plan, C = config.array_plan, config.cols
-    device = get_device(config.device)
+    if config.array_plan is None:
+        device = get_device(config.device)
+        costs = LUT_COST_ECP5 if device["family"] == "ecp5" else LUT_COST
+        return (config.rows * config.cols * LUT_COST[f"{config.precision}_pe"]
+                + config.cols * costs[f"lane_{config.precision}"]
+                + costs["rest_share"] * device["lut"])
+    return plan_budget(config.array_plan, device=config.device)["lut"]
+
+
+def plan_budget(plan, *, device="xcvu9p"):
+    """``{"dsp", "lut"}`` of an INT8 build whose array is ``plan`` (an
+    :class:`~accel.plan.ArrayPlan`), from :data:`LUT_COST` and the DSP counts of
+    :mod:`accel.device`, without a configuration: what :func:`lut_estimate` and
+    :func:`accel.device.dsp_count` give a build, for shapes a build may not take (the
+    search's reasoning about arrays beyond the register map's 255 rows)."""
+    C = plan.cols
+    device = get_device(device)
     costs = LUT_COST_ECP5 if device["family"] == "ecp5" else LUT_COST
     rest = costs["rest_share"] * device["lut"]
-    lane = C * costs[f"lane_{config.precision}"]
-    if plan is None:
-        return config.rows * C * LUT_COST[f"{config.precision}_pe"] + lane + rest
+    lane = C * costs["lane_int8"]
+    dsp = plan.dsps + C * DSP_PER_LANE["int8"] + DSP_CONTROL
     array = (plan.lut_pes * costs["int8_lut_pe"]
              + plan.packed_rows * (plan.pairs * costs.get("int8_pair_row", 0)
                                    + (plan.single_cols + plan.lut_cols)
                                    * costs["int8_dsp_row"]))
     if plan.pumped:
         array += plan.pairs * plan.pair_dsp_rows * costs["int8_pumped"]
-    return array + lane + rest
+    return {"dsp": dsp, "lut": array + lane + rest}
 
 
 @dataclass(frozen=True)

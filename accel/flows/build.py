@@ -63,7 +63,7 @@ from model.support.files import OutputSet, json_bytes
 from model.support.validate import nonnegative_int, one_of, parse_array, parse_size, positive_int
 
 from ..config import (BUILD, CLOCK_HZ, PIXELS_PER_BEAT, PRECISIONS, TOP_NAME, AccelConfig,
-                      check_precision)
+                      check_dsp_clock, check_precision)
 from ..device import RESOURCES, check_fit, get_device, int8_macs_limit
 from .synth import SynthesisError, estimate, find_yosys
 
@@ -319,6 +319,7 @@ def resolve(job=None, *, out="build", say=None, **fields):
     model_cfg, mf = _model(patch=patch, weights=weights, hidden=job.hidden, layers=job.layers)
     device = board_device(board)
     check_precision(precision, device["name"])
+    check_dsp_clock(job.dsp_clock, precision, device["name"])
     if job.seed != 1 and device["family"] != "ecp5":
         raise UserError(f"--seed is nextpnr's placement seed, for the ECP5 boards; the "
                         f"{board} build is placed by Vivado (its own strategies and seeds)")
@@ -609,7 +610,7 @@ def _throughput(config, clock_hz):
     """Useful MACs per cycle and fps (at ``clock_hz``) of the reference frames, against the
     device's INT8 multiply limit (:func:`accel.device.int8_macs_limit`)."""
     from ..sizing import throughput
-    limit = int8_macs_limit(get_device(config.device))
+    limit = int8_macs_limit(get_device(config.device), dsp_clock=config.dsp_clock)
     out = {"device": config.device, "device_limit_macs_per_cycle": limit, "frames": {}}
     n = config.model.patch
     for w, h in ((256, 256), (config.max_width, config.max_height)):

@@ -77,6 +77,21 @@ def test_pixels_per_beat(k, kw, message):
             AccelConfig(**args)
 
 
+@pytest.mark.parametrize("kw, message", [
+    ({"dsp_clock": 3}, "DSP clock must be 1 or 2 (times the fabric clock), not 3"),
+    ({"dsp_clock": True}, "DSP clock must be 1 or 2 (times the fabric clock), not True"),
+    ({"dsp_clock": 2, "precision": "dual"}, "a DSP clock of twice the fabric's is for INT8 "
+     "builds on the XCVU9P (its packed DSP48E2s), not a dual build on the XCVU9P"),
+    ({"dsp_clock": 2, "device": "lfe5u-85f"}, "a DSP clock of twice the fabric's is for "
+     "INT8 builds on the XCVU9P (its packed DSP48E2s), not a int8 build on the LFE5U-85F"),
+])
+def test_dsp_clock(kw, message):
+    with _raises(message):
+        AccelConfig(model=_model(), rows=4, cols=4, **kw)
+    plan = AccelConfig(model=_model(), rows=4, cols=4, dsp_clock=2).int8_plan
+    assert plan.pumped and plan.latency == 4 + 5
+
+
 @pytest.mark.parametrize("precision", ["fp16", "INT8", "", None, "bf16"])
 def test_unknown_precision(precision):
     with _raises(f"unknown precision {precision!r} (choose int8, fp32 or dual)"):

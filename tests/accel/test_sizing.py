@@ -182,3 +182,29 @@ def test_a_video_build_is_sized_for_its_clip():
     assert clip.macs_per_cycle == pytest.approx(
         useful_macs(c, 64 * 64 * 16) / frame_cycles(c, 128, 128, frames=16)["total"])
     assert clip.macs_per_cycle >= throughput(frame.config, 128, 128, frames=16)[0]
+
+
+def test_pumped_search_and_why_it_cannot_double_the_array():
+    # At twice the fabric clock each slice does four INT8 products a cycle: the search
+    # sizes pumped arrays within the margins, one slice per two packed rows.
+    choice = auto_array(PatchINRConfig(patch=2), precision="int8", max_frame=(1920, 1080),
+                        dsp_clock=2)
+    c = choice.config
+    assert c.dsp_clock == 2 and c.int8_plan.pumped
+    assert dsp_count(c) <= MARGINS["dsp"] * XCVU9P["dsp"]
+    assert lut_estimate(c) <= MARGINS["lut"] * XCVU9P["lut"]
+    w, h = c.max_width, c.max_height
+    assert choice.macs_per_cycle == pytest.approx(
+        useful_macs(c, (w // 2) * (h // 2)) / frame_cycles(c, w, h)["total"])
+    # The next array up, 256x128, fits neither way: all its pairs pumped need more DSP48E2s
+    # than the device has, and enough LUT columns to fit the DSP margin more LUTs than it
+    # has (and 256 rows exceed HWINFO.ROWS).
+    from accel.plan import ArrayPlan
+    from accel.sizing import plan_budget
+    all_dsp = plan_budget(ArrayPlan(rows=256, cols=128, wide_rows=2, lut_cols=0, pumped=True))
+    assert all_dsp["dsp"] > XCVU9P["dsp"]
+    lut = next(n for n in range(0, 129, 2) if plan_budget(ArrayPlan(
+        rows=256, cols=128, wide_rows=2, lut_cols=n, pumped=True))["dsp"]
+        <= MARGINS["dsp"] * XCVU9P["dsp"])
+    assert plan_budget(ArrayPlan(rows=256, cols=128, wide_rows=2, lut_cols=lut,
+                                 pumped=True))["lut"] > XCVU9P["lut"]
