@@ -18,7 +18,7 @@ from .cycles import frame_cycles, useful_macs
 from .device import DSP_CONTROL, DSP_PER_LANE, dsp_count, get_device, margins, onchip_bits
 
 __all__ = ["LUT_COST", "Choice", "auto_array", "throughput", "pixels_per_beat",
-           "BEAT_TOLERANCE", "plan_budget"]
+           "BEAT_TOLERANCE", "plan_budget", "lut_estimate", "FF_COST"]
 
 #: LUTs of one block as Yosys 0.23 ``synth_xilinx -family xcup`` maps it, a DSP48E2's
 #: registers and post-adder counted inside it (:func:`accel.flows.synth.estimate`): the
@@ -34,6 +34,15 @@ LUT_COST = {
     "dual_pe": 727, "lane_int8": 231, "lane_fp32": 654, "lane_dual": 994,
     "rest_share": 0.03,
 }
+
+#: Flip-flops of the INT8 array's blocks on the XCVU9P, from Yosys 0.70 ``synth_xilinx`` of
+#: 128-row column groups (registers a DSP48E2 absorbs counted inside it): a wide-row PE, a
+#: packed row of a pair group (its PE, delay lines and load pipeline), the same pumped
+#: (two rows share a slice, each keeps weights and sum in fabric), a row of a single-DSP and
+#: of a LUT column, the INT8 lane, and the rest of a core (memories' logic, control) as a
+#: share of the device. A pumped array's registers, not its LUTs, are what bound it.
+FF_COST = {"int8_wide_pe": 49, "int8_pair_row": 110, "int8_pumped_row": 240,
+           "int8_dsp_row": 43, "int8_lut_row": 123, "lane_int8": 352, "rest_share": 0.01}
 
 #: The same for the ECP5 as Yosys 0.70 ``synth_ecp5`` maps it, in LUT4s (a CCU2C carry cell
 #: counted as the two LUT4s it holds): the LUT PE, the fabric of a single-multiplier PE
@@ -73,7 +82,7 @@ def pixels_per_beat(config, width, height, *, clock_hz=CLOCK_HZ, frames=1):
 
 
 def lut_estimate(config):
-    """LUTs of a build from :data:`LUT_COST` (:data:`LUT_COST_ECP5` on an ECP5): the
+    """LUTs of a build from :data:`LUT_COST` (``LUT_COST_ECP5`` on an ECP5): the
     search's budget; Yosys (or nextpnr) has the last word."""
     if config.array_plan is None:
         device = get_device(config.device)
@@ -85,9 +94,10 @@ def lut_estimate(config):
 
 
 def plan_budget(plan, *, device="xcvu9p"):
-    """``{"dsp", "lut"}`` of an INT8 build whose array is ``plan`` (an
-    :class:`~accel.plan.ArrayPlan`), from :data:`LUT_COST` and the DSP counts of
-    :mod:`accel.device`, without a configuration: what :func:`lut_estimate` and
+    """``{"dsp", "lut"}`` (and ``"ff"`` on the XCVU9P) of an INT8 build whose array is
+    ``plan`` (an :class:`~accel.plan.ArrayPlan`), from :data:`LUT_COST`, :data:`FF_COST`
+    and the DSP counts of
+    :mod:`accel.device`, without a configuration: what :func:`~accel.sizing.lut_estimate` and
     :func:`accel.device.dsp_count` give a build, for shapes a build may not take (the
     search's reasoning about arrays beyond the register map's 255 rows)."""
     C = plan.cols
@@ -102,7 +112,16 @@ def plan_budget(plan, *, device="xcvu9p"):
                                    * costs["int8_dsp_row"]))
     if plan.pumped:
         array += plan.pairs * plan.pair_dsp_rows * costs["int8_pumped"]
-    return {"dsp": dsp, "lut": array + lane + rest}
+    out = {"dsp": dsp, "lut": array + lane + rest}
+    if device["family"] == "xcup":
+        f = FF_COST
+        out["ff"] = (plan.wide_rows * C * f["int8_wide_pe"]
+                     + plan.packed_rows * (plan.pairs * f["int8_pumped_row" if plan.pumped
+                                                         else "int8_pair_row"]
+                                           + plan.single_cols * f["int8_dsp_row"]
+                                           + plan.lut_cols * f["int8_lut_row"])
+                     + C * f["lane_int8"] + f["rest_share"] * device["ff"])
+    return out
 
 
 @dataclass(frozen=True)
@@ -144,6 +163,9 @@ def _fits(config):
     mg = margins(device)
     ok = (dsp <= mg["dsp"] * device["dsp"] and lut <= mg["lut"] * device["lut"]
           and bits <= mg["bram36"] * onchip_bits(device))
+    # The INT8 array's registers (FP32 and dual builds are bound by their LUTs first).
+    if config.array_plan is not None and device["family"] == "xcup":
+        ok = ok and plan_budget(config.array_plan)["ff"] <= mg["ff"] * device["ff"]
     return ok, dsp, lut, bits
 
 

@@ -108,10 +108,14 @@ def driver_cases_table():
     return "\n".join(lines) + "\n"
 
 
-def size_table():
+def size_table(dsp_clock=1, patches=(1, 2, 4, 8, 16)):
+    """``python -m accel.size`` (at ``dsp_clock``) with the device's limit as a last row."""
     from accel.cli.size import markdown, rows
-    return markdown(rows("int8", [1, 2, 4, 8, 16])) + "\n| all | device limit | | | | 6,840 " \
-        "| | 13,680 | | 13,680 | 100 % | |\n"
+    from accel.device import XCVU9P, int8_macs_limit
+    limit = f"{int8_macs_limit(XCVU9P, dsp_clock=dsp_clock):,}"
+    return (markdown(rows("int8", list(patches), dsp_clock), dsp_clock)
+            + f"\n| all | device limit | | | | | {XCVU9P['dsp']:,} | | {limit} | | {limit} "
+              f"| 100 % | | |\n")
 
 
 def _report(name):
@@ -289,6 +293,7 @@ def write_all():
     _write("bad_inputs.md", bad_inputs_table())
     _write("driver_cases.md", driver_cases_table())
     _write("size.md", size_table())
+    _write("size_2x.md", size_table(dsp_clock=2, patches=(2, 4)))
     _write("resources.md", resources_table())
     _write("timing.md", timing_table())
     _write("timing_default.md", timing_table("default_p2_int8.json"))

@@ -193,14 +193,23 @@ def test_pumped_search_and_why_it_cannot_double_the_array():
     assert c.dsp_clock == 2 and c.int8_plan.pumped
     assert dsp_count(c) <= MARGINS["dsp"] * XCVU9P["dsp"]
     assert lut_estimate(c) <= MARGINS["lut"] * XCVU9P["lut"]
+    from accel.sizing import plan_budget
+    assert plan_budget(c.int8_plan)["ff"] <= MARGINS["ff"] * XCVU9P["ff"]
     w, h = c.max_width, c.max_height
     assert choice.macs_per_cycle == pytest.approx(
         useful_macs(c, (w // 2) * (h // 2)) / frame_cycles(c, w, h)["total"])
+    # The pumped 128x128 array is past the flip-flop margin (a pumped PE keeps in fabric
+    # what a single-rate slice holds in its registers); the single-rate one is within it.
+    pumped = AccelConfig(model=PatchINRConfig(patch=2), rows=128, cols=128, batch=4096,
+                         dsp_clock=2)
+    single = AccelConfig(model=PatchINRConfig(patch=2), rows=128, cols=128, batch=4096,
+                         lut_cols=34)
+    assert plan_budget(pumped.int8_plan)["ff"] > MARGINS["ff"] * XCVU9P["ff"]
+    assert plan_budget(single.int8_plan)["ff"] <= MARGINS["ff"] * XCVU9P["ff"]
     # The next array up, 256x128, fits neither way: all its pairs pumped need more DSP48E2s
     # than the device has, and enough LUT columns to fit the DSP margin more LUTs than it
     # has (and 256 rows exceed HWINFO.ROWS).
     from accel.plan import ArrayPlan
-    from accel.sizing import plan_budget
     all_dsp = plan_budget(ArrayPlan(rows=256, cols=128, wide_rows=2, lut_cols=0, pumped=True))
     assert all_dsp["dsp"] > XCVU9P["dsp"]
     lut = next(n for n in range(0, 129, 2) if plan_budget(ArrayPlan(

@@ -35,8 +35,8 @@ class PumpedPair(wiring.Component):
     phase comes from a ``sync`` register that toggles every cycle, sampled by a ``fast``
     one: the two differ in the first half of each fabric cycle whatever their start.
 
-    Each PE has the ports of :func:`~accel.gateware.int8.pe_members` prefixed ``x_`` or
-    ``y_`` (``y_`` only when ``both``), with ``pcin``/``pcout`` of
+    Each PE has the ports of an INT8 PE (``a_in``, ``swap_in``, ``w_shift``, ``w_in``,
+    ...) prefixed ``x_`` or ``y_`` (``y_`` only when ``both``), with ``pcin``/``pcout`` of
     :data:`PUMPED_SUM_BITS` bits: ``pcout = pcin + A * a`` :attr:`LATENCY` cycles after
     ``a_in`` and 1 after ``pcin``; ``a_out`` repeats ``a_in`` :attr:`PASS` cycles later
     (two columns further on). ``y``'s ``a_in`` arrives one cycle after ``x``'s for the
