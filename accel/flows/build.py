@@ -569,6 +569,9 @@ def make_report(request, *, tool, resources, synthesis_error, synth):
         "cycles_per_frame": cycles["total"],
         "fps": cycles["fps"],
         "clock_hz": clock_hz,
+        # Every clock of the core: the fabric's, and the pumped DSP48E2s' at twice it.
+        "clocks": {"aclk": clock_hz,
+                   **({"aclk2x": 2 * clock_hz} if config.dsp_clock == 2 else {})},
         "pe_utilization": pe_utilization(config, width, height, cycles["total"]),
         "cycle_source": "analytic cycle model (accel.cycles), validated against RTL simulation",
         "throughput": _throughput(config, clock_hz),

@@ -359,6 +359,7 @@ def test_a_build_with_its_dsps_at_twice_the_clock(tmp_path):
     assert BuildConfig.from_dict(job.to_dict()) == job
     report = build_mod.build(job, out=tmp_path)
     assert report["configuration"]["dsp_clock"] == 2 and report["build"]["dsp_clock"] == 2
+    assert report["clocks"] == {"aclk": 200_000_000, "aclk2x": 400_000_000}
     assert "aclk2x" in module_ports((tmp_path / "patchinr_core.v").read_text())
     top = (tmp_path / "top.v").read_text()
     assert re.search(r"\.CLKOUT0_DIVIDE_F\(32'd6\)|CLKOUT0_DIVIDE_F\(6", top)
