@@ -95,6 +95,24 @@ def test_ultrascale_plus_uses_mmcm_and_bufg():
     assert mmcm.parameters["CLKIN1_PERIOD"] == 3.333
 
 
+@pytest.mark.parametrize("in_freq", [300e6, 125e6])
+def test_dsp_clock_comes_from_the_same_vco_at_half_the_divider(in_freq):
+    # Both outputs of one MMCM at phase 0: synchronous, rising together; each on a BUFG.
+    dut = AcceleratorClock(in_freq=in_freq, dsp_clock=2)
+    instances = list(_instances(Fragment.get(dut, VCU118Platform())))
+    assert sorted(inst.type for inst in instances) == ["BUFG", "BUFG", "FDPE", "FDPE",
+                                                       "MMCME4_ADV"]
+    mmcm, = (inst for inst in instances if inst.type == "MMCME4_ADV")
+    p = mmcm.parameters
+    f_vco = in_freq * p["CLKFBOUT_MULT_F"] / p["DIVCLK_DIVIDE"]
+    assert f_vco / p["CLKOUT0_DIVIDE_F"] == 200e6
+    assert f_vco / p["CLKOUT1_DIVIDE"] == 400e6
+    assert p["CLKOUT0_PHASE"] == p["CLKOUT1_PHASE"] == 0.0
+    assert 800e6 <= f_vco <= 1600e6
+    with pytest.raises(ValueError, match="DSP clock must be 1, or 2 on an UltraScale"):
+        AcceleratorClock(in_freq=25e6, freq=100e6, family="ecp5", dsp_clock=2)
+
+
 def test_other_platforms_are_refused():
     with pytest.raises(NotImplementedError, match=r"needs an UltraScale\+ XilinxPlatform"):
         Fragment.get(AcceleratorClock(), ArtyA7_35Platform())
