@@ -6,6 +6,7 @@ Command line::
     python -m accel.bench --images camera --size 64 --patches 1,2 --steps 50 --no-synth
     python -m accel.bench --stage train        # training only (say, on a GPU machine)
     python -m accel.bench --stage report       # tables and plots from the finished points
+    python -m accel.bench --videos carphone --patches 1,2 --stage gap   # where n = 2 loses
     python -m accel.bench --videos bikes,carphone --size 128 --frames 16 --patches 1,2,4,8 \\
         --steps 300                            # the video sweep (accel.flows.video_bench)
 
@@ -50,7 +51,9 @@ def build_parser():
                    help="what each point's model is for, and so which state of its training is "
                         "kept (model.train --keep): dual (the default) the best whose FP32 and "
                         "INT8 frames agree within 1 dB, int8 or fp32 that datapath's best")
-    p.add_argument("--stage", choices=["all", "train", "report"], default="all")
+    p.add_argument("--stage", choices=["all", "train", "report", "gap"], default="all",
+                   help="all (the default), train, report, or gap (videos: where larger "
+                        "patches lose to n = 1, from the trained model files)")
     p.add_argument("--out", default="runs/bench",
                    help="working folder: model files, Yosys caches (default %(default)s)")
     p.add_argument("--results", default="docs/results",
@@ -81,6 +84,8 @@ def main(argv=None):
     args.where = _where(args) if args.stage in ("all", "train") else {}
     if args.videos is not None:
         return _videos(args)
+    if args.stage == "gap":
+        raise UserError("--stage gap measures a video sweep: give --videos")
     images = [s.strip() for s in args.images.split(",") if s.strip()]
     spec = SweepSpec(images=images, patches=args.patches, size=args.size, steps=args.steps,
                      hidden=args.hidden, layers=args.layers, seed=args.seed,
@@ -142,6 +147,7 @@ def _resume_hint(out, log):
 
 def _videos(args):
     from ..flows.video_bench import VideoSweep, train_video_points, video_report
+    from ..flows.video_gap import video_gap
     patches = args.patches if args.patches != list(DEFAULT_PATCHES) else [1, 2, 4, 8]
     sweep = VideoSweep(videos=[v.strip() for v in args.videos.split(",") if v.strip()],
                        patches=patches, size=args.size, frames=args.frames, steps=args.steps,
@@ -159,6 +165,12 @@ def _videos(args):
                                            **args.where)
         if failed:
             return _failed(failed, log)
+    if args.stage == "gap":
+        for r in video_gap(sweep, args.out, args.results, log=log):
+            m = r["int8"]
+            print(f"{r['video']:>10} n={r['patch']:<2} INT8 {m['psnr']:6.2f} dB  gap "
+                  f"{m['gap_db']:+.2f} dB  least-squares head {r['head_refit_gain_db']:+.2f} "
+                  f"dB")
     if args.stage in ("all", "report"):
         for r in video_report(sweep, args.out, args.results, log=log):
             print(f"{r['video']:>10} n={r['patch']:<2} FP32 {r['psnr_fp32']:6.2f} dB  INT8 "

@@ -199,6 +199,23 @@ def test_video_sweep(tmp_path, capsys):
     assert bench_main(args) == 0
     again = capsys.readouterr().err
     assert not re.findall(r"bench: \w+_16x3_p\d: FP32", again)
+    # Where n = 2 loses, from the model files: each clip's n = 2 against its n = 1, per
+    # frame, per position in the patch, and the best head on the model's own features.
+    assert bench_main([*args, "--stage", "gap"]) == 0
+    gap = json.loads((folder / "gap.json").read_text())
+    got = {(r["video"], r["patch"]): r for r in gap["rows"]}
+    assert set(got) == set(rows)
+    for (video, n), r in got.items():
+        for kind in ("fp32", "int8"):
+            m = r[kind]
+            assert len(m["positions"]) == n * n
+            assert m["frame_gap_db"]["min"] <= m["frame_gap_db"]["mean"] <= m["frame_gap_db"]["max"]
+            assert (m["gap_db"] == 0) == (n == 1)
+            assert set(m["detail"]) == {"flat half", "50-90 %", "90-99 %", "top 1 %"}
+        # Least squares over the clip is the best linear head: no worse than the model's
+        # (up to the clipping of both to [0, 1]).
+        assert r["head_refit_gain_db"] >= -0.05
+    assert "| carphone | 2 |" in (folder / "gap.md").read_text()
     # The report again from the points alone (the model files gone, as on a fresh clone):
     # the same tables, the strips kept as they were and said so.
     import shutil
@@ -208,6 +225,9 @@ def test_video_sweep(tmp_path, capsys):
     assert bench_main([*args, "--stage", "report"]) == 0
     assert "strip of bikes not redrawn" in capsys.readouterr().err
     assert (folder / "video.md").read_bytes() == table and strip.read_bytes() == strip_bytes
+    # The gap needs the model files: one line saying so.
+    assert bench_main([*args, "--stage", "gap"]) == 2
+    assert "no model file" in capsys.readouterr().err
 
 
 def test_an_interrupted_sweep_resumes_its_half_trained_point_to_the_same_model(tmp_path):
