@@ -179,7 +179,10 @@ class ColumnGroup(wiring.Component):
                     m.d.comb += pe.psum_in.eq(pc[:32])
                     out = pe.psum_out
                 else:
-                    m.submodules[f"wide_{r}_{c}"] = pe = WidePE(a_width=8, w_width=8)
+                    # The column's sum is 32 bits wide below: a 48-bit P adder would make
+                    # the 16-bit product's sign drive 33 of its inputs.
+                    m.submodules[f"wide_{r}_{c}"] = pe = WidePE(a_width=8, w_width=8,
+                                                                acc_width=32)
                     m.d.comb += pe.pcin.eq(pc)
                     out = pe.pcout
                 m.d.comb += [pe.a_in.eq(a_src[:8]), pe.swap_in.eq(s_src),

@@ -37,6 +37,8 @@ def figures(design, name, tmp_path, *, analyse=(), modules=None):
 @needs_yosys
 @pytest.mark.parametrize("name, design", [
     ("wide", WidePE()), ("pair", PackedPair()), ("lut", LutPE()), ("pumped", PumpedPair()),
+    # The single DSP column below the wide rows, as ColumnGroup makes it.
+    ("wide8x8", WidePE(a_width=8, w_width=8, acc_width=32)),
 ])
 def test_pe_meets_the_goal(name, design, tmp_path):
     modules = {}
