@@ -175,7 +175,7 @@ def check_dsp_clock(dsp_clock, precision, device):
     from .device import get_device
     if dsp_clock == 2 and (precision != "int8" or get_device(device)["family"] != "xcup"):
         raise UserError(f"a DSP clock of twice the fabric's is for INT8 builds on the "
-                        f"XCVU9P (its packed DSP48E2s), not a {precision} build on the "
+                        f"XCVU9P (its packed DSP48E2s), not {precision} on the "
                         f"{device.upper()}")
 
 

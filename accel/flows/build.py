@@ -345,13 +345,14 @@ def resolve(job=None, *, out="build", say=None, **fields):
             raise UserError(f"{exc} (the default 7 x 256 model does not fit the "
                             f"{device['name'].upper()}; --hidden 128 does)") from None
         raise
-    if job.pixels_per_beat == "auto":
+    if job.pixels_per_beat != "auto":
+        config = config.replace(pixels_per_beat=job.pixels_per_beat)
+    elif array != "auto":
+        # (The search chose the pixels per beat with its array.)
         from ..sizing import pixels_per_beat
         config = config.replace(pixels_per_beat=pixels_per_beat(
             config, config.max_width, config.max_height, clock_hz=job.clock_hz,
             frames=clip_length(model_cfg, mf)))
-    else:
-        config = config.replace(pixels_per_beat=job.pixels_per_beat)
     check_fit(config)
     # The default frame in whole patches: 255x255 at n = 3, as the largest frame is.
     width, height = size or tuple(min(v, m) - min(v, m) % model_cfg.patch

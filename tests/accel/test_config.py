@@ -81,9 +81,9 @@ def test_pixels_per_beat(k, kw, message):
     ({"dsp_clock": 3}, "DSP clock must be 1 or 2 (times the fabric clock), not 3"),
     ({"dsp_clock": True}, "DSP clock must be 1 or 2 (times the fabric clock), not True"),
     ({"dsp_clock": 2, "precision": "dual"}, "a DSP clock of twice the fabric's is for INT8 "
-     "builds on the XCVU9P (its packed DSP48E2s), not a dual build on the XCVU9P"),
+     "builds on the XCVU9P (its packed DSP48E2s), not dual on the XCVU9P"),
     ({"dsp_clock": 2, "device": "lfe5u-85f"}, "a DSP clock of twice the fabric's is for "
-     "INT8 builds on the XCVU9P (its packed DSP48E2s), not a int8 build on the LFE5U-85F"),
+     "INT8 builds on the XCVU9P (its packed DSP48E2s), not int8 on the LFE5U-85F"),
 ])
 def test_dsp_clock(kw, message):
     with _raises(message):
