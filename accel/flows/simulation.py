@@ -37,7 +37,6 @@ from .testbench import axil_read, axil_write, axis_put
 __all__ = ["AmaranthTransport", "SimResult", "render", "add_clocks"]
 
 
-
 def add_clocks(sim, *, dsp_clock=1, clock_hz=CLOCK_HZ):
     """The core's clocks in ``sim``: ``sync`` at ``clock_hz`` and, for a build whose DSPs
     run at ``dsp_clock = 2`` times it, :data:`~accel.gateware.int8.pumped.FAST_DOMAIN`,
