@@ -10,7 +10,7 @@ product, no packing); the tests hold these tables to it.
 
 from model.support.errors import UserError
 
-__all__ = ["XCVU9P", "LFE5U_85F", "LFE5U_12F", "DEVICES", "get_device", "int8_macs_limit",
+__all__ = ["XCVU9P", "LFE5U_85F", "LFE5UM5G_85F", "LFE5U_12F", "DEVICES", "get_device", "int8_macs_limit",
            "RESOURCES", "DSP_PER_PE", "DSP_PER_LANE", "DSP_CONTROL", "INT8_MACS_LIMIT",
            "MARGINS", "MARGINS_ECP5", "margins", "array_dsps", "dsp_count", "check_fit", "onchip_bits",
            "bank_words", "ecp5_bank_words", "EBR_CONFIGS"]
@@ -52,8 +52,12 @@ LFE5U_12F = {"name": "lfe5u-12f", "family": "ecp5", "part": "LFE5U-12F-6BG381C",
              "lut": 12_288, "ff": 12_288, "dsp": 28, "ebr": 32, "banked": True,
              "batch_tolerance": 0.01}
 
+#: The ECP5-5G Evaluation Board's ECP5 (LFE5UM5G-85F): the 85F's die in speed grade 8, so
+#: the same resources as :data:`LFE5U_85F`.
+LFE5UM5G_85F = dict(LFE5U_85F, name="lfe5um5g-85f", part="LFE5UM5G-85F-8BG381C")
+
 #: Devices by name (``AccelConfig(device=...)``, ``accel.sim --device``).
-DEVICES = {d["name"]: d for d in (XCVU9P, LFE5U_85F, LFE5U_12F)}
+DEVICES = {d["name"]: d for d in (XCVU9P, LFE5U_85F, LFE5UM5G_85F, LFE5U_12F)}
 
 
 def get_device(name):

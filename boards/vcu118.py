@@ -132,19 +132,21 @@ class UltraScalePlusPlatform(XilinxPlatform):
     connectors = []
 
 
-def _ulx3s(name):
-    # Imported on first use: amaranth-boards' ULX3S module is needed by those boards only.
+def _lattice(module, name):
+    # Imported on first use: amaranth-boards' ECP5 board modules are needed by those
+    # boards only.
     def make(**options):
-        from . import ulx3s
-        return getattr(ulx3s, name)(**options)
+        from importlib import import_module
+        return getattr(import_module(f"boards.{module}"), name)(**options)
     return make
 
 
 #: Board names accepted by ``--board``, and their platform classes (or factories).
 BOARDS = {
     "vcu118": VCU118Platform,
-    "ulx3s-85f": _ulx3s("ULX3S85FPlatform"),
-    "ulx3s-12f": _ulx3s("ULX3S12FPlatform"),
+    "ulx3s-85f": _lattice("ulx3s", "ULX3S85FPlatform"),
+    "ulx3s-12f": _lattice("ulx3s", "ULX3S12FPlatform"),
+    "ecp5-evn": _lattice("ecp5_evn", "ECP5EVNPlatform"),
     "generic": UltraScalePlusPlatform,
 }
 

@@ -71,7 +71,7 @@ __all__ = ["BOARD_TOPS", "TIMING_GOAL", "BuildConfig", "BuildRequest", "resolve"
            "make_report", "timing_evidence", "build", "summary"]
 
 #: Boards with the pins :class:`boards.top.BoardTop` uses (``generic`` has none).
-BOARD_TOPS = ("vcu118", "ulx3s-85f", "ulx3s-12f")
+BOARD_TOPS = ("vcu118", "ulx3s-85f", "ecp5-evn", "ulx3s-12f")
 
 # Vivado keeps clock periods to the picosecond; Amaranth's template writes the float
 # (5.0, 3.3333333333333335), so every create_clock period is rewritten with 3 decimals.
@@ -111,8 +111,8 @@ class BuildConfig:
         array fastest on it (a build for small frames only keeps its array busier with a
         smaller batch). ``None``: :data:`accel.config.BUILD`'s, 1920x1080.
     board : str
-        One of :data:`BOARD_TOPS`. An ECP5 board (``ulx3s-85f``) is placed and routed
-        (:mod:`accel.flows.pnr`) to a bitstream.
+        One of :data:`BOARD_TOPS`. An ECP5 board (``ulx3s-85f``, ``ecp5-evn``,
+        ``ulx3s-12f``) is placed and routed (:mod:`accel.flows.pnr`) to a bitstream.
     hidden, layers : int or None
         Without ``weights``: the width and number of sine layers of the default model
         (``None``: :class:`~model.config.PatchINRConfig`'s).
@@ -123,7 +123,7 @@ class BuildConfig:
     clock_hz : int or None
         The accelerator clock: frame rates are reported at it, the board's MMCM or PLL
         makes it, the XDC or LPF constrains it, the IP declares it. ``None``: the board's
-        (200 MHz on the VCU118, 100 MHz on the ULX3S).
+        (200 MHz on the VCU118, 100 MHz on the ECP5 boards).
     seed : int
         nextpnr's placement seed (ECP5 boards): at high fill the achieved Fmax varies by
         several MHz from one placement to the next, so a build that misses its clock can be
@@ -793,6 +793,27 @@ def place_and_route(request, *, say):
     return figures
 
 
+#: The resources of nextpnr's report that the build summary names, in its order.
+PNR_RESOURCES = ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D")
+
+
+def _pnr_lines(pnr):
+    """The summary's lines for an ECP5 build: each clock's post-route Fmax against its
+    constraint, the critical path, and the utilisation of the resources a core fills."""
+    clocks = "; ".join(f"{c['achieved_mhz']:g} MHz against {c['constraint_mhz']:g} MHz "
+                       f"({'met' if c['met'] else 'MISSED'})" for c in pnr["clocks"].values())
+    lines = [f"  timing     after routing: {clocks or 'no clock constrained'}"]
+    path = pnr.get("critical_path")
+    if path:
+        lines.append(f"  critical   {path['from']} -> {path['to']}: {path['delay_ns']:g} ns "
+                     f"({path['logic_ns']:g} logic, {path['routing_ns']:g} routing)")
+    use = pnr.get("utilization", {})
+    lines.append("  resources  " + "  ".join(
+        f"{k} {use[k]['used']:,} ({100 * use[k]['used'] / use[k]['available']:.1f} %)"
+        for k in PNR_RESOURCES if k in use and use[k]["available"]))
+    return lines
+
+
 def summary(report, out):
     """A few aligned lines describing a build's report."""
     c = report["configuration"]
@@ -834,7 +855,10 @@ def summary(report, out):
                      f"{report['frame']['height']} in one job: {clip['cycles']:,} cycles, "
                      f"{clip['fps']:.1f} frames/s at {mhz:g} MHz")
     res = report["resources"]
-    if res is None:
+    pnr = report.get("pnr")
+    if pnr and "clocks" in pnr:
+        lines.extend(_pnr_lines(pnr))
+    elif res is None:
         lines.append(f"  resources  {report['note']}")
     else:
         lines.append("  resources  " + "  ".join(

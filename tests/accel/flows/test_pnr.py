@@ -81,6 +81,9 @@ def test_tiny_configuration_to_a_bitstream(tiny_model, tmp_path):
     assert report["configuration"]["part"] == "LFE5U-12F-6BG381C"
     assert "top.bit" in report["files"] and "component.xml" not in report["files"]
     assert report["fps"] == pytest.approx(100e6 / report["cycles_per_frame"])
+    text = build_mod.summary(report, tmp_path / "b")
+    assert f"{fmax['achieved_mhz']:g} MHz against 100 MHz" in text
+    assert f"MULT18X18D {dsp_count(config):,} (" in text and path["from"] in text
 
 
 def _fake_tool(tmp_path, name, text):
@@ -115,7 +118,9 @@ def test_a_missed_clock_is_exit_1(tiny_model, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(build_mod, "place_and_route", routed)
     rc = build_main(["--board", "ulx3s-12f", "--weights", str(weights), "--array", "2x2",
                      "--batch", "8", "--size", "8x8", "--out", str(tmp_path / "b")])
-    err = capsys.readouterr().err.splitlines()[-1]
+    out, err = capsys.readouterr()
     assert rc == 1
-    assert "timing not met after routing: accel reaches 80.5 MHz of 100" in err
+    assert "timing not met after routing: accel reaches 80.5 MHz of 100" in err.splitlines()[-1]
+    # The summary says it too, where a met clock reads "met".
+    assert "  timing     after routing: 80.5 MHz against 100 MHz (MISSED)" in out
     assert os.path.exists(tmp_path / "b" / "report.json")
