@@ -201,7 +201,8 @@ def ecp5_table(name="ulx3s85f_p2_int8.json"):
                                                 ("precision", job["precision"]),
                                                 ("hidden", job.get("hidden")),
                                                 ("layers", job.get("layers")),
-                                                ("array", job["array"])) if v is not None)
+                                                ("array", job["array"]),
+                                                ("seed", job.get("seed"))) if v is not None)
     steps = ", ".join(f"{k} {v:.0f} s" for k, v in p["seconds"].items())
     lines = [f"`python -m accel.build {flags}`: {c['array']} array, batch {c['batch']}, "
              f"{m['layers']} x {m['hidden']} model ({r['params']:,} parameters, "
@@ -298,5 +299,6 @@ def write_all():
     _write("timing.md", timing_table())
     _write("timing_default.md", timing_table("default_p2_int8.json"))
     _write("ecp5.md", ecp5_table())
+    _write("ecp5_evn.md", ecp5_table("evn_p2_int8.json"))
     _write("per_pe.md", per_pe_table())
     _write("toolchain.md", toolchain_table())
