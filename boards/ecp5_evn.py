@@ -5,7 +5,7 @@ The ULX3S 85F and this board carry the same 85k-LUT ECP5 die (83,640 LUT4s, 208 
 156 MULT18X18Ds), so the accelerator's configuration, and its cycles, are the same on
 both; the ECP5-5G parts come only in speed grade 8, the fastest, where the ULX3S has the
 slowest, 6. nextpnr's timing database makes the same netlist faster on it: this is the
-ECP5 board for a build that must close its clock at the 85F's fill ({doc}`timing`).
+ECP5 board for a build that must close its clock at the 85F's fill (:doc:`/timing`).
 
 amaranth-boards defines the board's pins; this module adds what the board top
 (:class:`~boards.top.BoardTop`) looks up on every platform, as :mod:`boards.ulx3s` does.

@@ -140,7 +140,8 @@ def main(argv=None):
                   for name, c in pnr["clocks"].items() if not c["met"]]
         print(f"accel.build: error: timing not met after routing: {'; '.join(missed) or 'no clock constrained'}"
               f" (critical path in report.json; the bitstream is written but will not run "
-              f"reliably at that clock)", file=sys.stderr)
+              f"reliably at that clock; another --seed, a lower --clock-mhz or a faster "
+              f"speed grade of the device may close it)", file=sys.stderr)
         return 1
     failed = [name for name, result in report.get("checks", {}).items() if result != "clean"]
     if failed:
