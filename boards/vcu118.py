@@ -145,8 +145,8 @@ def _lattice(module, name):
 BOARDS = {
     "vcu118": VCU118Platform,
     "ulx3s-85f": _lattice("ulx3s", "ULX3S85FPlatform"),
-    "ulx3s-12f": _lattice("ulx3s", "ULX3S12FPlatform"),
     "ecp5-evn": _lattice("ecp5_evn", "ECP5EVNPlatform"),
+    "ulx3s-12f": _lattice("ulx3s", "ULX3S12FPlatform"),
     "generic": UltraScalePlusPlatform,
 }
 

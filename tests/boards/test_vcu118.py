@@ -155,5 +155,5 @@ def test_generic_platform_is_validated(kwargs, message):
 def test_registry():
     assert isinstance(get_board("vcu118"), VCU118Platform)
     assert BOARDS["vcu118"] is VCU118Platform
-    with pytest.raises(ValueError, match=r"^unknown board 'zcu102' \(choose vcu118, ulx3s-85f, ulx3s-12f, generic\)$"):
+    with pytest.raises(ValueError, match=r"^unknown board 'zcu102' \(choose vcu118, ulx3s-85f, ecp5-evn, ulx3s-12f, generic\)$"):
         get_board("zcu102")

@@ -161,7 +161,7 @@ def no_elaboration(monkeypatch):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--board", "zedboard"], r"unknown board 'zedboard' \(choose vcu118, ulx3s-85f, ulx3s-12f\)"),
+    (["--board", "zedboard"], r"unknown board 'zedboard' \(choose vcu118, ulx3s-85f, ecp5-evn, ulx3s-12f\)"),
     (["--board", "generic"], r"board 'generic' has no buttons"),
     (["--board", "ulx3s-85f", "--array", "8x8"],
      r"more than the LFE5U-85F's 3.8 Mbit .*\(the default 7 x 256 model does not fit the "
@@ -222,7 +222,7 @@ def test_command_line_runs_as_a_module(tmp_path):
                           capture_output=True, text=True, cwd=root, timeout=120,
                           env={**os.environ, "PYTHONPATH": os.path.abspath(root)})
     assert proc.returncode == 2
-    assert proc.stderr == "accel.build: error: unknown board 'nope' (choose vcu118, ulx3s-85f, ulx3s-12f)\n"
+    assert proc.stderr == "accel.build: error: unknown board 'nope' (choose vcu118, ulx3s-85f, ecp5-evn, ulx3s-12f)\n"
 
 
 def test_video_build_reports_its_clip_and_takes_three_coordinates(tmp_path):
