@@ -52,7 +52,7 @@ LFE5U_12F = {"name": "lfe5u-12f", "family": "ecp5", "part": "LFE5U-12F-6BG381C",
              "lut": 12_288, "ff": 12_288, "dsp": 28, "ebr": 32, "banked": True,
              "batch_tolerance": 0.01}
 
-#: The ECP5-5G Evaluation Board's ECP5 (LFE5UM5G-85F): the 85F's die in speed grade 8, so
+#: The ECP5-5G Evaluation Board's ECP5 (LFE5UM5G-85F): the 85F's fabric in speed grade 8, so
 #: the same resources as :data:`LFE5U_85F`.
 LFE5UM5G_85F = dict(LFE5U_85F, name="lfe5um5g-85f", part="LFE5UM5G-85F-8BG381C")
 

@@ -1,7 +1,7 @@
 """Platform: Lattice's ECP5-5G Evaluation Board (LFE5UM5G-85F, speed grade 8), built by the
 open Trellis flow.
 
-The ULX3S 85F and this board carry the same 85k-LUT ECP5 die (83,640 LUT4s, 208 EBRs,
+The ULX3S 85F and this board carry the same 85k-LUT ECP5 fabric (83,640 LUT4s, 208 EBRs,
 156 MULT18X18Ds), so the accelerator's configuration, and its cycles, are the same on
 both; the ECP5-5G parts come only in speed grade 8, the fastest, where the ULX3S has the
 slowest, 6. nextpnr's timing database makes the same netlist faster on it: this is the
@@ -14,11 +14,12 @@ amaranth-boards defines the board's pins; this module adds what the board top
 resource             pins                   use on this board
 ===================  =====================  =================================================
 ``clk12`` 0          A10                    12 MHz oscillator, the PLL's input
-``button`` 0         P4 (active low)        starts a frame (SW2 on the board)
-``rst`` 0            G2 (active low)        reset (the board's general reset button)
-``uart`` 0           tx P3                  FT2232H channel B; the board ships with it
-                                            wired for JTAG: the user manual's section 6.2
-                                            says which two jumpers make it a UART
+``button`` 0         P4 (active low)        starts a frame
+``rst`` 0            G2 (active low)        reset
+``uart`` 0           tx P3                  the FTDI USB-UART; the board ships with it
+                                            wired for JTAG: two resistor jumpers swapped
+                                            (the board's user manual, section 6.2) make
+                                            it a UART
 ``led`` 0..3         A13 A12 B19 A18        busy, done, error, heartbeat
 ===================  =====================  =================================================
 """
