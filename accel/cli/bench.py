@@ -172,8 +172,13 @@ def _videos(args):
                   f"{m['gap_db']:+.2f} dB  least-squares head {r['head_refit_gain_db']:+.2f} "
                   f"dB")
     if args.stage in ("all", "report"):
-        for r in video_report(sweep, args.out, args.results, log=log):
+        data = video_report(sweep, args.out, args.results,
+                            allow_missing=not args.require_all, log=log)
+        for r in data["points"]:
             print(f"{r['video']:>10} n={r['patch']:<2} FP32 {r['psnr_fp32']:6.2f} dB  INT8 "
                   f"{r['psnr_int8']:6.2f} dB  {r['params']:>7,} params  "
                   f"{r['cycles_per_frame']:>11,.0f} cycles/frame {r['fps']:8.1f} fps")
+        for r in data["pending"]:
+            print(f"{r['video']:>10} n={r['patch']:<2} not trained with this sweep's "
+                  f"settings yet: {r['to_train']}")
     return 0

@@ -578,7 +578,7 @@ def markdown_table(points, pending=()):
                f"| {res['bram36']:g} |"))
     for p in pending:
         lines.append(f"| {p['image']} | {p['patch']} | not trained with the current recipe "
-                     f"yet: `{p['to_train']}` |" + " |" * 14)
+                     f"yet: `{p['to_train']}` |" + " |" * 13)
     return "\n".join(lines) + "\n"
 
 

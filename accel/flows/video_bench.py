@@ -214,18 +214,32 @@ def _hardware(sweep, patch):
             "fps": cycles["fps"], "clock_hz": cycles["clock_hz"]}
 
 
-def video_report(sweep, out, results, *, log=print):
-    """Tables and plots from the finished points (every point must be trained)."""
+def video_report(sweep, out, results, *, allow_missing=False, log=print):
+    """Tables and plots from the finished points; returns what ``video.json`` holds (the
+    trained points' rows in ``points``, the others in ``pending``).
+
+    Points not trained with this sweep's settings raise :class:`UserError`, or with
+    ``allow_missing`` become rows that say so and give the command that trains them (in
+    ``video.json``'s ``pending``); a sweep with no trained point raises either way."""
     points_dir = os.path.join(results, "video", "points")
-    rows = []
+    found = {(video, n): _point(os.path.join(points_dir, sweep.key(video, n) + ".json"),
+                                sweep, video, n)
+             for video in sweep.videos for n in sweep.patches}
+    missing = [sweep.key(*k) for k, p in found.items() if p is None]
+    if missing and (not allow_missing or len(missing) == len(found)):
+        raise UserError(f"points not trained with this sweep's settings in {points_dir!r}: "
+                        f"{', '.join(missing)} (run --stage train"
+                        + (")" if len(missing) == len(found) else
+                           ", or report the rest without --require-all)"))
+    rows, pending = [], []
     for video in sweep.videos:
         base = None
         for n in sweep.patches:
-            point = _point(os.path.join(points_dir, sweep.key(video, n) + ".json"), sweep,
-                           video, n)
+            point = found[(video, n)]
             if point is None:
-                raise UserError(f"point {sweep.key(video, n)} is not trained with this sweep's "
-                                f"settings in {points_dir!r}: run --stage train")
+                pending.append({"video": video, "patch": n, "pending": True,
+                                "to_train": _train_command(sweep, video, n)})
+                continue
             hw = _hardware(sweep, n)
             row = {k: point[k] for k in ("video", "patch", "psnr_fp32", "psnr_int8",
                                          "psnr_fp32_frames", "psnr_int8_frames", "params",
@@ -246,12 +260,28 @@ def video_report(sweep, out, results, *, log=print):
         _equal_time(mine)
     folder = os.path.join(results, "video")
     os.makedirs(folder, exist_ok=True)
-    write_json(os.path.join(folder, "video.json"),
-               {"size": sweep.size, "frames": sweep.frames, "steps": sweep.steps,
-                "seed": sweep.seed, "points": rows})
-    write_bytes(os.path.join(folder, "video.md"), markdown(rows, sweep).encode())
+    data = {"size": sweep.size, "frames": sweep.frames, "steps": sweep.steps,
+            "seed": sweep.seed, "points": rows, "pending": pending}
+    write_json(os.path.join(folder, "video.json"), data)
+    write_bytes(os.path.join(folder, "video.md"), markdown(rows, sweep, pending).encode())
     _plots(sweep, out, folder, rows, log)
-    return rows
+    return data
+
+
+def _train_command(sweep, video, patch):
+    """The command line that trains one point of ``sweep`` (its non-default settings)."""
+    from model.config import PatchINRConfig
+    default = PatchINRConfig()
+    args = ["python -m accel.bench --videos", video, "--size", str(sweep.size), "--frames",
+            str(sweep.frames), "--patches", str(patch), "--steps", str(sweep.steps)]
+    for flag, value, usual in (("--seed", sweep.seed, 0),
+                               ("--hidden", sweep.hidden, default.hidden),
+                               ("--layers", sweep.layers, default.layers),
+                               ("--qat-steps", sweep.qat_steps, sweep.steps // 4),
+                               ("--keep", sweep.keep, "dual")):
+        if value != usual:
+            args += [flag, str(value)]
+    return " ".join(args + ["--stage", "train"])
 
 
 def convergence(curve, steps, qat_steps=0):
@@ -283,14 +313,23 @@ def _equal_time(rows):
                            "psnr_int8": seen[-1][3] if seen else None}
 
 
-def markdown(rows, sweep):
+def markdown(rows, sweep, pending=()):
+    """The table (in the sweep's order of clips and patch sizes; a point not trained yet
+    is a row that says so) and, when every trained point has a curve, the comparison at
+    equal training time."""
     lines = [f"Clips at {sweep.size}x{sweep.size}, {sweep.frames} frames, {sweep.steps} "
              f"steps per point; PSNR is the mean over the frames of each frame's PSNR.", "",
              "| clip | n | PSNR FP32 | PSNR INT8 | INT8 vs n = 1 | last fifth of the float phase | "
              f"parameters | overhead | s / step | queries / frame | cycles / frame | "
              f"fps @ {CLOCK_HZ / 1e6:g} MHz |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
+    order = {(v, n): i for i, (v, n) in enumerate(
+        (v, n) for v in sweep.videos for n in sweep.patches)}
+    for r in sorted([*rows, *pending], key=lambda r: order[(r["video"], r["patch"])]):
+        if r.get("pending"):
+            lines.append(f"| {r['video']} | {r['patch']} | not trained with this sweep's "
+                         f"settings yet: `{r['to_train']}` |" + " |" * 9)
+            continue
         vs = r.get("psnr_int8_vs_n1")
         gain = r.get("last_fifth_gain")
         conv = ("not recorded" if gain is None else
@@ -374,12 +413,14 @@ def _convergence_plot(plt, sweep, folder, rows):
     for col, video in enumerate(sweep.videos):
         mine = [r for r in rows if r["video"] == video]
         missing = [str(r["patch"]) for r in mine if not r["curve"]]
+        untrained = [str(n) for n in sweep.patches if n not in {r["patch"] for r in mine}]
         for r in mine:
             if r["curve"]:
                 c = np.array(r["curve"], dtype=np.float64)
                 axes[0][col].plot(c[:, 0], c[:, 3], label=f"n = {r['patch']}")
                 axes[1][col].plot(c[:, 1], c[:, 3], label=f"n = {r['patch']}")
         note = f" (no curve: n = {', '.join(missing)})" if missing else ""
+        note += f" (not trained: n = {', '.join(untrained)})" if untrained else ""
         axes[0][col].set(title=f"{video}: INT8 PSNR{note}", xlabel="step", ylabel="dB")
         axes[1][col].set(xlabel="training seconds", ylabel="dB")
         for ax in axes[:, col]:

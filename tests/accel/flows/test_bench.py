@@ -216,9 +216,38 @@ def test_video_sweep(tmp_path, capsys):
         # (up to the clipping of both to [0, 1]).
         assert r["head_refit_gain_db"] >= -0.05
     assert "| carphone | 2 |" in (folder / "gap.md").read_text()
+    # A sweep wider than what is trained (n = 4 added): --require-all names the missing
+    # points; without it the report has a row per missing point with the command that
+    # trains it, and the trained rows as before.
+    import shutil
+    shutil.copytree(folder / "points", tmp_path / "r4" / "video" / "points")
+    wide = [*args[:args.index("--out")], "--out", str(tmp_path / "o"),
+            "--results", str(tmp_path / "r4"), "--quiet", "--sequential", "--stage", "report"]
+    wide[wide.index("1,2")] = "1,2,4"
+    assert bench_main([*wide, "--require-all"]) == 2
+    err = capsys.readouterr().err
+    assert "bikes_16x3_p4, carphone_16x3_p4" in err and "--require-all" in err
+    assert bench_main(wide) == 0
+    assert "carphone n=4  not trained" in capsys.readouterr().out
+    wide_data = json.loads((tmp_path / "r4" / "video" / "video.json").read_text())
+    assert [(p["video"], p["patch"]) for p in wide_data["pending"]] == \
+        [("bikes", 4), ("carphone", 4)]
+    assert [p["psnr_int8"] for p in wide_data["points"]] == \
+        [p["psnr_int8"] for p in data["points"]]
+    table = (tmp_path / "r4" / "video" / "video.md").read_text().split("\n\n")[1].splitlines()
+    cells = [len(line.split("|")) for line in table]
+    assert len(set(cells)) == 1                     # every row has the header's cells
+    row = next(line for line in table if line.startswith("| bikes | 4 |"))
+    assert ("not trained with this sweep's settings yet: `python -m accel.bench --videos "
+            "bikes --size 16 --frames 3 --patches 4 --steps 3 --hidden 8 --layers 1 "
+            "--stage train`") in row
+    # n = 4 sits in the table between bikes n = 2 and carphone n = 1.
+    order = [line.split("|")[1:3] for line in table if line.startswith("| ") and
+             line.split("|")[2].strip().isdigit()]
+    assert [(v.strip(), int(n)) for v, n in order] == \
+        [(v, n) for v in ("bikes", "carphone") for n in (1, 2, 4)]
     # The report again from the points alone (the model files gone, as on a fresh clone):
     # the same tables, the strips kept as they were and said so.
-    import shutil
     shutil.rmtree(tmp_path / "o" / "video" / "models")
     table, strip = (folder / "video.md").read_bytes(), (folder / "video_strip_bikes.png")
     strip_bytes = strip.read_bytes()
