@@ -12,7 +12,9 @@ patch size against n = 1 of the same clip (FP32 and the INT8 reference alike):
   top 10 %);
 * what the best linear head on the model's own final features would reach (least
   squares over the whole clip): if it gains little, the head is not what limits the
-  model, the shared features are.
+  model, the shared features are;
+* where its INT8 loss comes from: the float model with each of the integer datapath's
+  roundings alone, and each layer's weights alone (:func:`model.rounding.rounding_costs`).
 
 Writes ``RESULTS/video/gap.json`` and ``gap.md``.
 """
@@ -51,12 +53,14 @@ def _bands(values, error, bands, mask=None):
 
 
 def _renders(sweep, out, video, patch):
-    """``(fp32, int8, least-squares head)`` clips in [0, 1] of the point's model file."""
+    """``(fp32, int8, least-squares head)`` clips in [0, 1] of the point's model file, and
+    its rounding costs (:func:`model.rounding.rounding_costs`)."""
     import torch
 
     from model import export
     from model.data import patch_grid
     from model.evaluate import render_clip_fp32, render_clip_int8
+    from model.rounding import rounding_costs
     from model.video import clip_coords, patchify_clip, unpatchify_clip
     path = os.path.join(out, "video", "models", f"{sweep.key(video, patch)}.npz")
     if not os.path.exists(path):
@@ -77,7 +81,8 @@ def _renders(sweep, out, video, patch):
     target = patchify_clip(sweep.clip(video) * 2.0 - 1.0, patch).astype(np.float64)
     head, *_ = np.linalg.lstsq(feats, target, rcond=None)
     best = unpatchify_clip((feats @ head).astype(np.float32), S, S, F, patch, 3)
-    return fp32, int8, np.clip((best + 1.0) / 2.0, 0.0, 1.0)
+    costs = rounding_costs(mf.config, mf.fp32, clip_coords(pw, ph, F), (target + 1.0) / 2.0)
+    return fp32, int8, np.clip((best + 1.0) / 2.0, 0.0, 1.0), costs
 
 
 def _measure(target, recon, base, patch):
@@ -122,12 +127,13 @@ def video_gap(sweep, out, results, *, log=print):
         base = {}
         for patch in sweep.patches:
             log(f"gap: {video} n={patch}")
-            fp32, int8, best = _renders(sweep, out, video, patch)
+            fp32, int8, best, costs = _renders(sweep, out, video, patch)
             if patch == 1:
                 base = {"fp32": fp32, "int8": int8}
             row = {"video": video, "patch": patch,
                    "head_refit_gain_db": _psnr(((best - target) ** 2).mean())
-                   - _psnr(((fp32 - target) ** 2).mean())}
+                   - _psnr(((fp32 - target) ** 2).mean()),
+                   "rounding": costs}
             for kind, recon in (("fp32", fp32), ("int8", int8)):
                 row[kind] = _measure(target, recon, base[kind], patch)
             rows.append(row)
@@ -160,4 +166,23 @@ def markdown(rows, sweep):
             + " / ".join(f"{b['gap_db']:.2f}" for b in m["detail"].values()) + " dB | "
             + " / ".join(f"{b['gap_db']:.2f}" for b in m["motion"].values()) + " dB | "
             f"{r['head_refit_gain_db']:+.2f} dB FP32 |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + _rounding_table(rows)) + "\n"
+
+
+def _rounding_table(rows):
+    """Each point's INT8 loss by rounding (:mod:`model.rounding`)."""
+    from model.rounding import ROUNDINGS
+    lines = ["Where each point's INT8 loss comes from: the float model's PSNR (over the whole "
+             "clip) less its PSNR with one rounding of the integer datapath alone; all of "
+             "them together simulate the INT8 reference.", "",
+             "| clip | n | FP32 | all roundings | " + " | ".join(ROUNDINGS)
+             + " | weights, by layer |",
+             "|---|---:|---:|---:|" + "---:|" * len(ROUNDINGS) + "---|"]
+    for r in rows:
+        c = r["rounding"]
+        layers = " / ".join(f"{c['fp32'] - v:.2f}" for v in c["weights_by_layer"])
+        lines.append(f"| {r['video']} | {r['patch']} | {c['fp32']:.2f} dB | "
+                     f"{c['all']:.2f} dB | "
+                     + " | ".join(f"{c['cost'][k]:.2f} dB" for k in ROUNDINGS)
+                     + f" | {layers} dB |")
+    return lines

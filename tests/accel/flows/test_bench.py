@@ -215,7 +215,14 @@ def test_video_sweep(tmp_path, capsys):
         # Least squares over the clip is the best linear head: no worse than the model's
         # (up to the clipping of both to [0, 1]).
         assert r["head_refit_gain_db"] >= -0.05
+        # The INT8 loss by rounding: no rounding is the FP32 render, all of them the INT8
+        # reference (to the multipliers' own rounding), over the same pixels.
+        c = r["rounding"]
+        assert c["fp32"] == pytest.approx(r["fp32"]["psnr"], abs=1e-3)
+        assert c["all"] == pytest.approx(r["int8"]["psnr"], abs=0.05)
+        assert len(c["weights_by_layer"]) == 2
     assert "| carphone | 2 |" in (folder / "gap.md").read_text()
+    assert "| bikes | 1 |" in (folder / "gap.md").read_text()      # the rounding table
     # A sweep wider than what is trained (n = 4 added): --require-all names the missing
     # points; without it the report has a row per missing point with the command that
     # trains it, and the trained rows as before.
