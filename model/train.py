@@ -60,6 +60,9 @@ def build_parser():
     p.add_argument("--qat-consistency", type=float, default=DEFAULT_QAT_CONSISTENCY,
                    help=f"weight of the FP32/INT8 disagreement in the QAT loss "
                         f"(default {DEFAULT_QAT_CONSISTENCY:g})")
+    p.add_argument("--qat-lr", type=float, default=None,
+                   help="a constant learning rate for the quantization-aware steps (default: "
+                        "the schedule goes on)")
     p.add_argument("--keep", default="dual", choices=["dual", "int8", "fp32"],
                    help="what the model is for, so which state is kept: dual (default: FP32 "
                         "and INT8 frames within 1 dB, for a dual build), int8 or fp32 (the "
@@ -102,7 +105,8 @@ def main(argv=None):
     batch = args.batch if args.batch is not None or args.image else VIDEO_BATCH
     settings = TrainSettings(steps=args.steps, lr=args.lr, schedule=args.schedule, seed=args.seed,
                              device=args.device, qat_steps=args.qat_steps,
-                             qat_consistency=args.qat_consistency, batch=batch, keep=args.keep)
+                             qat_consistency=args.qat_consistency, batch=batch, keep=args.keep,
+                             qat_lr=args.qat_lr)
     checkpoint = _checkpoint(args)
     try:
         return _train(args, w, h, settings, pngs, checkpoint)

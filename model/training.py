@@ -71,12 +71,16 @@ class TrainSettings:
     (0: never) records the convergence curve: every that many steps and at the end, the
     FP32 and INT8 PSNR of the current weights on the ranking queries (every query of an
     image, a clip's ``eval_queries``), outside the training time it is recorded against.
+    ``qat_lr`` (``None``: the schedule goes on) is a constant learning rate for the
+    quantization-aware phase: a step of the schedule's size there moves the weights by
+    about one step of their INT8 grid, which on a converged clip model loses INT8 PSNR
+    instead of gaining it (``docs/results.md`` has the measurement).
     """
 
     def __init__(self, *, steps=2000, lr=DEFAULT_LR, schedule="cosine", warmup=0, seed=0,
                  device="auto", qat_steps=None, qat_batch=16384, qat_eval_every=20,
                  qat_consistency=DEFAULT_QAT_CONSISTENCY, batch=None, keep="dual",
-                 curve_every=0):
+                 curve_every=0, qat_lr=None):
         positive_int("steps", steps)
         positive_number("learning rate", lr, maximum=LR_MAX)
         nonnegative_int("seed", seed, maximum=SEED_MAX)
@@ -96,6 +100,10 @@ class TrainSettings:
         if batch is not None:
             positive_int("batch", batch)
         nonnegative_int("convergence-curve interval", curve_every)
+        if qat_lr is not None:
+            positive_number("QAT learning rate", qat_lr, maximum=LR_MAX)
+            qat_lr = float(qat_lr)
+        self.qat_lr = qat_lr
         self.steps, self.lr, self.warmup, self.seed = steps, float(lr), warmup, int(seed)
         self.schedule = schedule
         self.qat_steps, self.qat_batch, self.qat_eval_every = qat_steps, qat_batch, qat_eval_every
@@ -331,8 +339,9 @@ class _Fit:
             "qat_eval_every": settings.qat_eval_every,
             "qat_consistency": settings.qat_consistency, "keep": settings.keep,
             "eval_queries": eval_queries,
-            # Only when asked for: checkpoints of runs without a curve stay resumable.
-            **({"curve_every": settings.curve_every} if settings.curve_every else {})}
+            # Only when asked for: checkpoints of runs without them stay resumable.
+            **({"curve_every": settings.curve_every} if settings.curve_every else {}),
+            **({"qat_lr": settings.qat_lr} if settings.qat_lr is not None else {})}
 
     # -- the saved state --------------------------------------------------------------------
 
@@ -478,7 +487,7 @@ class _Fit:
         settings, step, start = self.settings, self.step, self.float_steps
         fq = self._int8_parts()
         q = len(self.coords_q)
-        _set_lr(self.opt, step, settings)
+        _set_lr(self.opt, step, settings, qat=True)
         idx = (torch.randperm(q, generator=self.qat_gen)[:settings.qat_batch].to(self.dev)
                if q > settings.qat_batch else slice(None))
         self.opt.zero_grad(set_to_none=True)
@@ -496,9 +505,10 @@ class _Fit:
             bar.set_postfix_str(f"int8 {p8:.2f} dB", refresh=False)
 
 
-def _set_lr(opt, step, settings):
+def _set_lr(opt, step, settings, *, qat=False):
+    lr = settings.qat_lr if qat and settings.qat_lr is not None else lr_at(step, settings)
     for g in opt.param_groups:
-        g["lr"] = lr_at(step, settings)
+        g["lr"] = lr
 
 
 def _finite(loss, step):
@@ -545,6 +555,7 @@ def train_image(image, config, settings, *, progress=True, image_name=None, chec
     fp32 = score(image, render_fp32(model, w, h))
     int8 = score(image, render_int8(quant, w, h))
     results = {"qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
+               "qat_lr": settings.qat_lr,
                "keep": settings.keep}
     if settings.qat_steps:
         results["psnr_fp32_pretrain"] = score(image, render_fp32(pretrain, w, h))["psnr"]
@@ -599,6 +610,7 @@ def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_q
         "steps": settings.steps, "batch": settings.batch, "lr": settings.lr,
         "schedule": settings.schedule, "seed": settings.seed,
         "qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
+        "qat_lr": settings.qat_lr,
         "keep": settings.keep, "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],
         "device": str(settings.device), "calibration": calib, "history": info["history"],
         "curve": info["curve"],

@@ -85,6 +85,8 @@ CASES = [
          "exceeds the limit"),
     Case("train-lr-huge", "model.train", (*TRAIN, "--lr", "1e30"), "learning rate"),
     Case("train-omega0-huge", "model.train", (*TRAIN, "--omega0", "1e30"), "omega0"),
+    Case("train-qat-lr-zero", "model.train", (*TRAIN, "--qat-lr", "0"),
+         "QAT learning rate"),
     Case("train-qat-consistency-huge", "model.train", (*TRAIN, "--qat-consistency", "1e308"),
          "QAT consistency weight"),
     Case("train-device-meta", "model.train", (*TRAIN, "--device", "meta"), "unsupported device"),

@@ -103,6 +103,23 @@ def test_consistency_weight_pulls_the_two_datapaths_together(camera32):
     assert dis_on < 0.8 * dis_off
 
 
+def test_a_constant_learning_rate_for_the_quantization_aware_steps(camera32, monkeypatch):
+    # Every optimiser step's rate: the cosine through the float steps, then --qat-lr.
+    seen = []
+    step = torch.optim.Adam.step
+
+    def record(opt, *args, **kwargs):
+        seen.append(opt.param_groups[0]["lr"])
+        return step(opt, *args, **kwargs)
+    monkeypatch.setattr(torch.optim.Adam, "step", record)
+    cfg = PatchINRConfig(patch=2, channels=1, hidden=8, layers=1)
+    settings = TrainSettings(steps=20, lr=1e-3, device="cpu", qat_steps=5, qat_lr=2e-7)
+    fit(camera32, cfg, settings, progress=False)
+    assert seen[:15] == [lr_at(i, settings) for i in range(15)]
+    assert seen[15:] == [2e-7] * 5
+    assert TrainSettings(steps=20, device="cpu").qat_lr is None
+
+
 def test_default_quantization_aware_steps_are_the_last_quarter():
     assert TrainSettings(steps=2000, device="cpu").qat_steps == 500
     assert TrainSettings(steps=3, device="cpu").qat_steps == 0
@@ -138,6 +155,8 @@ def test_learning_rate_schedules():
     ({"qat_batch": 0}, "QAT batch"),
     ({"qat_consistency": -1.0}, "QAT consistency weight"),
     ({"qat_consistency": math.nan}, "QAT consistency weight"),
+    ({"qat_lr": 0}, "QAT learning rate"),
+    ({"qat_lr": math.inf}, "QAT learning rate"),
     ({"schedule": "linear"}, "unknown learning-rate schedule 'linear'"),
     ({"device": "tpu"}, "unknown device 'tpu'"),
 ])
