@@ -16,7 +16,8 @@ patch size against n = 1 of the same clip (FP32 and the INT8 reference alike):
 * where its INT8 loss comes from: the float model with each of the integer datapath's
   roundings alone, and each layer's weights alone (:func:`model.rounding.rounding_costs`).
 
-Writes ``RESULTS/video/gap.json`` and ``gap.md``.
+Writes ``RESULTS/video/gap.json`` and ``gap.md``; rows there of clips this run does not
+measure (same size, frames and steps) are kept, so clips can be measured one at a time.
 """
 
 import os
@@ -139,11 +140,29 @@ def video_gap(sweep, out, results, *, log=print):
             rows.append(row)
     folder = os.path.join(results, "video")
     os.makedirs(folder, exist_ok=True)
+    kept = _other_clips(os.path.join(folder, "gap.json"), sweep)
     write_json(os.path.join(folder, "gap.json"),
                {"size": sweep.size, "frames": sweep.frames, "steps": sweep.steps,
-                "rows": rows})
-    write_bytes(os.path.join(folder, "gap.md"), markdown(rows, sweep).encode())
+                "rows": kept + rows})
+    write_bytes(os.path.join(folder, "gap.md"), markdown(kept + rows, sweep).encode())
     return rows
+
+
+def _other_clips(path, sweep):
+    """The rows of ``path`` (an earlier ``gap.json`` of the same size, frames and steps)
+    for clips this sweep does not measure: one clip's gap is measured at a time when the
+    others' model files are elsewhere, and the table keeps them."""
+    import json
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return []
+    if not isinstance(old, dict) or [old.get(k) for k in ("size", "frames", "steps")] != \
+            [sweep.size, sweep.frames, sweep.steps]:
+        return []
+    return [r for r in old.get("rows", ()) if isinstance(r, dict)
+            and r.get("video") not in sweep.videos]
 
 
 def markdown(rows, sweep):
@@ -179,7 +198,10 @@ def _rounding_table(rows):
              + " | weights, by layer |",
              "|---|---:|---:|---:|" + "---:|" * len(ROUNDINGS) + "---|"]
     for r in rows:
-        c = r["rounding"]
+        c = r.get("rounding")
+        if c is None:                   # measured before the rounding costs were
+            lines.append(f"| {r['video']} | {r['patch']} | not measured |" + " |" * 7)
+            continue
         layers = " / ".join(f"{c['fp32'] - v:.2f}" for v in c["weights_by_layer"])
         lines.append(f"| {r['video']} | {r['patch']} | {c['fp32']:.2f} dB | "
                      f"{c['all']:.2f} dB | "

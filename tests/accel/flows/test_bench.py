@@ -223,6 +223,12 @@ def test_video_sweep(tmp_path, capsys):
         assert len(c["weights_by_layer"]) == 2
     assert "| carphone | 2 |" in (folder / "gap.md").read_text()
     assert "| bikes | 1 |" in (folder / "gap.md").read_text()      # the rounding table
+    # One clip at a time: the other clip's rows stay.
+    one = list(args)
+    one[one.index("bikes,carphone")] = "bikes"
+    assert bench_main([*one, "--stage", "gap"]) == 0
+    again_gap = json.loads((folder / "gap.json").read_text())
+    assert sorted((r["video"], r["patch"]) for r in again_gap["rows"]) == sorted(got)
     # A sweep wider than what is trained (n = 4 added): --require-all names the missing
     # points; without it the report has a row per missing point with the command that
     # trains it, and the trained rows as before.
