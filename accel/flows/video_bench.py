@@ -246,6 +246,10 @@ def video_report(sweep, out, results, *, allow_missing=False, log=print):
                                          "param_overhead", "seconds_per_step",
                                          "queries_per_frame", "steps", "frames")}
             row.update(hw)
+            # The float phase's end and its post-training quantization: what an INT8-only
+            # model keeps when the quantization-aware phase does not beat it.
+            row["psnr_fp32_pretrain"] = point.get("psnr_fp32_pretrain")
+            row["psnr_int8_ptq"] = point.get("psnr_int8_ptq")
             row["curve"] = point.get("curve")
             row["last_fifth_gain"] = convergence(row["curve"], sweep.steps,
                                                  sweep.qat_steps)
@@ -257,6 +261,8 @@ def video_report(sweep, out, results, *, allow_missing=False, log=print):
             if base is not None:
                 row["psnr_int8_vs_n1"] = row["psnr_int8"] - base["psnr_int8"]
                 row["psnr_fp32_vs_n1"] = row["psnr_fp32"] - base["psnr_fp32"]
+                if None not in (row["psnr_int8_ptq"], base["psnr_int8_ptq"]):
+                    row["psnr_int8_ptq_vs_n1"] = row["psnr_int8_ptq"] - base["psnr_int8_ptq"]
         _equal_time(mine)
     folder = os.path.join(results, "video")
     os.makedirs(folder, exist_ok=True)
@@ -319,24 +325,29 @@ def markdown(rows, sweep, pending=()):
     equal training time."""
     lines = [f"Clips at {sweep.size}x{sweep.size}, {sweep.frames} frames, {sweep.steps} "
              f"steps per point; PSNR is the mean over the frames of each frame's PSNR.", "",
-             "| clip | n | PSNR FP32 | PSNR INT8 | INT8 vs n = 1 | last fifth of the float phase | "
-             f"parameters | overhead | s / step | queries / frame | cycles / frame | "
+             "| clip | n | PSNR FP32 | PSNR INT8 | INT8 vs n = 1 | float phase's end: FP32 / "
+             "INT8 | its INT8 vs n = 1 | last fifth of the float phase | "
+             "parameters | overhead | s / step | queries / frame | cycles / frame | "
              f"fps @ {CLOCK_HZ / 1e6:g} MHz |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     order = {(v, n): i for i, (v, n) in enumerate(
         (v, n) for v in sweep.videos for n in sweep.patches)}
     for r in sorted([*rows, *pending], key=lambda r: order[(r["video"], r["patch"])]):
         if r.get("pending"):
             lines.append(f"| {r['video']} | {r['patch']} | not trained with this sweep's "
-                         f"settings yet: `{r['to_train']}` |" + " |" * 9)
+                         f"settings yet: `{r['to_train']}` |" + " |" * 11)
             continue
         vs = r.get("psnr_int8_vs_n1")
         gain = r.get("last_fifth_gain")
         conv = ("not recorded" if gain is None else
                 f"{gain:+.2f} dB ({'converged' if gain < CONVERGED_DB else 'not converged'})")
+        end = ("-" if r.get("psnr_int8_ptq") is None else
+               f"{r['psnr_fp32_pretrain']:.2f} / {r['psnr_int8_ptq']:.2f} dB")
+        end_vs = r.get("psnr_int8_ptq_vs_n1")
         lines.append(
             f"| {r['video']} | {r['patch']} | {r['psnr_fp32']:.2f} dB | {r['psnr_int8']:.2f} dB "
-            f"| {'-' if vs is None else f'{vs:+.2f} dB'} | {conv} | {r['params']:,} | "
+            f"| {'-' if vs is None else f'{vs:+.2f} dB'} | {end} | "
+            f"{'-' if end_vs is None else f'{end_vs:+.2f} dB'} | {conv} | {r['params']:,} | "
             f"{100 * r['param_overhead']:+.2f} % | {r['seconds_per_step']:.2f} | "
             f"{r['queries_per_frame']:,} | {r['cycles_per_frame']:,.0f} | "
             f"{r['fps']:,.1f} |")

@@ -171,6 +171,9 @@ def test_video_sweep(tmp_path, capsys):
         assert len(row["psnr_int8_frames"]) == 3
         assert row["psnr_int8"] == pytest.approx(np.mean(row["psnr_int8_frames"]))
         assert row["queries_per_frame"] == (16 // n) ** 2
+        point = json.loads((folder / "points" / f"{video}_16x3_p{n}.json").read_text())
+        assert (row["psnr_fp32_pretrain"], row["psnr_int8_ptq"]) == \
+            (point["psnr_fp32_pretrain"], point["psnr_int8_ptq"])
         config = AccelConfig.fitting(
             model=PatchINRConfig(patch=n, channels=3, hidden=8, layers=1, coords=3),
             rows=BUILD.rows, cols=BUILD.cols, batch=BUILD.batch, precision="int8")
