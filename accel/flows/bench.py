@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import sys
 import time
 
@@ -478,7 +479,7 @@ def report(spec, out, results_dir, *, points_dir=None, synth=True, allow_missing
             if p is None:
                 pending.append({"image": image_name, "patch": n, "pending": True,
                                 "to_train": f"python -m accel.bench --stage train --images "
-                                            f"{image_name} --patches {n}"})
+                                            f"{shlex.quote(image_name)} --patches {n}"})
                 continue
             c = p["channels"]
             h, h1 = hw[(n, c)], hw.get((1, c))

@@ -276,9 +276,11 @@ def video_report(sweep, out, results, *, allow_missing=False, log=print):
 
 def _train_command(sweep, video, patch):
     """The command line that trains one point of ``sweep`` (its non-default settings)."""
+    import shlex
+
     from model.config import PatchINRConfig
     default = PatchINRConfig()
-    args = ["python -m accel.bench --videos", video, "--size", str(sweep.size), "--frames",
+    args = ["python -m accel.bench --videos", shlex.quote(video), "--size", str(sweep.size), "--frames",
             str(sweep.frames), "--patches", str(patch), "--steps", str(sweep.steps)]
     for flag, value, usual in (("--seed", sweep.seed, 0),
                                ("--hidden", sweep.hidden, default.hidden),

@@ -333,3 +333,19 @@ def test_keep_is_part_of_the_recipe_only_when_not_dual():
     assert int8 != committed["recipe"] and int8["keep"] == "int8"
     with pytest.raises(UserError, match="datapath to keep"):
         bench.SweepSpec(images=["camera"], patches=[2], keep="both")
+
+
+def test_the_command_for_a_missing_video_point_survives_a_shell():
+    # A clip given as a path with a space: the report's command trains that clip.
+    import shlex
+    from types import SimpleNamespace
+
+    from accel.flows.video_bench import _train_command
+    from model.config import PatchINRConfig
+    d = PatchINRConfig()
+    sweep = SimpleNamespace(size=16, frames=3, steps=40, seed=0, hidden=d.hidden,
+                            layers=d.layers, qat_steps=10, keep="int8")
+    argv = shlex.split(_train_command(sweep, "my clips/a b.gif", 2))
+    assert argv[argv.index("--videos") + 1] == "my clips/a b.gif"
+    assert argv[argv.index("--keep") + 1] == "int8" and "--hidden" not in argv
+    assert argv[-2:] == ["--stage", "train"]
