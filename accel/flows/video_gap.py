@@ -197,14 +197,16 @@ def _rounding_table(rows):
              "| clip | n | FP32 | all roundings | " + " | ".join(ROUNDINGS)
              + " | weights, by layer |",
              "|---|---:|---:|---:|" + "---:|" * len(ROUNDINGS) + "---|"]
+    def db(x):                          # no "-0.00": a cost below the last digit is none
+        return f"{0.0 if abs(x) < 0.005 else x:.2f}"
     for r in rows:
         c = r.get("rounding")
         if c is None:                   # measured before the rounding costs were
             lines.append(f"| {r['video']} | {r['patch']} | not measured |" + " |" * 7)
             continue
-        layers = " / ".join(f"{c['fp32'] - v:.2f}" for v in c["weights_by_layer"])
+        layers = " / ".join(db(c["fp32"] - v) for v in c["weights_by_layer"])
         lines.append(f"| {r['video']} | {r['patch']} | {c['fp32']:.2f} dB | "
                      f"{c['all']:.2f} dB | "
-                     + " | ".join(f"{c['cost'][k]:.2f} dB" for k in ROUNDINGS)
+                     + " | ".join(f"{db(c['cost'][k])} dB" for k in ROUNDINGS)
                      + f" | {layers} dB |")
     return lines
