@@ -63,6 +63,10 @@ def build_parser():
     p.add_argument("--qat-lr", type=float, default=None,
                    help="a constant learning rate for the quantization-aware steps (default: "
                         "the schedule goes on)")
+    p.add_argument("--clip-grad", type=float, default=None, metavar="K",
+                   help="guard the float phase against loss spikes: clip each step's "
+                        "gradient norm to K times the running mean of the last steps' "
+                        "(default: off)")
     p.add_argument("--keep", default="dual", choices=["dual", "int8", "fp32"],
                    help="what the model is for, so which state is kept: dual (default: FP32 "
                         "and INT8 frames within 1 dB, for a dual build), int8 or fp32 (the "
@@ -106,7 +110,7 @@ def main(argv=None):
     settings = TrainSettings(steps=args.steps, lr=args.lr, schedule=args.schedule, seed=args.seed,
                              device=args.device, qat_steps=args.qat_steps,
                              qat_consistency=args.qat_consistency, batch=batch, keep=args.keep,
-                             qat_lr=args.qat_lr)
+                             qat_lr=args.qat_lr, clip_grad=args.clip_grad)
     checkpoint = _checkpoint(args)
     try:
         return _train(args, w, h, settings, pngs, checkpoint)

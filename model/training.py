@@ -46,9 +46,16 @@ from .support.validate import (nonnegative_int, nonnegative_number, one_of, posi
                                positive_number)
 
 __all__ = ["TrainSettings", "Checkpoint", "KEEP_CHOICES", "Samples", "fit", "fit_clip", "fit_samples", "train_image",
-           "train_clip", "lr_at", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY"]
+           "train_clip", "lr_at", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY", "GRAD_EMA"]
 
 
+
+#: Weight of the past in the running mean of the gradient norm that ``clip_grad`` scales
+#: (about the last 20 steps).
+GRAD_EMA = 0.95
+
+#: The largest gradient clip factor accepted (a larger one never clips).
+CLIP_GRAD_MAX = 1e6
 
 #: What a model can be kept for (``TrainSettings(keep=...)``, ``model.train --keep``).
 KEEP_CHOICES = ("dual", "int8", "fp32")
@@ -75,12 +82,18 @@ class TrainSettings:
     quantization-aware phase: a step of the schedule's size there moves the weights by
     about one step of their INT8 grid, which on a converged clip model loses INT8 PSNR
     instead of gaining it (``docs/results.md`` has the measurement).
+    ``clip_grad`` (``None``: off) guards the float phase against loss spikes: each step's
+    gradient norm is clipped to ``clip_grad`` times the running mean (:data:`GRAD_EMA`)
+    of the previous steps' clipped norms. A spike builds over a few steps as an
+    oscillation whose gradient grows by tens of percent a step while Adam's second-moment
+    estimate lags, so its steps grow too; bounding the gradient to its recent scale stops
+    it, and steps of the usual size are left alone (``docs/results.md`` has the run).
     """
 
     def __init__(self, *, steps=2000, lr=DEFAULT_LR, schedule="cosine", warmup=0, seed=0,
                  device="auto", qat_steps=None, qat_batch=16384, qat_eval_every=20,
                  qat_consistency=DEFAULT_QAT_CONSISTENCY, batch=None, keep="dual",
-                 curve_every=0, qat_lr=None):
+                 curve_every=0, qat_lr=None, clip_grad=None):
         positive_int("steps", steps)
         positive_number("learning rate", lr, maximum=LR_MAX)
         nonnegative_int("seed", seed, maximum=SEED_MAX)
@@ -104,6 +117,13 @@ class TrainSettings:
             positive_number("QAT learning rate", qat_lr, maximum=LR_MAX)
             qat_lr = float(qat_lr)
         self.qat_lr = qat_lr
+        if clip_grad is not None:
+            positive_number("gradient clip factor", clip_grad, maximum=CLIP_GRAD_MAX)
+            if clip_grad < 1:
+                raise UserError(f"gradient clip factor must be at least 1 (a multiple of the "
+                                f"running mean of the gradient norm), not {clip_grad:g}")
+            clip_grad = float(clip_grad)
+        self.clip_grad = clip_grad
         self.steps, self.lr, self.warmup, self.seed = steps, float(lr), warmup, int(seed)
         self.schedule = schedule
         self.qat_steps, self.qat_batch, self.qat_eval_every = qat_steps, qat_batch, qat_eval_every
@@ -330,6 +350,7 @@ class _Fit:
         self.step, self.seconds, self.history, self.curve = 0, 0.0, [], []
         self.best_loss, self.best, self.best_state, self.pretrain = float("inf"), None, None, None
         self.fq = None
+        self.grad_mean = None
         self.fingerprint = {
             "config": config.to_dict(), "queries": q,
             "data": hashlib.sha256(np.ascontiguousarray(samples.target).tobytes()).hexdigest(),
@@ -341,7 +362,8 @@ class _Fit:
             "eval_queries": eval_queries,
             # Only when asked for: checkpoints of runs without them stay resumable.
             **({"curve_every": settings.curve_every} if settings.curve_every else {}),
-            **({"qat_lr": settings.qat_lr} if settings.qat_lr is not None else {})}
+            **({"qat_lr": settings.qat_lr} if settings.qat_lr is not None else {}),
+            **({"clip_grad": settings.clip_grad} if settings.clip_grad is not None else {})}
 
     # -- the saved state --------------------------------------------------------------------
 
@@ -352,7 +374,7 @@ class _Fit:
                 "model": self.model.state_dict(), "opt": self.opt.state_dict(),
                 "gen": self.gen.get_state(), "qat_gen": self.qat_gen.get_state(),
                 "best_loss": self.best_loss, "best": self.best, "best_state": self.best_state,
-                "pretrain": self.pretrain}
+                "pretrain": self.pretrain, "grad_mean": self.grad_mean}
 
     def restore(self, s):
         self.step, self.seconds = s["step"], s["seconds"]
@@ -364,6 +386,7 @@ class _Fit:
         self.qat_gen.set_state(s["qat_gen"])
         self.best_loss, self.best = s["best_loss"], s["best"]
         self.best_state, self.pretrain = s["best_state"], s["pretrain"]
+        self.grad_mean = s.get("grad_mean")
         if self.best is not None:
             self.best = (bool(self.best[0]), float(self.best[1]))
 
@@ -421,6 +444,8 @@ class _Fit:
         else:
             loss = torch.mean((model(self.coords) - self.target) ** 2)
         loss.backward()
+        if settings.clip_grad is not None:
+            self._clip()
         self.opt.step()
         lv = _finite(loss, step)
         if not self.batch and lv < self.best_loss:
@@ -430,6 +455,17 @@ class _Fit:
             p = 10 * math.log10(4.0 / max(lv, 1e-20))   # targets span [-1, 1]: peak-to-peak 2
             self.history.append((step, p))
             bar.set_postfix_str(f"psnr {p:.2f} dB", refresh=False)
+
+    def _clip(self):
+        """Clip the gradient's norm to ``clip_grad`` times the running mean of the previous
+        steps' (clipped) norms; the first step sets the mean."""
+        params = list(self.model.parameters())
+        limit = (float("inf") if self.grad_mean is None
+                 else self.settings.clip_grad * self.grad_mean)
+        norm = float(torch.nn.utils.clip_grad_norm_(params, limit))
+        kept = min(norm, limit)
+        self.grad_mean = (kept if self.grad_mean is None
+                          else GRAD_EMA * self.grad_mean + (1 - GRAD_EMA) * kept)
 
     def _end_float_phase(self):
         """The float phase keeps its lowest-loss weights (full batch) or its last; the
@@ -555,7 +591,7 @@ def train_image(image, config, settings, *, progress=True, image_name=None, chec
     fp32 = score(image, render_fp32(model, w, h))
     int8 = score(image, render_int8(quant, w, h))
     results = {"qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
-               "qat_lr": settings.qat_lr,
+               "qat_lr": settings.qat_lr, "clip_grad": settings.clip_grad,
                "keep": settings.keep}
     if settings.qat_steps:
         results["psnr_fp32_pretrain"] = score(image, render_fp32(pretrain, w, h))["psnr"]
@@ -610,7 +646,7 @@ def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_q
         "steps": settings.steps, "batch": settings.batch, "lr": settings.lr,
         "schedule": settings.schedule, "seed": settings.seed,
         "qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
-        "qat_lr": settings.qat_lr,
+        "qat_lr": settings.qat_lr, "clip_grad": settings.clip_grad,
         "keep": settings.keep, "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],
         "device": str(settings.device), "calibration": calib, "history": info["history"],
         "curve": info["curve"],

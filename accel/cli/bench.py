@@ -51,6 +51,10 @@ def build_parser():
                    help="what each point's model is for, and so which state of its training is "
                         "kept (model.train --keep): dual (the default) the best whose FP32 and "
                         "INT8 frames agree within 1 dB, int8 or fp32 that datapath's best")
+    p.add_argument("--clip-grad", type=float, default=None, metavar="K",
+                   help="guard each point's float phase against loss spikes (model.train "
+                        "--clip-grad): clip each step's gradient norm to K times the running "
+                        "mean of the last steps' (default: off)")
     p.add_argument("--stage", choices=["all", "train", "report", "gap"], default="all",
                    help="all (the default), train, report, or gap (videos: where larger "
                         "patches lose to n = 1, from the trained model files)")
@@ -89,7 +93,7 @@ def main(argv=None):
     images = [s.strip() for s in args.images.split(",") if s.strip()]
     spec = SweepSpec(images=images, patches=args.patches, size=args.size, steps=args.steps,
                      hidden=args.hidden, layers=args.layers, seed=args.seed,
-                     qat_steps=args.qat_steps, keep=args.keep)
+                     qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad)
     if args.stage in ("all", "train"):
         # The training settings (device, seed) are checked before anything is logged.
         spec.settings(args.device)
@@ -152,7 +156,7 @@ def _videos(args):
     sweep = VideoSweep(videos=[v.strip() for v in args.videos.split(",") if v.strip()],
                        patches=patches, size=args.size, frames=args.frames, steps=args.steps,
                        seed=args.seed, hidden=args.hidden, layers=args.layers,
-                       qat_steps=args.qat_steps, keep=args.keep)
+                       qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)

@@ -70,7 +70,8 @@ class SweepSpec:
     """What to sweep (keyword-only, validated)."""
 
     def __init__(self, *, images=DEFAULT_IMAGES, patches=DEFAULT_PATCHES, size=256, steps=2000,
-                 hidden=None, layers=None, seed=0, qat_steps=None, keep="dual"):
+                 hidden=None, layers=None, seed=0, qat_steps=None, keep="dual",
+                 clip_grad=None):
         from model.config import PatchINRConfig
         from model.data import load_image
         from model.training import KEEP_CHOICES
@@ -100,6 +101,7 @@ class SweepSpec:
         self.size, self.steps, self.seed, self.qat_steps = size, steps, seed, qat_steps
         one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
         self.keep = keep
+        self.clip_grad = None if clip_grad is None else float(clip_grad)
         self.hidden = default.hidden if hidden is None else hidden
         self.layers = default.layers if layers is None else layers
         # Load every image once now: an unknown name fails before hours of training.
@@ -115,7 +117,8 @@ class SweepSpec:
         (checked there: an unknown or absent device is one :class:`UserError`)."""
         from model.training import TrainSettings
         return TrainSettings(steps=self.steps, seed=self.seed, device=device,
-                             qat_steps=self.qat_steps, keep=self.keep)
+                             qat_steps=self.qat_steps, keep=self.keep,
+                             clip_grad=self.clip_grad)
 
     @functools.cached_property
     def recipe(self):
@@ -176,6 +179,8 @@ def recipe(settings):
            "qat_consistency": settings.qat_consistency}
     if settings.keep != "dual":
         out["keep"] = settings.keep
+    if settings.clip_grad is not None:
+        out["clip_grad"] = settings.clip_grad
     return out
 
 

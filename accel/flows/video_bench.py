@@ -41,17 +41,21 @@ from .bench import (PointTask, drop_checkpoint, point_checkpoint, resumed_note,
                     torch_threads)
 
 __all__ = ["VideoSweep", "VideoPointJob", "train_video_points", "train_video_point",
-           "video_report", "convergence", "CONVERGED_DB"]
+           "video_report", "convergence", "spikes", "CONVERGED_DB", "SPIKE_DB"]
 
 #: A point is converged when the last fifth of its steps added less INT8 PSNR than this.
 CONVERGED_DB = 0.2
+
+#: A loss spike: the training PSNR falls by more than this between two logged steps.
+SPIKE_DB = 3.0
 
 
 class VideoSweep:
     """What the video sweep covers (keyword-only, validated)."""
 
     def __init__(self, *, videos, patches=(1, 2, 4, 8), size=128, frames=16, steps=300,
-                 seed=0, hidden=None, layers=None, qat_steps=None, keep="dual"):
+                 seed=0, hidden=None, layers=None, qat_steps=None, keep="dual",
+                 clip_grad=None):
         from model.config import PatchINRConfig
         from model.training import KEEP_CHOICES
         from model.video import load_video
@@ -75,9 +79,12 @@ class VideoSweep:
         self.qat_steps = qat_steps
         one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
         self.keep = keep
+        self.clip_grad = None if clip_grad is None else float(clip_grad)
         default = PatchINRConfig()
         self.videos, self.patches = tuple(videos), tuple(sorted(set(patches)))
         self.size, self.frames, self.steps, self.seed = size, frames, steps, seed
+        # Checked now, as the training will: a bad seed or factor fails before any training.
+        self.settings()
         self.hidden = default.hidden if hidden is None else hidden
         self.layers = default.layers if layers is None else layers
         # Every clip is read once now (a few frames): a bad name fails before any training.
@@ -93,6 +100,15 @@ class VideoSweep:
         from model.config import PatchINRConfig
         return PatchINRConfig(patch=patch, channels=3, hidden=self.hidden, layers=self.layers,
                               coords=3)
+
+    def settings(self, device="cpu", curve_every=None):
+        """The :class:`~model.training.TrainSettings` every point trains with."""
+        from model.config import VIDEO_BATCH
+        from model.training import TrainSettings
+        return TrainSettings(steps=self.steps, seed=self.seed, device=device,
+                             batch=VIDEO_BATCH, qat_steps=self.qat_steps, keep=self.keep,
+                             curve_every=self.curve_every if curve_every is None
+                             else curve_every, clip_grad=self.clip_grad)
 
     def key(self, video, patch):
         from .bench import source_stem
@@ -114,6 +130,7 @@ def _point(path, sweep, video, patch):
             and point.get("frames") == sweep.frames and point.get("width") == sweep.size
             and point.get("qat_steps", sweep.steps // 4) == sweep.qat_steps
             and point.get("keep", "dual") == sweep.keep
+            and point.get("clip_grad") == sweep.clip_grad
             and point.get("config") == sweep.config(patch).to_dict())
     return point if same else None
 
@@ -178,12 +195,9 @@ def train_video_point(job):
 
 def _train_video_point(job):
     from model import export
-    from model.config import VIDEO_BATCH
-    from model.training import TrainSettings, train_clip
+    from model.training import train_clip
     sweep, n, key = job.sweep, job.patch, job.key()
-    settings = TrainSettings(steps=sweep.steps, seed=sweep.seed, device=job.device,
-                             batch=VIDEO_BATCH, qat_steps=sweep.qat_steps, keep=sweep.keep,
-                             curve_every=sweep.curve_every)
+    settings = sweep.settings(job.device)
     ckpt = point_checkpoint(os.path.join(job.out, "video"), key, fresh=job.fresh,
                             every=job.checkpoint_every)
     model, quant, point = train_clip(sweep.clip(job.video), sweep.config(n), settings,
@@ -253,6 +267,7 @@ def video_report(sweep, out, results, *, allow_missing=False, log=print):
             row["curve"] = point.get("curve")
             row["last_fifth_gain"] = convergence(row["curve"], sweep.steps,
                                                  sweep.qat_steps)
+            row["spikes"] = spikes(point.get("history"), sweep.steps - sweep.qat_steps)
             if n == 1:
                 base = row
             rows.append(row)
@@ -286,7 +301,8 @@ def _train_command(sweep, video, patch):
                                ("--hidden", sweep.hidden, default.hidden),
                                ("--layers", sweep.layers, default.layers),
                                ("--qat-steps", sweep.qat_steps, sweep.steps // 4),
-                               ("--keep", sweep.keep, "dual")):
+                               ("--keep", sweep.keep, "dual"),
+                               ("--clip-grad", sweep.clip_grad, None)):
         if value != usual:
             args += [flag, str(value)]
     return " ".join(args + ["--stage", "train"])
@@ -307,6 +323,33 @@ def convergence(curve, steps, qat_steps=0):
     if not start or seen[-1] is start[-1]:
         return None
     return seen[-1][3] - start[-1][3]
+
+
+def spikes(history, float_steps, threshold=SPIKE_DB):
+    """The loss spikes of a run's float phase: each place where the training PSNR
+    (``history``: ``(step, psnr)`` every few steps, the mini-batch's) falls by more than
+    ``threshold`` dB from one logged step to the next, as ``{"step", "before", "low",
+    "recovered"}``: the last step before the fall and its PSNR, the lowest PSNR until the
+    run is back at ``before``, and the step it is (``None``: never within the phase).
+
+    A spike undoes what the steps before it learnt; a run that has one is behind a run
+    that has none by about the steps it takes to recover, and the weights it ends with
+    may differ (larger, so coarser on the INT8 grid)."""
+    seen = [(int(s), float(p)) for s, p in history or () if s < float_steps]
+    found, i = [], 1
+    while i < len(seen):
+        (s0, p0), (_, p1) = seen[i - 1], seen[i]
+        if p0 - p1 <= threshold:
+            i += 1
+            continue
+        low, j = p1, i
+        while j < len(seen) and seen[j][1] < p0:
+            low = min(low, seen[j][1])
+            j += 1
+        found.append({"step": s0, "before": p0, "low": low,
+                      "recovered": seen[j][0] if j < len(seen) else None})
+        i = j + 1
+    return found
 
 
 def _equal_time(rows):
@@ -365,6 +408,21 @@ def markdown(rows, sweep, pending=()):
             p = "-" if t["psnr_int8"] is None else f"{t['psnr_int8']:.2f} dB"
             lines.append(f"| {r['video']} | {r['patch']} | {t['seconds']:,.0f} | "
                          f"{t['step']:,} | {p} |")
+    spiked = [r for r in rows if r.get("spikes")]
+    if spiked:
+        lines += ["", f"Loss spikes in the float phase (the training PSNR, logged every "
+                  f"10 steps, falling by more than {SPIKE_DB:g} dB; the steps until it is "
+                  f"back):", "",
+                  "| clip | n | step | PSNR before | lowest | back at step |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for r in spiked:
+            for sp in r["spikes"]:
+                back = "never" if sp["recovered"] is None else f"{sp['recovered']:,}"
+                lines.append(f"| {r['video']} | {r['patch']} | {sp['step']:,} | "
+                             f"{sp['before']:.2f} dB | {sp['low']:.2f} dB | {back} |")
+    elif rows:
+        lines += ["", f"No loss spikes in the float phase (no fall of the training PSNR by "
+                  f"more than {SPIKE_DB:g} dB between logged steps)."]
     return "\n".join(lines) + "\n"
 
 

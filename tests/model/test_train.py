@@ -120,6 +120,47 @@ def test_a_constant_learning_rate_for_the_quantization_aware_steps(camera32, mon
     assert TrainSettings(steps=20, device="cpu").qat_lr is None
 
 
+def test_the_spike_guard_clips_to_a_multiple_of_the_running_mean_norm(camera32):
+    # Hand-set gradients of known norm through the guard (factor 2): the first sets the
+    # running mean (unclipped); one 10x as large is cut to twice the mean, and the mean
+    # moves by 5 % of the clipped norm; a small one passes untouched.
+    from model.training import GRAD_EMA, Samples, _Fit
+    cfg = PatchINRConfig(patch=2, channels=1, hidden=8, layers=1)
+    f = _Fit(Samples.image(camera32, 2), cfg,
+             TrainSettings(steps=4, device="cpu", clip_grad=2.0), None, None, None)
+    params = list(f.model.parameters())
+    count = sum(p.numel() for p in params)
+
+    def step(value):
+        for p in params:
+            p.grad = torch.full_like(p, value)
+        f._clip()
+        return math.sqrt(sum(float((p.grad ** 2).sum()) for p in params))
+    unit = math.sqrt(count)                        # the norm of all-ones gradients
+    assert step(1.0) == pytest.approx(unit)
+    assert f.grad_mean == pytest.approx(unit)
+    assert step(10.0) == pytest.approx(2 * unit, rel=1e-5)
+    assert all(torch.allclose(p.grad, torch.full_like(p, 2.0)) for p in params)
+    assert f.grad_mean == pytest.approx((GRAD_EMA + (1 - GRAD_EMA) * 2) * unit)
+    mean = f.grad_mean
+    assert step(0.5) == pytest.approx(0.5 * unit)
+    assert f.grad_mean == pytest.approx(GRAD_EMA * mean + (1 - GRAD_EMA) * 0.5 * unit)
+    assert GRAD_EMA == 0.95
+
+
+def test_the_spike_guard_is_off_by_default_and_changes_the_fit_when_on(camera32):
+    cfg = PatchINRConfig(patch=2, channels=1, hidden=8, layers=1)
+    off = TrainSettings(steps=6, device="cpu", qat_steps=0)
+    on = TrainSettings(steps=6, device="cpu", qat_steps=0, clip_grad=1.0)
+    assert off.clip_grad is None
+    a, _, _ = fit(camera32, cfg, off, progress=False)
+    b, _, _ = fit(camera32, cfg, on, progress=False)
+    # Factor 1 holds every step after the first to the running mean, which falls behind
+    # the large early gradients, so the weights differ from an unguarded run's.
+    assert any(not torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                       b.state_dict().values()))
+
+
 def test_default_quantization_aware_steps_are_the_last_quarter():
     assert TrainSettings(steps=2000, device="cpu").qat_steps == 500
     assert TrainSettings(steps=3, device="cpu").qat_steps == 0
@@ -157,6 +198,9 @@ def test_learning_rate_schedules():
     ({"qat_consistency": math.nan}, "QAT consistency weight"),
     ({"qat_lr": 0}, "QAT learning rate"),
     ({"qat_lr": math.inf}, "QAT learning rate"),
+    ({"clip_grad": 0.5}, "gradient clip factor must be at least 1"),
+    ({"clip_grad": 0}, "gradient clip factor"),
+    ({"clip_grad": math.nan}, "gradient clip factor"),
     ({"schedule": "linear"}, "unknown learning-rate schedule 'linear'"),
     ({"device": "tpu"}, "unknown device 'tpu'"),
 ])

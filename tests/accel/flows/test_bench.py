@@ -322,6 +322,32 @@ def test_convergence_judges_the_float_phase():
     assert convergence(None, 100, 25) is None
 
 
+def test_spikes_are_falls_of_the_float_phase_and_their_recovery():
+    from accel.flows.video_bench import markdown, spikes
+    # Noise below the threshold (a 2.5 dB dip) is not a spike; the fall at step 30 (40 to
+    # 21 dB) is, lowest 21, back at 40 dB at step 70; a second fall at 90 never recovers
+    # before the float phase ends (step 120); the QAT phase's own drop (its history is
+    # INT8 PSNR from step 120) is left out.
+    hist = [(0, 10.0), (10, 37.5), (20, 35.0), (30, 40.0), (40, 21.0), (50, 30.0),
+            (60, 39.9), (70, 40.2), (80, 41.0), (90, 42.0), (100, 30.0), (110, 41.0),
+            (120, 20.0), (130, 44.0)]
+    found = spikes(hist, 120)
+    assert found == [{"step": 30, "before": 40.0, "low": 21.0, "recovered": 70},
+                     {"step": 90, "before": 42.0, "low": 30.0, "recovered": None}]
+    assert spikes(hist, 120, threshold=20.0) == []
+    assert spikes(None, 120) == []
+
+    class Sweep:
+        size, frames, steps, videos, patches = 16, 2, 160, ("bikes",), (2,)
+    row = {"video": "bikes", "patch": 2, "psnr_fp32": 40.0, "psnr_int8": 39.0,
+           "params": 10, "param_overhead": 0.0, "seconds_per_step": 1.0,
+           "queries_per_frame": 64, "cycles_per_frame": 100, "fps": 1.0, "spikes": found}
+    table = markdown([row], Sweep)
+    assert "| bikes | 2 | 30 | 40.00 dB | 21.00 dB | 70 |" in table
+    assert "| bikes | 2 | 90 | 42.00 dB | 30.00 dB | never |" in table
+    assert "No loss spikes" in markdown([{**row, "spikes": []}], Sweep)
+
+
 def test_keep_is_part_of_the_recipe_only_when_not_dual():
     # The committed points were kept for dual builds before the choice existed: the
     # default sweep's recipe is still theirs, and an INT8 sweep's is another (so its points
@@ -335,6 +361,30 @@ def test_keep_is_part_of_the_recipe_only_when_not_dual():
         bench.SweepSpec(images=["camera"], patches=[2], keep="both")
 
 
+def test_the_spike_guard_is_part_of_the_recipe_only_when_on(tmp_path):
+    # Image sweep: the committed points' recipe is the guard-off one.
+    committed = json.loads((Path(__file__).parents[3] / "docs" / "results" / "points"
+                            / "camera_256_p2.json").read_text())
+    guarded = bench.SweepSpec(images=["camera"], patches=[2], clip_grad=2).recipe
+    assert guarded != committed["recipe"] and guarded["clip_grad"] == 2.0
+    with pytest.raises(UserError, match="gradient clip factor"):
+        bench.SweepSpec(images=["camera"], patches=[2], clip_grad=0.5).recipe
+    # Video sweep: a committed 2000-step point is not a guarded sweep's point, and the
+    # command that trains a guarded sweep's missing point says --clip-grad.
+    from accel.flows.video_bench import VideoSweep, _point, _train_command
+    points = Path(__file__).parents[3] / "docs" / "results" / "video2000" / "video" / "points"
+    path = points / "bikes_128x16_p2.json"
+    plain = VideoSweep(videos=["bikes"], patches=[2], size=128, frames=16, steps=2000)
+    on = VideoSweep(videos=["bikes"], patches=[2], size=128, frames=16, steps=2000,
+                    clip_grad=2)
+    assert _point(path, plain, "bikes", 2) is not None
+    assert _point(path, on, "bikes", 2) is None
+    assert "--clip-grad 2.0" in _train_command(on, "bikes", 2)
+    assert "--clip-grad" not in _train_command(plain, "bikes", 2)
+    with pytest.raises(UserError, match="gradient clip factor"):
+        VideoSweep(videos=["bikes"], patches=[2], clip_grad=-1)
+
+
 def test_the_command_for_a_missing_video_point_survives_a_shell():
     # A clip given as a path with a space: the report's command trains that clip.
     import shlex
@@ -344,7 +394,7 @@ def test_the_command_for_a_missing_video_point_survives_a_shell():
     from model.config import PatchINRConfig
     d = PatchINRConfig()
     sweep = SimpleNamespace(size=16, frames=3, steps=40, seed=0, hidden=d.hidden,
-                            layers=d.layers, qat_steps=10, keep="int8")
+                            layers=d.layers, qat_steps=10, keep="int8", clip_grad=None)
     argv = shlex.split(_train_command(sweep, "my clips/a b.gif", 2))
     assert argv[argv.index("--videos") + 1] == "my clips/a b.gif"
     assert argv[argv.index("--keep") + 1] == "int8" and "--hidden" not in argv
