@@ -46,7 +46,7 @@ __all__ = ["VideoSweep", "VideoPointJob", "train_video_points", "train_video_poi
 #: A point is converged when the last fifth of its steps added less INT8 PSNR than this.
 CONVERGED_DB = 0.2
 
-#: A loss spike: the training PSNR falls by more than this between two logged steps.
+#: A loss spike: the training PSNR falls more than this below the highest it had reached.
 SPIKE_DB = 3.0
 
 
@@ -327,28 +327,27 @@ def convergence(curve, steps, qat_steps=0):
 
 def spikes(history, float_steps, threshold=SPIKE_DB):
     """The loss spikes of a run's float phase: each place where the training PSNR
-    (``history``: ``(step, psnr)`` every few steps, the mini-batch's) falls by more than
-    ``threshold`` dB from one logged step to the next, as ``{"step", "before", "low",
-    "recovered"}``: the last step before the fall and its PSNR, the lowest PSNR until the
-    run is back at ``before``, and the step it is (``None``: never within the phase).
+    (``history``: ``(step, psnr)`` every few steps, the mini-batch's) falls more than
+    ``threshold`` dB below the highest it had reached, as ``{"step", "before", "low",
+    "recovered"}``: the step of that high and its PSNR, the lowest PSNR until the run is
+    back at it, and the step it is (``None``: not within the phase).
 
-    A spike undoes what the steps before it learnt; a run that has one is behind a run
-    that has none by about the steps it takes to recover, and the weights it ends with
-    may differ (larger, so coarser on the INT8 grid)."""
+    A spike undoes what the steps before it learnt, sharply (tens of dB within ten steps)
+    or, with the spike guard (``--clip-grad``), over tens of steps; a run that has one is
+    behind a run that has none by about the steps it takes to recover, and the weights it
+    ends with may differ (larger, so coarser on the INT8 grid)."""
     seen = [(int(s), float(p)) for s, p in history or () if s < float_steps]
-    found, i = [], 1
+    found, i = [], 0
     while i < len(seen):
-        (s0, p0), (_, p1) = seen[i - 1], seen[i]
-        if p0 - p1 <= threshold:
-            i += 1
-            continue
-        low, j = p1, i
-        while j < len(seen) and seen[j][1] < p0:
-            low = min(low, seen[j][1])
+        peak, low, j = seen[i], None, i + 1
+        while j < len(seen) and seen[j][1] < peak[1]:
+            low = seen[j][1] if low is None else min(low, seen[j][1])
             j += 1
-        found.append({"step": s0, "before": p0, "low": low,
-                      "recovered": seen[j][0] if j < len(seen) else None})
-        i = j + 1
+        if low is not None and peak[1] - low > threshold:
+            found.append({"step": peak[0], "before": peak[1], "low": low,
+                          "recovered": seen[j][0] if j < len(seen) else None})
+        # The next candidate high is where the run is back at this one (or the next entry).
+        i = j if j > i + 1 and low is not None else i + 1
     return found
 
 
@@ -411,8 +410,8 @@ def markdown(rows, sweep, pending=()):
     spiked = [r for r in rows if r.get("spikes")]
     if spiked:
         lines += ["", f"Loss spikes in the float phase (the training PSNR, logged every "
-                  f"10 steps, falling by more than {SPIKE_DB:g} dB; the steps until it is "
-                  f"back):", "",
+                  f"10 steps, falling more than {SPIKE_DB:g} dB below the highest it had "
+                  f"reached; the step it is back):", "",
                   "| clip | n | step | PSNR before | lowest | back at step |",
                   "|---|---:|---:|---:|---:|---:|"]
         for r in spiked:
@@ -421,8 +420,8 @@ def markdown(rows, sweep, pending=()):
                 lines.append(f"| {r['video']} | {r['patch']} | {sp['step']:,} | "
                              f"{sp['before']:.2f} dB | {sp['low']:.2f} dB | {back} |")
     elif rows:
-        lines += ["", f"No loss spikes in the float phase (no fall of the training PSNR by "
-                  f"more than {SPIKE_DB:g} dB between logged steps)."]
+        lines += ["", f"No loss spikes in the float phase (the training PSNR never fell "
+                  f"more than {SPIKE_DB:g} dB below the highest it had reached)."]
     return "\n".join(lines) + "\n"
 
 

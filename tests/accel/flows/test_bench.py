@@ -324,8 +324,8 @@ def test_convergence_judges_the_float_phase():
 
 def test_spikes_are_falls_of_the_float_phase_and_their_recovery():
     from accel.flows.video_bench import markdown, spikes
-    # Noise below the threshold (a 2.5 dB dip) is not a spike; the fall at step 30 (40 to
-    # 21 dB) is, lowest 21, back at 40 dB at step 70; a second fall at 90 never recovers
+    # Noise below the threshold (a 2.5 dB dip) is not a spike; the fall after step 30 (40 to
+    # 21 dB) is, lowest 21, back at 40 dB at step 70; a second fall after 90 never recovers
     # before the float phase ends (step 120); the QAT phase's own drop (its history is
     # INT8 PSNR from step 120) is left out.
     hist = [(0, 10.0), (10, 37.5), (20, 35.0), (30, 40.0), (40, 21.0), (50, 30.0),
@@ -336,6 +336,9 @@ def test_spikes_are_falls_of_the_float_phase_and_their_recovery():
                      {"step": 90, "before": 42.0, "low": 30.0, "recovered": None}]
     assert spikes(hist, 120, threshold=20.0) == []
     assert spikes(None, 120) == []
+    # A slow fall (1 dB every logged step, none of them past the threshold) is a spike too.
+    slow = [(0, 40.0), (10, 39.0), (20, 38.0), (30, 37.0), (40, 36.0), (50, 41.0)]
+    assert spikes(slow, 60) == [{"step": 0, "before": 40.0, "low": 36.0, "recovered": 50}]
 
     class Sweep:
         size, frames, steps, videos, patches = 16, 2, 160, ("bikes",), (2,)
