@@ -30,7 +30,7 @@ from model.support.validate import one_of, positive_int
 __all__ = ["AccelConfig", "LayerGeometry", "Timing", "Preset", "BUILD", "SIMULATION",
            "MEMORIES", "WEIGHT_ADDRESS_BITS", "check_precision", "TOP_NAME", "CLOCK_HZ", "PRECISIONS", "MAX_FRAME", "address_bits",
            "FAN_IN", "read_latency", "read_tree_levels", "PIXELS_PER_BEAT",
-           "check_pixels_per_beat", "check_dsp_clock"]
+           "check_pixels_per_beat", "check_dsp_clock", "check_frame_size"]
 
 #: What ``--precision`` accepts: one datapath, or both selected at run time.
 PRECISIONS = ("int8", "fp32", "dual")
@@ -564,14 +564,21 @@ class AccelConfig:
 
     def check_frame(self, width, height):
         """Raise :class:`UserError` unless a ``width x height`` frame can be rendered."""
-        n = self.model.patch
-        for name, v, vmax in (("width", width, self.max_width), ("height", height, self.max_height)):
-            positive_int(f"frame {name}", v)
-            if v > vmax:
-                raise UserError(f"frame {name} {v} exceeds the build's maximum {vmax}")
-        if width % n or height % n:
-            raise UserError(f"frame size {width}x{height} is not divisible by the model's "
-                            f"patch size {n}")
+        check_frame_size(width, height, patch=self.model.patch, max_width=self.max_width,
+                         max_height=self.max_height)
+
+
+def check_frame_size(width, height, *, patch, max_width, max_height):
+    """Raise :class:`UserError` unless a ``width x height`` frame is whole ``patch x
+    patch`` patches within a build's largest frame (:meth:`AccelConfig.check_frame`,
+    also before a build's configuration exists)."""
+    for name, v, vmax in (("width", width, max_width), ("height", height, max_height)):
+        positive_int(f"frame {name}", v)
+        if v > vmax:
+            raise UserError(f"frame {name} {v} exceeds the build's maximum {vmax}")
+    if width % patch or height % patch:
+        raise UserError(f"frame size {width}x{height} is not divisible by the model's "
+                        f"patch size {patch}")
 
 
 #: Banks (or groups) a deep memory's read tree joins in one registered level

@@ -59,7 +59,13 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
     layers = config.layers
 
     lengths = [min(B, Q - b) for b in range(0, Q, B)]
-    spans = {}                              # batch length -> (layer 0's cycles, all)
+    # batch length -> (layer 0's cycles, all, the last tile's): every batch of one length
+    # runs the same tiles, so their periods are summed once.
+    spans = {}
+    # Constant over the frame, read once: the loop below runs per batch and patch row, and
+    # `--array auto` runs it on thousands of candidate arrays.
+    out_slots, row_cycles = config.out_slots, n * width // config.pixels_per_beat
+    commit_lag = tm.ISSUE + tm.result_tap + config.cols - 1
 
     # Cycle 0 is the START cycle. Coordinates: the generator's first one is written at
     # `setup`, then one per cycle unless the half to fill is still in use.
@@ -77,14 +83,13 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
         t_gen = first + length
         take = max(seq_free, t_gen)          # visible the cycle after its last write
         # Output credit: the batch must fit in the ring beside what is not yet sent.
-        need = issued + length - config.out_slots
+        need = issued + length - out_slots
         if need > 0:
             rows_needed = -(-need // pw)
             # The sequencer compares a registered sum with the output unit's count: it
             # sees a row freed the second cycle after its last pixel leaves.
             take = max(take, row_end[rows_needed - 1] + 2)
         start = take + 1
-        # Every batch of one length runs the same tiles: their periods are summed once.
         if length not in spans:
             t = 0
             for li, g in enumerate(layers):
@@ -92,8 +97,8 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
                     t += tm.period(length, last_of_layer=(i == g.tiles - 1))
                 if li == 0:
                     first_layer = t
-            spans[length] = (first_layer, t)
-        first_layer, span = spans[length]
+            spans[length] = (first_layer, t, tm.period(length, last_of_layer=True))
+        first_layer, span, last_period = spans[length]
         # batch_free: layer 0's last cycle, through the sequencer's output register.
         layer0_end.append(start + first_layer - 1 + tm.ISSUE)
         t = start + span
@@ -103,11 +108,10 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
         end = t
         # All its results are written once the final tile's last query reaches the last
         # lane's write; then the rows it completes stream out in order.
-        last_tile_start = t - tm.period(length, last_of_layer=True)
-        committed = (last_tile_start + length - 1 + tm.ISSUE + tm.result_tap
-                     + config.cols - 1)
+        committed = t - last_period + length - 1 + commit_lag
+        ready = committed + out_latency
         for _ in range(rows_done, issued // pw):
-            t_out = max(t_out, committed + out_latency) + n * width // config.pixels_per_beat
+            t_out = max(t_out, ready) + row_cycles
             row_end.append(t_out)
         rows_done = issued // pw
     total = t_out + 1

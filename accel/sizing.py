@@ -73,12 +73,18 @@ def pixels_per_beat(config, width, height, *, clock_hz=CLOCK_HZ, frames=1):
     within :data:`~accel.sizing.BEAT_TOLERANCE` of the widest beat's MACs per cycle: one pixel per
     cycle bounds a frame at large patches (96 fps at 1080p and 200 MHz). A video build's
     ``frames``: the clip's length, rendered in one job."""
+    return _beat(config, width, height, clock_hz=clock_hz, frames=frames)[0]
+
+
+def _beat(config, width, height, *, clock_hz, frames):
+    """:func:`pixels_per_beat` and that beat's :func:`throughput` (computed on the way)."""
     n, ch = config.model.patch, config.model.channels
     options = [k for k in PIXELS_PER_BEAT if n % k == 0 and k * ch <= config.cols]
     rates = {k: throughput(config.replace(pixels_per_beat=k), width, height,
-                           clock_hz=clock_hz, frames=frames)[0] for k in options}
-    best = max(rates.values())
-    return min(k for k in options if rates[k] >= (1 - BEAT_TOLERANCE) * best)
+                           clock_hz=clock_hz, frames=frames) for k in options}
+    best = max(macs for macs, _ in rates.values())
+    k = min(k for k in options if rates[k][0] >= (1 - BEAT_TOLERANCE) * best)
+    return k, rates[k]
 
 
 def lut_estimate(config):
@@ -201,9 +207,8 @@ def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
             break
         evaluated += 1
         # The output keeps up with the array: as many pixels per beat as that takes.
-        config = config.replace(pixels_per_beat=pixels_per_beat(
-            config, w, h, clock_hz=clock_hz, frames=frames))
-        macs, fps = throughput(config, w, h, clock_hz=clock_hz, frames=frames)
+        beat, (macs, fps) = _beat(config, w, h, clock_hz=clock_hz, frames=frames)
+        config = config.replace(pixels_per_beat=beat)
         _, dsp, lut, bits = _fits(config)
         key = (round(macs, 3), -dsp, -lut, -config.batch)
         if best is None or key > best[0]:

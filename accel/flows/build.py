@@ -326,6 +326,12 @@ def resolve(job=None, *, out="build", say=None, **fields):
     if min(max_frame) < model_cfg.patch:
         raise UserError(f"largest frame {max_frame[0]}x{max_frame[1]} holds no whole "
                         f"{model_cfg.patch}x{model_cfg.patch} patch")
+    if size:
+        # Before the array search (seconds on a large device): bad input is one line at once.
+        from ..config import check_frame_size
+        n = model_cfg.patch
+        check_frame_size(*size, patch=n, max_width=max_frame[0] - max_frame[0] % n,
+                         max_height=max_frame[1] - max_frame[1] % n)
     choice = None
     try:
         if array == "auto":

@@ -101,14 +101,13 @@ class VideoSweep:
         return PatchINRConfig(patch=patch, channels=3, hidden=self.hidden, layers=self.layers,
                               coords=3)
 
-    def settings(self, device="cpu", curve_every=None):
+    def settings(self, device="cpu"):
         """The :class:`~model.training.TrainSettings` every point trains with."""
         from model.config import VIDEO_BATCH
         from model.training import TrainSettings
         return TrainSettings(steps=self.steps, seed=self.seed, device=device,
                              batch=VIDEO_BATCH, qat_steps=self.qat_steps, keep=self.keep,
-                             curve_every=self.curve_every if curve_every is None
-                             else curve_every, clip_grad=self.clip_grad)
+                             curve_every=self.curve_every, clip_grad=self.clip_grad)
 
     def key(self, video, patch):
         from .bench import source_stem
