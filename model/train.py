@@ -67,10 +67,6 @@ def build_parser():
                    help="guard the float phase against loss spikes: clip each step's "
                         "gradient norm to K times the running mean of the last steps' "
                         "(default: off)")
-    p.add_argument("--qat-clip", action="store_true",
-                   help="with --clip-grad: hold the quantization-aware steps' gradient norm "
-                        "to K times the float phase's last running mean, so that the "
-                        "phase's first steps do not undo the float fit")
     p.add_argument("--keep", default="dual", choices=["dual", "int8", "fp32"],
                    help="what the model is for, so which state is kept: dual (default: FP32 "
                         "and INT8 frames within 1 dB, for a dual build), int8 or fp32 (the "
@@ -114,8 +110,7 @@ def main(argv=None):
     settings = TrainSettings(steps=args.steps, lr=args.lr, schedule=args.schedule, seed=args.seed,
                              device=args.device, qat_steps=args.qat_steps,
                              qat_consistency=args.qat_consistency, batch=batch, keep=args.keep,
-                             qat_lr=args.qat_lr, clip_grad=args.clip_grad,
-                             qat_clip=args.qat_clip)
+                             qat_lr=args.qat_lr, clip_grad=args.clip_grad)
     checkpoint = _checkpoint(args)
     try:
         return _train(args, w, h, settings, pngs, checkpoint)

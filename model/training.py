@@ -88,19 +88,12 @@ class TrainSettings:
     oscillation whose gradient grows by tens of percent a step while Adam's second-moment
     estimate lags, so its steps grow too; bounding the gradient to its recent scale stops
     it, and steps of the usual size are left alone (``docs/results.md`` has the run).
-    ``qat_clip`` (with ``clip_grad``) holds the quantization-aware steps' gradient norm to
-    ``clip_grad`` times the float phase's last running mean, which it leaves unchanged:
-    that phase's loss (the disagreement term above all) has gradients many times the float
-    phase's last, and with Adam's second-moment estimate still at the float scale its
-    first steps move the weights far enough to lose several dB of INT8 PSNR that the
-    phase then does not win back; a limit that followed the new gradients would let them
-    grow the same way.
     """
 
     def __init__(self, *, steps=2000, lr=DEFAULT_LR, schedule="cosine", warmup=0, seed=0,
                  device="auto", qat_steps=None, qat_batch=16384, qat_eval_every=20,
                  qat_consistency=DEFAULT_QAT_CONSISTENCY, batch=None, keep="dual",
-                 curve_every=0, qat_lr=None, clip_grad=None, qat_clip=False):
+                 curve_every=0, qat_lr=None, clip_grad=None):
         positive_int("steps", steps)
         positive_number("learning rate", lr, maximum=LR_MAX)
         nonnegative_int("seed", seed, maximum=SEED_MAX)
@@ -131,12 +124,6 @@ class TrainSettings:
                                 f"running mean of the gradient norm), not {clip_grad:g}")
             clip_grad = float(clip_grad)
         self.clip_grad = clip_grad
-        if not isinstance(qat_clip, bool):
-            raise UserError(f"qat_clip must be True or False, not {qat_clip!r}")
-        if qat_clip and clip_grad is None:
-            raise UserError("the quantization-aware phase's gradient limit (--qat-clip) is "
-                            "a multiple of the float phase's: it needs --clip-grad")
-        self.qat_clip = qat_clip
         self.steps, self.lr, self.warmup, self.seed = steps, float(lr), warmup, int(seed)
         self.schedule = schedule
         self.qat_steps, self.qat_batch, self.qat_eval_every = qat_steps, qat_batch, qat_eval_every
@@ -376,8 +363,7 @@ class _Fit:
             # Only when asked for: checkpoints of runs without them stay resumable.
             **({"curve_every": settings.curve_every} if settings.curve_every else {}),
             **({"qat_lr": settings.qat_lr} if settings.qat_lr is not None else {}),
-            **({"clip_grad": settings.clip_grad} if settings.clip_grad is not None else {}),
-            **({"qat_clip": True} if settings.qat_clip else {})}
+            **({"clip_grad": settings.clip_grad} if settings.clip_grad is not None else {})}
 
     # -- the saved state --------------------------------------------------------------------
 
@@ -544,10 +530,6 @@ class _Fit:
         loss, loss_q = _int8_loss(fq(self.coords_q[idx]), self.model(self.coords[idx]),
                                   self.target_q[idx], self.target[idx], settings)
         loss.backward()
-        if settings.qat_clip:
-            # At the float phase's scale, which stays as it was (see TrainSettings).
-            torch.nn.utils.clip_grad_norm_(list(self.model.parameters()),
-                                           settings.clip_grad * self.grad_mean)
         self.opt.step()
         lv = _finite(loss_q, step)
         if step % 10 == 0:
@@ -610,7 +592,6 @@ def train_image(image, config, settings, *, progress=True, image_name=None, chec
     int8 = score(image, render_int8(quant, w, h))
     results = {"qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
                "qat_lr": settings.qat_lr, "clip_grad": settings.clip_grad,
-               **({"qat_clip": True} if settings.qat_clip else {}),
                "keep": settings.keep}
     if settings.qat_steps:
         results["psnr_fp32_pretrain"] = score(image, render_fp32(pretrain, w, h))["psnr"]
@@ -666,7 +647,6 @@ def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_q
         "schedule": settings.schedule, "seed": settings.seed,
         "qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
         "qat_lr": settings.qat_lr, "clip_grad": settings.clip_grad,
-        **({"qat_clip": True} if settings.qat_clip else {}),
         "keep": settings.keep, "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],
         "device": str(settings.device), "calibration": calib, "history": info["history"],
         "curve": info["curve"],

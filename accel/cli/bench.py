@@ -55,10 +55,6 @@ def build_parser():
                    help="guard each point's float phase against loss spikes (model.train "
                         "--clip-grad): clip each step's gradient norm to K times the running "
                         "mean of the last steps' (default: off)")
-    p.add_argument("--qat-clip", action="store_true",
-                   help="with --clip-grad: hold each point's quantization-aware steps' "
-                        "gradient norm to K times its float phase's last running mean "
-                        "(model.train --qat-clip)")
     p.add_argument("--stage", choices=["all", "train", "report", "gap"], default="all",
                    help="all (the default), train, report, or gap (videos: where larger "
                         "patches lose to n = 1, from the trained model files)")
@@ -97,8 +93,7 @@ def main(argv=None):
     images = [s.strip() for s in args.images.split(",") if s.strip()]
     spec = SweepSpec(images=images, patches=args.patches, size=args.size, steps=args.steps,
                      hidden=args.hidden, layers=args.layers, seed=args.seed,
-                     qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad,
-                     qat_clip=args.qat_clip)
+                     qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad)
     if args.stage in ("all", "train"):
         # The training settings (device, seed) are checked before anything is logged.
         spec.settings(args.device)
@@ -161,8 +156,7 @@ def _videos(args):
     sweep = VideoSweep(videos=[v.strip() for v in args.videos.split(",") if v.strip()],
                        patches=patches, size=args.size, frames=args.frames, steps=args.steps,
                        seed=args.seed, hidden=args.hidden, layers=args.layers,
-                       qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad,
-                       qat_clip=args.qat_clip)
+                       qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)

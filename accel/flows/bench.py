@@ -71,7 +71,7 @@ class SweepSpec:
 
     def __init__(self, *, images=DEFAULT_IMAGES, patches=DEFAULT_PATCHES, size=256, steps=2000,
                  hidden=None, layers=None, seed=0, qat_steps=None, keep="dual",
-                 clip_grad=None, qat_clip=False):
+                 clip_grad=None):
         from model.config import PatchINRConfig
         from model.data import load_image
         from model.training import KEEP_CHOICES
@@ -102,7 +102,6 @@ class SweepSpec:
         one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
         self.keep = keep
         self.clip_grad = None if clip_grad is None else float(clip_grad)
-        self.qat_clip = qat_clip
         self.hidden = default.hidden if hidden is None else hidden
         self.layers = default.layers if layers is None else layers
         # Load every image once now: an unknown name fails before hours of training.
@@ -119,7 +118,7 @@ class SweepSpec:
         from model.training import TrainSettings
         return TrainSettings(steps=self.steps, seed=self.seed, device=device,
                              qat_steps=self.qat_steps, keep=self.keep,
-                             clip_grad=self.clip_grad, qat_clip=self.qat_clip)
+                             clip_grad=self.clip_grad)
 
     @functools.cached_property
     def recipe(self):
@@ -182,8 +181,6 @@ def recipe(settings):
         out["keep"] = settings.keep
     if settings.clip_grad is not None:
         out["clip_grad"] = settings.clip_grad
-    if settings.qat_clip:
-        out["qat_clip"] = True
     return out
 
 

@@ -55,7 +55,7 @@ class VideoSweep:
 
     def __init__(self, *, videos, patches=(1, 2, 4, 8), size=128, frames=16, steps=300,
                  seed=0, hidden=None, layers=None, qat_steps=None, keep="dual",
-                 clip_grad=None, qat_clip=False):
+                 clip_grad=None):
         from model.config import PatchINRConfig
         from model.training import KEEP_CHOICES
         from model.video import load_video
@@ -80,7 +80,6 @@ class VideoSweep:
         one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
         self.keep = keep
         self.clip_grad = None if clip_grad is None else float(clip_grad)
-        self.qat_clip = qat_clip
         default = PatchINRConfig()
         self.videos, self.patches = tuple(videos), tuple(sorted(set(patches)))
         self.size, self.frames, self.steps, self.seed = size, frames, steps, seed
@@ -108,8 +107,7 @@ class VideoSweep:
         from model.training import TrainSettings
         return TrainSettings(steps=self.steps, seed=self.seed, device=device,
                              batch=VIDEO_BATCH, qat_steps=self.qat_steps, keep=self.keep,
-                             curve_every=self.curve_every, clip_grad=self.clip_grad,
-                             qat_clip=self.qat_clip)
+                             curve_every=self.curve_every, clip_grad=self.clip_grad)
 
     def key(self, video, patch):
         from .bench import source_stem
@@ -132,7 +130,6 @@ def _point(path, sweep, video, patch):
             and point.get("qat_steps", sweep.steps // 4) == sweep.qat_steps
             and point.get("keep", "dual") == sweep.keep
             and point.get("clip_grad") == sweep.clip_grad
-            and point.get("qat_clip", False) == sweep.qat_clip
             and point.get("config") == sweep.config(patch).to_dict())
     return point if same else None
 
@@ -307,8 +304,6 @@ def _train_command(sweep, video, patch):
                                ("--clip-grad", sweep.clip_grad, None)):
         if value != usual:
             args += [flag, str(value)]
-    if sweep.qat_clip:
-        args.append("--qat-clip")
     return " ".join(args + ["--stage", "train"])
 
 

@@ -69,8 +69,8 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(camera16, tmp_path, 
 def test_a_resumed_clip_run_with_mini_batches_ends_the_same(tmp_path):
     clip = np.random.default_rng(1).random((3, 8, 8, 1), dtype=np.float32)
     cfg = PatchINRConfig(patch=2, channels=1, hidden=8, layers=2, coords=3)
-    # With the spike guard on in both phases: its running mean is part of the saved state.
-    settings = _settings(steps=30, batch=20, clip_grad=1.5, qat_clip=True)
+    # With the spike guard on: its running mean is part of the saved state.
+    settings = _settings(steps=30, batch=20, clip_grad=1.5)
     from model.training import fit_clip
     whole, _, _ = fit_clip(clip, cfg, settings, progress=False, eval_queries=30)
     path = tmp_path / "clip.ckpt"

@@ -161,37 +161,6 @@ def test_the_spike_guard_is_off_by_default_and_changes_the_fit_when_on(camera32)
                                                        b.state_dict().values()))
 
 
-def test_qat_clip_holds_the_int8_steps_to_the_float_phases_scale(camera32):
-    # One quantization-aware step with the float phase's running mean set small: with
-    # --qat-clip the step's gradient norm is twice that mean (and the mean stays), without
-    # it the same step's gradient is far larger.
-    from model.training import Samples, _Fit
-
-    class Bar:
-        def set_postfix_str(self, *args, **kwargs):
-            pass
-
-    def int8_step_norm(qat_clip):
-        cfg = PatchINRConfig(patch=2, channels=1, hidden=8, layers=1)
-        settings = TrainSettings(steps=4, qat_steps=2, device="cpu", clip_grad=2.0,
-                                 qat_clip=qat_clip)
-        f = _Fit(Samples.image(camera32, 2), cfg, settings, None, None, None)
-        f.grad_mean, f.step = 1e-6, f.float_steps
-        seen = []
-        step = f.opt.step
-
-        def record(*args, **kwargs):
-            seen.append(math.sqrt(sum(float((p.grad ** 2).sum())
-                                      for p in f.model.parameters())))
-            return step(*args, **kwargs)
-        f.opt.step = record
-        f._int8_step(Bar())
-        assert f.grad_mean == 1e-6
-        return seen[0]
-    assert int8_step_norm(True) == pytest.approx(2e-6, rel=1e-4)
-    assert int8_step_norm(False) > 1e-3
-
-
 def test_default_quantization_aware_steps_are_the_last_quarter():
     assert TrainSettings(steps=2000, device="cpu").qat_steps == 500
     assert TrainSettings(steps=3, device="cpu").qat_steps == 0
@@ -232,8 +201,6 @@ def test_learning_rate_schedules():
     ({"clip_grad": 0.5}, "gradient clip factor must be at least 1"),
     ({"clip_grad": 0}, "gradient clip factor"),
     ({"clip_grad": math.nan}, "gradient clip factor"),
-    ({"qat_clip": True}, "needs --clip-grad"),
-    ({"qat_clip": 1, "clip_grad": 2.0}, "qat_clip must be True or False"),
     ({"schedule": "linear"}, "unknown learning-rate schedule 'linear'"),
     ({"device": "tpu"}, "unknown device 'tpu'"),
 ])

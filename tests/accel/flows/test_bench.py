@@ -388,25 +388,6 @@ def test_the_spike_guard_is_part_of_the_recipe_only_when_on(tmp_path):
         VideoSweep(videos=["bikes"], patches=[2], clip_grad=-1)
 
 
-def test_the_quantization_aware_guard_is_part_of_the_recipe_only_when_on():
-    from accel.flows.video_bench import VideoSweep, _point, _train_command
-    guarded = bench.SweepSpec(images=["camera"], patches=[2], clip_grad=2).recipe
-    both = bench.SweepSpec(images=["camera"], patches=[2], clip_grad=2, qat_clip=True).recipe
-    assert "qat_clip" not in guarded and both == {**guarded, "qat_clip": True}
-    with pytest.raises(UserError, match="needs --clip-grad"):
-        bench.SweepSpec(images=["camera"], patches=[2], qat_clip=True).recipe
-    # A committed guarded point (trained without it) is not a --qat-clip sweep's point.
-    path = (Path(__file__).parents[3] / "docs" / "results" / "video4000clip" / "video"
-            / "points" / "bikes_128x16_p2.json")
-    kw = dict(videos=["bikes"], patches=[2], size=128, frames=16, steps=4000, clip_grad=2)
-    on = VideoSweep(**kw, qat_clip=True)
-    assert _point(path, VideoSweep(**kw), "bikes", 2) is not None
-    assert _point(path, on, "bikes", 2) is None
-    assert _train_command(on, "bikes", 2).endswith("--clip-grad 2.0 --qat-clip --stage train")
-    with pytest.raises(UserError, match="needs --clip-grad"):
-        VideoSweep(videos=["bikes"], patches=[2], qat_clip=True)
-
-
 def test_the_command_for_a_missing_video_point_survives_a_shell():
     # A clip given as a path with a space: the report's command trains that clip.
     import shlex
@@ -416,8 +397,7 @@ def test_the_command_for_a_missing_video_point_survives_a_shell():
     from model.config import PatchINRConfig
     d = PatchINRConfig()
     sweep = SimpleNamespace(size=16, frames=3, steps=40, seed=0, hidden=d.hidden,
-                            layers=d.layers, qat_steps=10, keep="int8", clip_grad=None,
-                            qat_clip=False)
+                            layers=d.layers, qat_steps=10, keep="int8", clip_grad=None)
     argv = shlex.split(_train_command(sweep, "my clips/a b.gif", 2))
     assert argv[argv.index("--videos") + 1] == "my clips/a b.gif"
     assert argv[argv.index("--keep") + 1] == "int8" and "--hidden" not in argv
