@@ -47,7 +47,8 @@ from model.support.validate import nonnegative_int, one_of, positive_int
 from ..config import CLOCK_HZ
 
 __all__ = ["SweepSpec", "PointTask", "PointJob", "train_points", "train_point", "point_checkpoint", "hardware_figures", "cpu_fps", "report",
-           "markdown_table", "DEFAULT_IMAGES", "DEFAULT_PATCHES", "POINT_KEYS"]
+           "markdown_table", "DEFAULT_IMAGES", "DEFAULT_PATCHES", "POINT_KEYS", "package_version",
+           "machine_info"]
 
 DEFAULT_IMAGES = ("camera", "astronaut", "chelsea", "coffee")
 DEFAULT_PATCHES = (1, 2, 4, 8, 16)
@@ -323,7 +324,7 @@ def _train_point(job, spec, image_name, n, out):
     save_png(stem + "_int8.png", render_int8(quant, spec.size, spec.size))
     results["recipe"] = spec.recipe
     results["package_version"] = package_version()
-    results["train_machine"] = _machine()
+    results["train_machine"] = machine_info()
     results["threads"] = job.threads
     # The JSON goes last: its presence is what marks the point finished.
     write_json(stem + ".json", results)
@@ -442,7 +443,10 @@ def cpu_fps(config, size, *, repeats=5, model_file=None):
     return 1.0 / float(np.median(times))
 
 
-def _machine():
+def machine_info():
+    """This machine, as a point file records what trained it and a report what measured
+    it: the CPU, its cores, torch and its threads, Python, and the GPU when torch sees
+    one."""
     import torch
     cpu = platform.processor() or platform.machine()
     try:
@@ -451,8 +455,11 @@ def _machine():
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+    out = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+           "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+    if torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(0)
+    return out
 
 
 def report(spec, out, results_dir, *, points_dir=None, synth=True, allow_missing=False,
@@ -514,7 +521,7 @@ def report(spec, out, results_dir, *, points_dir=None, synth=True, allow_missing
     results = {
         "command": "python -m accel.bench " + " ".join(sys.argv[1:]) if sys.argv else "",
         "date": time.strftime("%Y-%m-%d"),
-        "machine": _machine(),
+        "machine": machine_info(),
         "sweep": {"images": list(spec.images), "patches": list(spec.patches), "size": spec.size,
                   "steps": spec.steps, "qat_steps": spec.qat_steps, "hidden": spec.hidden,
                   "layers": spec.layers,

@@ -37,8 +37,8 @@ from model.support.files import write_bytes, write_json
 from model.support.validate import one_of, positive_int
 
 from ..config import CLOCK_HZ
-from .bench import (PointTask, drop_checkpoint, point_checkpoint, resumed_note,
-                    torch_threads)
+from .bench import (PointTask, drop_checkpoint, machine_info, package_version,
+                    point_checkpoint, resumed_note, torch_threads)
 
 __all__ = ["VideoSweep", "VideoPointJob", "train_video_points", "train_video_point",
            "video_report", "convergence", "spikes", "CONVERGED_DB", "SPIKE_DB"]
@@ -208,6 +208,8 @@ def _train_video_point(job):
                 fp32=model.state_arrays(), quant=quant,
                 meta={**meta, "first_frame": 0, "frame_step": 1, "fit": "crop"})
     point["threads"] = job.threads
+    point["package_version"] = package_version()
+    point["train_machine"] = machine_info()
     write_json(os.path.join(job.points, key + ".json"), point)
     drop_checkpoint(ckpt)
     return (f"bench: {key}: FP32 {point['psnr_fp32']:.2f} dB, INT8 "

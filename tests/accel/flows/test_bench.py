@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from accel.cli.bench import main as bench_main
@@ -174,6 +175,10 @@ def test_video_sweep(tmp_path, capsys):
         point = json.loads((folder / "points" / f"{video}_16x3_p{n}.json").read_text())
         assert (row["psnr_fp32_pretrain"], row["psnr_int8_ptq"]) == \
             (point["psnr_fp32_pretrain"], point["psnr_int8_ptq"])
+        # What trained it, as an image point records.
+        assert point["package_version"].startswith("0.")
+        assert point["train_machine"]["torch"] == torch.__version__
+        assert ("gpu" in point["train_machine"]) == torch.cuda.is_available()
         config = AccelConfig.fitting(
             model=PatchINRConfig(patch=n, channels=3, hidden=8, layers=1, coords=3),
             rows=BUILD.rows, cols=BUILD.cols, batch=BUILD.batch, precision="int8")
