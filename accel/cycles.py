@@ -22,7 +22,8 @@ of MAC slots doing a useful multiply (true layer shapes, no padding).
 
 from .config import CLOCK_HZ, AccelConfig
 
-__all__ = ["frame_cycles", "useful_macs", "query_cycles_bound", "pe_utilization"]
+__all__ = ["frame_cycles", "frame_cycles_floor", "useful_macs", "query_cycles_bound",
+           "pe_utilization"]
 
 
 def useful_macs(config, queries):
@@ -91,13 +92,7 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
             take = max(take, row_end[rows_needed - 1] + 2)
         start = take + 1
         if length not in spans:
-            t = 0
-            for li, g in enumerate(layers):
-                for i in range(g.tiles):
-                    t += tm.period(length, last_of_layer=(i == g.tiles - 1))
-                if li == 0:
-                    first_layer = t
-            spans[length] = (first_layer, t, tm.period(length, last_of_layer=True))
+            spans[length] = _span(tm, layers, length)
         first_layer, span, last_period = spans[length]
         # batch_free: layer 0's last cycle, through the sequencer's output register.
         layer0_end.append(start + first_layer - 1 + tm.ISSUE)
@@ -124,6 +119,35 @@ def frame_cycles(config, width, height, *, frames=1, first_frame=0, clock_hz=CLO
         "fps": clock_hz * frames / total,
         "clock_hz": clock_hz,
     }
+
+
+def _span(tm, layers, length):
+    """``(layer 0's cycles, all layers', the last tile's period)`` of a batch of
+    ``length`` queries."""
+    t = 0
+    for li, g in enumerate(layers):
+        for i in range(g.tiles):
+            t += tm.period(length, last_of_layer=(i == g.tiles - 1))
+        if li == 0:
+            first_layer = t
+    return first_layer, t, tm.period(length, last_of_layer=True)
+
+
+def frame_cycles_floor(config, width, height, *, frames=1, precision=None):
+    """A lower bound on :func:`frame_cycles`'s ``total`` (same arguments), from the
+    sequencer's tiles alone, in microseconds where the model takes milliseconds: the
+    tiles run one after another, and the last batch's results leave after its last
+    tile has issued its queries. :func:`accel.sizing.auto_array` skips the arrays it
+    shows cannot win."""
+    tm = config.timing_for(precision)
+    n, B = config.model.patch, config.batch
+    Q = (width // n) * (height // n) * frames
+    full, rest = divmod(Q, B)
+    compute = full * _span(tm, config.layers, B)[1]
+    last = rest or B
+    if rest:
+        compute += _span(tm, config.layers, rest)[1]
+    return compute - tm.period(last, last_of_layer=True) + last + 1
 
 
 def query_cycles_bound(config, queries):

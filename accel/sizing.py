@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from model.support.errors import UserError
 
 from .config import CLOCK_HZ, PIXELS_PER_BEAT, AccelConfig
-from .cycles import frame_cycles, useful_macs
+from .cycles import frame_cycles, frame_cycles_floor, useful_macs
 from .device import DSP_CONTROL, DSP_PER_LANE, dsp_count, get_device, margins, onchip_bits
 
 __all__ = ["LUT_COST", "Choice", "auto_array", "throughput", "pixels_per_beat",
@@ -201,10 +201,18 @@ def auto_array(model, *, precision, max_frame, progress=None, device="xcvu9p",
     # Largest arrays first: one whose every PE is busy every cycle cannot beat the best
     # found so far, so the cycle model runs on a few candidates only.
     fitting.sort(key=lambda c: (-c.rows * c.cols, c.batch))
+    # Nor can one whose tiles alone take too long (frame_cycles_floor), or, on a device
+    # that prefers small batches, come within its tolerance (_smallest_batch).
+    keep = 1 - get_device(device).get("batch_tolerance", 0.0)
     best, evaluated, evaluated_choices = None, 0, []
     for config in fitting:
         if best is not None and config.rows * config.cols < best[0][0]:
             break
+        if best is not None:
+            floor = frame_cycles_floor(config, w, h, frames=frames)
+            most = useful_macs(config, (w // model.patch) * (h // model.patch) * frames) / floor
+            if round(most, 3) < best[0][0] and most < keep * best[1].macs_per_cycle:
+                continue
         evaluated += 1
         # The output keeps up with the array: as many pixels per beat as that takes.
         beat, (macs, fps) = _beat(config, w, h, clock_hz=clock_hz, frames=frames)

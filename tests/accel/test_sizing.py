@@ -217,3 +217,27 @@ def test_pumped_search_and_why_it_cannot_double_the_array():
         <= MARGINS["dsp"] * XCVU9P["dsp"])
     assert plan_budget(ArrayPlan(rows=256, cols=128, wide_rows=2, lut_cols=lut,
                                  pumped=True))["lut"] > XCVU9P["lut"]
+
+
+@pytest.mark.parametrize("patch, channels, coords, rows, cols, batch, size, frames", [
+    (1, 1, 2, 4, 4, 8, (24, 24), 1),             # small batches, many of them
+    (2, 3, 2, 8, 4, 64, (30, 18), 1),            # a last batch shorter than the others
+    (2, 3, 2, 8, 8, 4096, (16, 16), 1),          # one batch, shorter than the batch size
+    (4, 3, 2, 16, 16, 256, (64, 32), 1),
+    (2, 3, 3, 8, 4, 32, (16, 12), 5),            # a clip
+])
+def test_the_cycle_floor_never_exceeds_the_model(patch, channels, coords, rows, cols, batch,
+                                                 size, frames):
+    # --array auto skips arrays by this floor, so it must hold for every shape; it is
+    # also no looser than the tiles' own sum minus one tile.
+    from accel.cycles import frame_cycles_floor
+    model = PatchINRConfig(patch=patch, channels=channels, hidden=16, layers=2, coords=coords)
+    for precision in ("int8", "fp32"):
+        config = AccelConfig.fitting(model=model, rows=rows, cols=cols, batch=batch,
+                                     precision=precision)
+        kw = {"frames": frames} if frames > 1 else {}
+        model_cycles = frame_cycles(config, *size, **kw)
+        floor = frame_cycles_floor(config, *size, **kw)
+        assert 0 < floor <= model_cycles["total"]
+        assert floor >= model_cycles["compute"] - config.timing.period(batch,
+                                                                      last_of_layer=True)
