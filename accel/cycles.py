@@ -134,7 +134,8 @@ def _span(tm, layers, length):
 
 
 def frame_cycles_floor(config, width, height, *, frames=1, precision=None):
-    """A lower bound on :func:`frame_cycles`'s ``total`` (same arguments), from the
+    """A lower bound on :func:`frame_cycles`'s ``total`` for the same frame, clip length
+    and precision (``first_frame`` and the clock do not lower it), from the
     sequencer's tiles alone, in microseconds where the model takes milliseconds: the
     tiles run one after another, and the last batch's results leave after its last
     tile has issued its queries. :func:`accel.sizing.auto_array` skips the arrays it
