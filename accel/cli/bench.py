@@ -19,6 +19,7 @@ import math
 import os
 import sys
 
+from model.config import DEFAULT_QAT_CONSISTENCY
 from model.support.errors import ArgumentParser, UserError, cli_entry
 from model.support.validate import int_list
 
@@ -55,6 +56,11 @@ def build_parser():
                    help="guard each point's float phase against loss spikes (model.train "
                         "--clip-grad): clip each step's gradient norm to K times the running "
                         "mean of the last steps' (default: off)")
+    p.add_argument("--qat-consistency", type=float, default=DEFAULT_QAT_CONSISTENCY,
+                   metavar="WEIGHT",
+                   help="weight of the FP32/INT8 disagreement in each point's "
+                        "quantization-aware loss (model.train --qat-consistency; default "
+                        "%(default)g)")
     p.add_argument("--stage", choices=["all", "train", "report", "gap"], default="all",
                    help="all (the default), train, report, or gap (videos: where larger "
                         "patches lose to n = 1, from the trained model files)")
@@ -93,7 +99,8 @@ def main(argv=None):
     images = [s.strip() for s in args.images.split(",") if s.strip()]
     spec = SweepSpec(images=images, patches=args.patches, size=args.size, steps=args.steps,
                      hidden=args.hidden, layers=args.layers, seed=args.seed,
-                     qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad)
+                     qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad,
+                     qat_consistency=args.qat_consistency)
     if args.stage in ("all", "train"):
         # The training settings (device, seed) are checked before anything is logged.
         spec.settings(args.device)
@@ -156,7 +163,8 @@ def _videos(args):
     sweep = VideoSweep(videos=[v.strip() for v in args.videos.split(",") if v.strip()],
                        patches=patches, size=args.size, frames=args.frames, steps=args.steps,
                        seed=args.seed, hidden=args.hidden, layers=args.layers,
-                       qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad)
+                       qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad,
+                       qat_consistency=args.qat_consistency)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)

@@ -72,8 +72,8 @@ class SweepSpec:
 
     def __init__(self, *, images=DEFAULT_IMAGES, patches=DEFAULT_PATCHES, size=256, steps=2000,
                  hidden=None, layers=None, seed=0, qat_steps=None, keep="dual",
-                 clip_grad=None):
-        from model.config import PatchINRConfig
+                 clip_grad=None, qat_consistency=None):
+        from model.config import DEFAULT_QAT_CONSISTENCY, PatchINRConfig
         from model.data import load_image
         from model.training import KEEP_CHOICES
         if not images:
@@ -103,6 +103,11 @@ class SweepSpec:
         one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
         self.keep = keep
         self.clip_grad = None if clip_grad is None else float(clip_grad)
+        self.qat_consistency = (DEFAULT_QAT_CONSISTENCY if qat_consistency is None
+                                else qat_consistency)
+        # Checked now, as the training will: a bad factor or weight fails before any image
+        # is read.
+        self.settings()
         self.hidden = default.hidden if hidden is None else hidden
         self.layers = default.layers if layers is None else layers
         # Load every image once now: an unknown name fails before hours of training.
@@ -119,7 +124,7 @@ class SweepSpec:
         from model.training import TrainSettings
         return TrainSettings(steps=self.steps, seed=self.seed, device=device,
                              qat_steps=self.qat_steps, keep=self.keep,
-                             clip_grad=self.clip_grad)
+                             clip_grad=self.clip_grad, qat_consistency=self.qat_consistency)
 
     @functools.cached_property
     def recipe(self):

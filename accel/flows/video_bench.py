@@ -55,8 +55,8 @@ class VideoSweep:
 
     def __init__(self, *, videos, patches=(1, 2, 4, 8), size=128, frames=16, steps=300,
                  seed=0, hidden=None, layers=None, qat_steps=None, keep="dual",
-                 clip_grad=None):
-        from model.config import PatchINRConfig
+                 clip_grad=None, qat_consistency=None):
+        from model.config import DEFAULT_QAT_CONSISTENCY, PatchINRConfig
         from model.training import KEEP_CHOICES
         from model.video import load_video
         if not videos:
@@ -80,6 +80,8 @@ class VideoSweep:
         one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
         self.keep = keep
         self.clip_grad = None if clip_grad is None else float(clip_grad)
+        self.qat_consistency = (DEFAULT_QAT_CONSISTENCY if qat_consistency is None
+                                else qat_consistency)
         default = PatchINRConfig()
         self.videos, self.patches = tuple(videos), tuple(sorted(set(patches)))
         self.size, self.frames, self.steps, self.seed = size, frames, steps, seed
@@ -107,7 +109,8 @@ class VideoSweep:
         from model.training import TrainSettings
         return TrainSettings(steps=self.steps, seed=self.seed, device=device,
                              batch=VIDEO_BATCH, qat_steps=self.qat_steps, keep=self.keep,
-                             curve_every=self.curve_every, clip_grad=self.clip_grad)
+                             curve_every=self.curve_every, clip_grad=self.clip_grad,
+                             qat_consistency=self.qat_consistency)
 
     def key(self, video, patch):
         from .bench import source_stem
@@ -130,6 +133,7 @@ def _point(path, sweep, video, patch):
             and point.get("qat_steps", sweep.steps // 4) == sweep.qat_steps
             and point.get("keep", "dual") == sweep.keep
             and point.get("clip_grad") == sweep.clip_grad
+            and point.get("qat_consistency") == sweep.qat_consistency
             and point.get("config") == sweep.config(patch).to_dict())
     return point if same else None
 
@@ -294,7 +298,7 @@ def _train_command(sweep, video, patch):
     """The command line that trains one point of ``sweep`` (its non-default settings)."""
     import shlex
 
-    from model.config import PatchINRConfig
+    from model.config import DEFAULT_QAT_CONSISTENCY, PatchINRConfig
     default = PatchINRConfig()
     args = ["python -m accel.bench --videos", shlex.quote(video), "--size", str(sweep.size), "--frames",
             str(sweep.frames), "--patches", str(patch), "--steps", str(sweep.steps)]
@@ -303,7 +307,9 @@ def _train_command(sweep, video, patch):
                                ("--layers", sweep.layers, default.layers),
                                ("--qat-steps", sweep.qat_steps, sweep.steps // 4),
                                ("--keep", sweep.keep, "dual"),
-                               ("--clip-grad", sweep.clip_grad, None)):
+                               ("--clip-grad", sweep.clip_grad, None),
+                               ("--qat-consistency", sweep.qat_consistency,
+                                DEFAULT_QAT_CONSISTENCY)):
         if value != usual:
             args += [flag, str(value)]
     return " ".join(args + ["--stage", "train"])

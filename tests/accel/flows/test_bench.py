@@ -369,28 +369,37 @@ def test_keep_is_part_of_the_recipe_only_when_not_dual():
         bench.SweepSpec(images=["camera"], patches=[2], keep="both")
 
 
-def test_the_spike_guard_is_part_of_the_recipe_only_when_on(tmp_path):
-    # Image sweep: the committed points' recipe is the guard-off one.
+@pytest.mark.parametrize("knob, value, flag, bad, error", [
+    ("clip_grad", 2.0, "--clip-grad 2.0", 0.5, "gradient clip factor"),
+    ("qat_consistency", 10.0, "--qat-consistency 10.0", -1.0, "QAT consistency weight"),
+])
+def test_a_recipe_setting_sets_both_sweeps_points_apart(knob, value, flag, bad, error):
+    # The committed image points were trained without the spike guard and at disagreement
+    # weight 100: a sweep with either setting changed has a recipe of its own, so its points
+    # are trained apart from them.
     committed = json.loads((Path(__file__).parents[3] / "docs" / "results" / "points"
                             / "camera_256_p2.json").read_text())
-    guarded = bench.SweepSpec(images=["camera"], patches=[2], clip_grad=2).recipe
-    assert guarded != committed["recipe"] and guarded["clip_grad"] == 2.0
-    with pytest.raises(UserError, match="gradient clip factor"):
-        bench.SweepSpec(images=["camera"], patches=[2], clip_grad=0.5).recipe
-    # Video sweep: a committed 2000-step point is not a guarded sweep's point, and the
-    # command that trains a guarded sweep's missing point says --clip-grad.
+    assert committed["recipe"].get("clip_grad") is None
+    assert committed["recipe"]["qat_consistency"] == 100.0
+    changed = bench.SweepSpec(images=["camera"], patches=[2], **{knob: value}).recipe
+    assert changed != committed["recipe"] and changed[knob] == value
+    with pytest.raises(UserError, match=error):
+        bench.SweepSpec(images=["camera"], patches=[2], **{knob: bad})
+    # Video sweep: a committed 2000-step point is not such a sweep's point, and the command
+    # that trains its missing point carries the setting.
     from accel.flows.video_bench import VideoSweep, _point, _train_command
     points = Path(__file__).parents[3] / "docs" / "results" / "video2000" / "video" / "points"
     path = points / "bikes_128x16_p2.json"
     plain = VideoSweep(videos=["bikes"], patches=[2], size=128, frames=16, steps=2000)
     on = VideoSweep(videos=["bikes"], patches=[2], size=128, frames=16, steps=2000,
-                    clip_grad=2)
+                    **{knob: value})
+    assert getattr(on.settings(), knob) == value
     assert _point(path, plain, "bikes", 2) is not None
     assert _point(path, on, "bikes", 2) is None
-    assert "--clip-grad 2.0" in _train_command(on, "bikes", 2)
-    assert "--clip-grad" not in _train_command(plain, "bikes", 2)
-    with pytest.raises(UserError, match="gradient clip factor"):
-        VideoSweep(videos=["bikes"], patches=[2], clip_grad=-1)
+    assert flag in _train_command(on, "bikes", 2)
+    assert flag.split()[0] not in _train_command(plain, "bikes", 2)
+    with pytest.raises(UserError, match=error):
+        VideoSweep(videos=["bikes"], patches=[2], **{knob: bad})
 
 
 def test_the_command_for_a_missing_video_point_survives_a_shell():
