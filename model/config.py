@@ -13,7 +13,7 @@ from .support.limits import OMEGA0_MAX
 from .support.validate import positive_int
 
 __all__ = ["PatchINRConfig", "QuantSpec", "COORD_SCALE", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY",
-           "VIDEO_BATCH"]
+           "INT8_QAT_CONSISTENCY", "VIDEO_BATCH", "default_qat_consistency"]
 
 
 #: Patch-centre coordinates in [-1, 1] become signed 16-bit integers ``round(x * 32767)``.
@@ -23,10 +23,21 @@ COORD_SCALE = 32767
 
 #: Peak learning rate of the cosine schedule (:mod:`model.training` says why not 5e-4).
 DEFAULT_LR = 3e-4
-#: Weight of the FP32/INT8 disagreement in the quantization-aware loss.
+#: Weight of the FP32/INT8 disagreement in the quantization-aware loss, for a model whose
+#: two datapaths must agree (``--keep dual``, the default, and ``fp32``).
 DEFAULT_QAT_CONSISTENCY = 100.0
+#: The same for a model kept for its INT8 datapath alone (``--keep int8``): a weak pull
+#: towards the float model lets the INT8 frame pass its post-training quantization, where
+#: 100 holds it to the float model's side (docs/results.md has the measurements).
+INT8_QAT_CONSISTENCY = 1.0
 #: Queries per step when fitting a clip: all of a 128x128, 16-frame clip's at n = 2.
 VIDEO_BATCH = 65536
+
+
+def default_qat_consistency(keep):
+    """The disagreement weight a model kept for ``keep`` (``"dual"``, ``"int8"`` or
+    ``"fp32"``) trains with unless it is given."""
+    return INT8_QAT_CONSISTENCY if keep == "int8" else DEFAULT_QAT_CONSISTENCY
 
 
 def _is_int(value):

@@ -20,12 +20,22 @@ import os
 import sys
 
 # Only light modules at the top: torch loads inside main, where an interrupt is handled.
-from .config import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY, VIDEO_BATCH, PatchINRConfig
+from .config import (DEFAULT_LR, DEFAULT_QAT_CONSISTENCY, INT8_QAT_CONSISTENCY, VIDEO_BATCH,
+                     PatchINRConfig)
 from .support.errors import ArgumentParser, UserError, cli_entry
 from .support.files import OutputSet, check_output, json_bytes
 from .support.validate import parse_size
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "add_disagreement_option"]
+
+
+def add_disagreement_option(p, whose="the "):
+    """``--qat-consistency`` (here and on the sweeps, ``accel.bench``): the
+    quantization-aware loss's weight on the FP32/INT8 disagreement."""
+    p.add_argument("--qat-consistency", type=float, default=None, metavar="WEIGHT",
+                   help=f"weight of the FP32/INT8 disagreement in {whose}quantization-aware "
+                        f"loss (default {DEFAULT_QAT_CONSISTENCY:g}, or "
+                        f"{INT8_QAT_CONSISTENCY:g} with --keep int8)")
 
 
 def build_parser():
@@ -57,9 +67,7 @@ def build_parser():
     p.add_argument("--qat-steps", type=int, default=None,
                    help="of --steps, the last ones trained through the INT8 datapath "
                         "(default: a quarter; 0: float only, then post-training quantization)")
-    p.add_argument("--qat-consistency", type=float, default=DEFAULT_QAT_CONSISTENCY,
-                   help=f"weight of the FP32/INT8 disagreement in the QAT loss "
-                        f"(default {DEFAULT_QAT_CONSISTENCY:g})")
+    add_disagreement_option(p)
     p.add_argument("--qat-lr", type=float, default=None,
                    help="a constant learning rate for the quantization-aware steps (default: "
                         "the schedule goes on)")

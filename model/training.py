@@ -34,7 +34,7 @@ import time
 import numpy as np
 import torch
 
-from .config import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY
+from .config import DEFAULT_LR, DEFAULT_QAT_CONSISTENCY, default_qat_consistency
 from .data import patch_centres, patch_centres_q, patch_grid, patchify, to_signal
 from .evaluate import render_fp32, render_int8, score, shifted_psnr
 from .network import PatchINR
@@ -67,7 +67,8 @@ class TrainSettings:
     ``qat_steps`` of the ``steps`` (the last ones; default a quarter) train through the
     exact INT8 datapath; 0 trains in float only and quantizes after training.
     ``qat_consistency`` weighs the FP32/INT8 disagreement in their loss (see
-    ``_int8_loss``). ``keep`` says what the model is for, and so which state of the
+    ``_int8_loss``; ``None``: :func:`~model.config.default_qat_consistency` of ``keep``,
+    100 where both datapaths must agree and 1 for an INT8-only model). ``keep`` says what the model is for, and so which state of the
     quantization-aware phase is kept: ``"dual"`` (the default; both datapaths of a ``dual``
     build) the best whose FP32 and INT8 frames agree within 1 dB, ``"int8"`` the best INT8
     frame, ``"fp32"`` the best FP32 frame; the float phase's end state is a candidate too,
@@ -92,7 +93,7 @@ class TrainSettings:
 
     def __init__(self, *, steps=2000, lr=DEFAULT_LR, schedule="cosine", warmup=0, seed=0,
                  device="auto", qat_steps=None, qat_batch=16384, qat_eval_every=20,
-                 qat_consistency=DEFAULT_QAT_CONSISTENCY, batch=None, keep="dual",
+                 qat_consistency=None, batch=None, keep="dual",
                  curve_every=0, qat_lr=None, clip_grad=None):
         positive_int("steps", steps)
         positive_number("learning rate", lr, maximum=LR_MAX)
@@ -106,10 +107,12 @@ class TrainSettings:
                             f"they are the last steps of the training")
         positive_int("QAT batch", qat_batch)
         positive_int("QAT evaluation interval", qat_eval_every)
-        nonnegative_number("QAT consistency weight", qat_consistency,
-                           maximum=QAT_CONSISTENCY_MAX)
         one_of("learning-rate schedule", schedule, ("cosine", "constant"))
         one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
+        if qat_consistency is None:
+            qat_consistency = default_qat_consistency(keep)
+        nonnegative_number("QAT consistency weight", qat_consistency,
+                           maximum=QAT_CONSISTENCY_MAX)
         if batch is not None:
             positive_int("batch", batch)
         nonnegative_int("convergence-curve interval", curve_every)

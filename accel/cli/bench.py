@@ -19,7 +19,7 @@ import math
 import os
 import sys
 
-from model.config import DEFAULT_QAT_CONSISTENCY
+from model.train import add_disagreement_option
 from model.support.errors import ArgumentParser, UserError, cli_entry
 from model.support.validate import int_list
 
@@ -56,11 +56,7 @@ def build_parser():
                    help="guard each point's float phase against loss spikes (model.train "
                         "--clip-grad): clip each step's gradient norm to K times the running "
                         "mean of the last steps' (default: off)")
-    p.add_argument("--qat-consistency", type=float, default=DEFAULT_QAT_CONSISTENCY,
-                   metavar="WEIGHT",
-                   help="weight of the FP32/INT8 disagreement in each point's "
-                        "quantization-aware loss (model.train --qat-consistency; default "
-                        "%(default)g)")
+    add_disagreement_option(p, "each point's ")
     p.add_argument("--stage", choices=["all", "train", "report", "gap"], default="all",
                    help="all (the default), train, report, or gap (videos: where larger "
                         "patches lose to n = 1, from the trained model files)")

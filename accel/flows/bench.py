@@ -73,7 +73,7 @@ class SweepSpec:
     def __init__(self, *, images=DEFAULT_IMAGES, patches=DEFAULT_PATCHES, size=256, steps=2000,
                  hidden=None, layers=None, seed=0, qat_steps=None, keep="dual",
                  clip_grad=None, qat_consistency=None):
-        from model.config import DEFAULT_QAT_CONSISTENCY, PatchINRConfig
+        from model.config import PatchINRConfig, default_qat_consistency
         from model.data import load_image
         from model.training import KEEP_CHOICES
         if not images:
@@ -103,7 +103,7 @@ class SweepSpec:
         one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
         self.keep = keep
         self.clip_grad = None if clip_grad is None else float(clip_grad)
-        self.qat_consistency = (DEFAULT_QAT_CONSISTENCY if qat_consistency is None
+        self.qat_consistency = (default_qat_consistency(keep) if qat_consistency is None
                                 else qat_consistency)
         # Checked now, as the training will: a bad factor or weight fails before any image
         # is read.
@@ -177,8 +177,8 @@ def _model_path(out, spec, image, patch, ext):
 def recipe(settings):
     """What a point's training recipe was (its file records it): the optimiser's peak
     learning rate and schedule, the quantization-aware steps and their loss weight, and
-    what the model is kept for when it is not the default ``dual`` (so points trained
-    before the choice existed keep their recipe)."""
+    what the model is kept for when it is not the default ``dual`` and the spike guard when
+    it is on (so points trained before these existed keep their recipe)."""
     out = {"peak_lr": settings.lr, "schedule": settings.schedule, "warmup": settings.warmup,
            "qat_steps": settings.qat_steps, "qat_batch": settings.qat_batch,
            "qat_eval_every": settings.qat_eval_every,

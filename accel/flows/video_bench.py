@@ -56,7 +56,7 @@ class VideoSweep:
     def __init__(self, *, videos, patches=(1, 2, 4, 8), size=128, frames=16, steps=300,
                  seed=0, hidden=None, layers=None, qat_steps=None, keep="dual",
                  clip_grad=None, qat_consistency=None):
-        from model.config import DEFAULT_QAT_CONSISTENCY, PatchINRConfig
+        from model.config import PatchINRConfig, default_qat_consistency
         from model.training import KEEP_CHOICES
         from model.video import load_video
         if not videos:
@@ -80,7 +80,7 @@ class VideoSweep:
         one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
         self.keep = keep
         self.clip_grad = None if clip_grad is None else float(clip_grad)
-        self.qat_consistency = (DEFAULT_QAT_CONSISTENCY if qat_consistency is None
+        self.qat_consistency = (default_qat_consistency(keep) if qat_consistency is None
                                 else qat_consistency)
         default = PatchINRConfig()
         self.videos, self.patches = tuple(videos), tuple(sorted(set(patches)))
@@ -298,7 +298,7 @@ def _train_command(sweep, video, patch):
     """The command line that trains one point of ``sweep`` (its non-default settings)."""
     import shlex
 
-    from model.config import DEFAULT_QAT_CONSISTENCY, PatchINRConfig
+    from model.config import PatchINRConfig, default_qat_consistency
     default = PatchINRConfig()
     args = ["python -m accel.bench --videos", shlex.quote(video), "--size", str(sweep.size), "--frames",
             str(sweep.frames), "--patches", str(patch), "--steps", str(sweep.steps)]
@@ -309,7 +309,7 @@ def _train_command(sweep, video, patch):
                                ("--keep", sweep.keep, "dual"),
                                ("--clip-grad", sweep.clip_grad, None),
                                ("--qat-consistency", sweep.qat_consistency,
-                                DEFAULT_QAT_CONSISTENCY)):
+                                default_qat_consistency(sweep.keep))):
         if value != usual:
             args += [flag, str(value)]
     return " ".join(args + ["--stage", "train"])

@@ -103,6 +103,16 @@ def test_consistency_weight_pulls_the_two_datapaths_together(camera32):
     assert dis_on < 0.8 * dis_off
 
 
+def test_the_disagreement_weight_follows_what_the_model_is_for():
+    # Both datapaths of a dual (or FP32-kept) model must agree: weight 100, as the committed
+    # sweeps were trained. An INT8-only model trains with a weak pull (1) unless told.
+    assert TrainSettings(device="cpu").qat_consistency == 100.0
+    assert TrainSettings(device="cpu", keep="fp32").qat_consistency == 100.0
+    assert TrainSettings(device="cpu", keep="int8").qat_consistency == 1.0
+    assert TrainSettings(device="cpu", keep="int8", qat_consistency=100).qat_consistency == 100.0
+    assert TrainSettings(device="cpu", qat_consistency=0).qat_consistency == 0.0
+
+
 def test_a_constant_learning_rate_for_the_quantization_aware_steps(camera32, monkeypatch):
     # Every optimiser step's rate: the cosine through the float steps, then --qat-lr.
     seen = []

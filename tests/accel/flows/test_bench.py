@@ -365,6 +365,7 @@ def test_keep_is_part_of_the_recipe_only_when_not_dual():
     assert bench.SweepSpec(images=["camera"], patches=[2]).recipe == committed["recipe"]
     int8 = bench.SweepSpec(images=["camera"], patches=[2], keep="int8").recipe
     assert int8 != committed["recipe"] and int8["keep"] == "int8"
+    assert int8["qat_consistency"] == 1.0       # an INT8-only model's weaker pull
     with pytest.raises(UserError, match="datapath to keep"):
         bench.SweepSpec(images=["camera"], patches=[2], keep="both")
 
@@ -411,7 +412,8 @@ def test_the_command_for_a_missing_video_point_survives_a_shell():
     from model.config import PatchINRConfig
     d = PatchINRConfig()
     sweep = SimpleNamespace(size=16, frames=3, steps=40, seed=0, hidden=d.hidden,
-                            layers=d.layers, qat_steps=10, keep="int8", clip_grad=None)
+                            layers=d.layers, qat_steps=10, keep="int8", clip_grad=None,
+                            qat_consistency=1.0)
     argv = shlex.split(_train_command(sweep, "my clips/a b.gif", 2))
     assert argv[argv.index("--videos") + 1] == "my clips/a b.gif"
     assert argv[argv.index("--keep") + 1] == "int8" and "--hidden" not in argv
