@@ -26,7 +26,15 @@ from .support.errors import ArgumentParser, UserError, cli_entry
 from .support.files import OutputSet, check_output, json_bytes
 from .support.validate import parse_size
 
-__all__ = ["build_parser", "main", "add_disagreement_option"]
+__all__ = ["build_parser", "main", "add_disagreement_option",
+           "add_warmup_option"]
+
+
+def add_warmup_option(p):
+    """``--warmup`` (here and on the sweeps): the learning rate's linear warm-up."""
+    p.add_argument("--warmup", type=int, default=0, metavar="STEPS",
+                   help="raise the learning rate linearly to its peak over the first STEPS "
+                        "steps (default 0: the peak from the first step)")
 
 
 def add_disagreement_option(p, whose="the "):
@@ -61,6 +69,7 @@ def build_parser():
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--lr", type=float, default=DEFAULT_LR,
                    help=f"(peak) learning rate (default {DEFAULT_LR:g})")
+    add_warmup_option(p)
     p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
                    help="learning-rate schedule (SIREN's recipe: --lr 1e-4 --schedule constant)")
     p.add_argument("--seed", type=int, default=0)
@@ -115,7 +124,8 @@ def main(argv=None):
             if value != default:
                 raise UserError(f"{flag} is for --video, not --image")
     batch = args.batch if args.batch is not None or args.image else VIDEO_BATCH
-    settings = TrainSettings(steps=args.steps, lr=args.lr, schedule=args.schedule, seed=args.seed,
+    settings = TrainSettings(steps=args.steps, lr=args.lr, schedule=args.schedule,
+                             warmup=args.warmup, seed=args.seed,
                              device=args.device, qat_steps=args.qat_steps,
                              qat_consistency=args.qat_consistency, batch=batch, keep=args.keep,
                              qat_lr=args.qat_lr, clip_grad=args.clip_grad)

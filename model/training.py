@@ -99,6 +99,8 @@ class TrainSettings:
         positive_number("learning rate", lr, maximum=LR_MAX)
         nonnegative_int("seed", seed, maximum=SEED_MAX)
         nonnegative_int("warm-up steps", warmup)
+        if warmup >= steps:
+            raise UserError(f"warm-up steps ({warmup}) must be fewer than steps ({steps})")
         if qat_steps is None:
             qat_steps = steps // 4
         nonnegative_int("QAT steps", qat_steps)
@@ -611,7 +613,7 @@ def train_image(image, config, settings, *, progress=True, image_name=None, chec
         "psnr_fp32_shifted": shifted_psnr(model, image),
         "params": config.params, "param_overhead": config.param_overhead,
         "steps": settings.steps, "lr": settings.lr, "schedule": settings.schedule,
-        "seed": settings.seed,
+        "warmup": settings.warmup, "seed": settings.seed,
         "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],
         "device": str(settings.device), "calibration": calib,
         "history": info["history"], "curve": info["curve"],
@@ -647,7 +649,7 @@ def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_q
         "queries_per_frame": pw * ph,
         "params": config.params, "param_overhead": config.param_overhead,
         "steps": settings.steps, "batch": settings.batch, "lr": settings.lr,
-        "schedule": settings.schedule, "seed": settings.seed,
+        "schedule": settings.schedule, "warmup": settings.warmup, "seed": settings.seed,
         "qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
         "qat_lr": settings.qat_lr, "clip_grad": settings.clip_grad,
         "keep": settings.keep, "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],

@@ -19,9 +19,9 @@ import math
 import os
 import sys
 
-from model.train import add_disagreement_option
 from model.support.errors import ArgumentParser, UserError, cli_entry
 from model.support.validate import int_list
+from model.train import add_disagreement_option, add_warmup_option
 
 from .cluster_options import add_cluster_options, cluster_kwargs
 from ..flows.bench import DEFAULT_IMAGES, DEFAULT_PATCHES, SweepSpec, report, train_points
@@ -57,6 +57,7 @@ def build_parser():
                         "--clip-grad): clip each step's gradient norm to K times the running "
                         "mean of the last steps' (default: off)")
     add_disagreement_option(p, "each point's ")
+    add_warmup_option(p)
     p.add_argument("--stage", choices=["all", "train", "report", "gap"], default="all",
                    help="all (the default), train, report, or gap (videos: where larger "
                         "patches lose to n = 1, from the trained model files)")
@@ -96,7 +97,8 @@ def main(argv=None):
     spec = SweepSpec(images=images, patches=args.patches, size=args.size, steps=args.steps,
                      hidden=args.hidden, layers=args.layers, seed=args.seed,
                      qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad,
-                     qat_consistency=args.qat_consistency)
+                     qat_consistency=args.qat_consistency,
+                     warmup=args.warmup)
     if args.stage in ("all", "train"):
         # The training settings (device, seed) are checked before anything is logged.
         spec.settings(args.device)
@@ -160,7 +162,7 @@ def _videos(args):
                        patches=patches, size=args.size, frames=args.frames, steps=args.steps,
                        seed=args.seed, hidden=args.hidden, layers=args.layers,
                        qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad,
-                       qat_consistency=args.qat_consistency)
+                       qat_consistency=args.qat_consistency, warmup=args.warmup)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)

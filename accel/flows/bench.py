@@ -72,7 +72,7 @@ class SweepSpec:
 
     def __init__(self, *, images=DEFAULT_IMAGES, patches=DEFAULT_PATCHES, size=256, steps=2000,
                  hidden=None, layers=None, seed=0, qat_steps=None, keep="dual",
-                 clip_grad=None, qat_consistency=None):
+                 clip_grad=None, qat_consistency=None, warmup=0):
         from model.config import PatchINRConfig, default_qat_consistency
         from model.data import load_image
         from model.training import KEEP_CHOICES
@@ -105,6 +105,7 @@ class SweepSpec:
         self.clip_grad = None if clip_grad is None else float(clip_grad)
         self.qat_consistency = (default_qat_consistency(keep) if qat_consistency is None
                                 else qat_consistency)
+        self.warmup = warmup
         # Checked now, as the training will: a bad factor or weight fails before any image
         # is read.
         self.settings()
@@ -124,7 +125,8 @@ class SweepSpec:
         from model.training import TrainSettings
         return TrainSettings(steps=self.steps, seed=self.seed, device=device,
                              qat_steps=self.qat_steps, keep=self.keep,
-                             clip_grad=self.clip_grad, qat_consistency=self.qat_consistency)
+                             clip_grad=self.clip_grad, qat_consistency=self.qat_consistency,
+                             warmup=self.warmup)
 
     @functools.cached_property
     def recipe(self):

@@ -55,7 +55,7 @@ class VideoSweep:
 
     def __init__(self, *, videos, patches=(1, 2, 4, 8), size=128, frames=16, steps=300,
                  seed=0, hidden=None, layers=None, qat_steps=None, keep="dual",
-                 clip_grad=None, qat_consistency=None):
+                 clip_grad=None, qat_consistency=None, warmup=0):
         from model.config import PatchINRConfig, default_qat_consistency
         from model.training import KEEP_CHOICES
         from model.video import load_video
@@ -82,6 +82,7 @@ class VideoSweep:
         self.clip_grad = None if clip_grad is None else float(clip_grad)
         self.qat_consistency = (default_qat_consistency(keep) if qat_consistency is None
                                 else qat_consistency)
+        self.warmup = warmup
         default = PatchINRConfig()
         self.videos, self.patches = tuple(videos), tuple(sorted(set(patches)))
         self.size, self.frames, self.steps, self.seed = size, frames, steps, seed
@@ -110,7 +111,7 @@ class VideoSweep:
         return TrainSettings(steps=self.steps, seed=self.seed, device=device,
                              batch=VIDEO_BATCH, qat_steps=self.qat_steps, keep=self.keep,
                              curve_every=self.curve_every, clip_grad=self.clip_grad,
-                             qat_consistency=self.qat_consistency)
+                             qat_consistency=self.qat_consistency, warmup=self.warmup)
 
     def key(self, video, patch):
         from .bench import source_stem
@@ -134,6 +135,7 @@ def _point(path, sweep, video, patch):
             and point.get("keep", "dual") == sweep.keep
             and point.get("clip_grad") == sweep.clip_grad
             and point.get("qat_consistency") == sweep.qat_consistency
+            and point.get("warmup", 0) == sweep.warmup
             and point.get("config") == sweep.config(patch).to_dict())
     return point if same else None
 
@@ -309,7 +311,8 @@ def _train_command(sweep, video, patch):
                                ("--keep", sweep.keep, "dual"),
                                ("--clip-grad", sweep.clip_grad, None),
                                ("--qat-consistency", sweep.qat_consistency,
-                                default_qat_consistency(sweep.keep))):
+                                default_qat_consistency(sweep.keep)),
+                               ("--warmup", sweep.warmup, 0)):
         if value != usual:
             args += [flag, str(value)]
     return " ".join(args + ["--stage", "train"])

@@ -205,6 +205,7 @@ def test_learning_rate_schedules():
     ({"steps": 30, "qat_steps": 30}, "must be fewer than steps"),
     ({"qat_batch": 0}, "QAT batch"),
     ({"qat_consistency": -1.0}, "QAT consistency weight"),
+    ({"steps": 10, "warmup": 10}, "warm-up steps \\(10\\) must be fewer than steps"),
     ({"qat_consistency": math.nan}, "QAT consistency weight"),
     ({"qat_lr": 0}, "QAT learning rate"),
     ({"qat_lr": math.inf}, "QAT learning rate"),

@@ -373,15 +373,17 @@ def test_keep_is_part_of_the_recipe_only_when_not_dual():
 @pytest.mark.parametrize("knob, value, flag, bad, error", [
     ("clip_grad", 2.0, "--clip-grad 2.0", 0.5, "gradient clip factor"),
     ("qat_consistency", 10.0, "--qat-consistency 10.0", -1.0, "QAT consistency weight"),
+    ("warmup", 200, "--warmup 200", -1, "warm-up steps"),
 ])
 def test_a_recipe_setting_sets_both_sweeps_points_apart(knob, value, flag, bad, error):
-    # The committed image points were trained without the spike guard and at disagreement
-    # weight 100: a sweep with either setting changed has a recipe of its own, so its points
-    # are trained apart from them.
+    # The committed image points were trained without the spike guard or a warm-up and at
+    # disagreement weight 100: a sweep with any of these changed has a recipe of its own, so
+    # its points are trained apart from them.
     committed = json.loads((Path(__file__).parents[3] / "docs" / "results" / "points"
                             / "camera_256_p2.json").read_text())
     assert committed["recipe"].get("clip_grad") is None
     assert committed["recipe"]["qat_consistency"] == 100.0
+    assert committed["recipe"]["warmup"] == 0
     changed = bench.SweepSpec(images=["camera"], patches=[2], **{knob: value}).recipe
     assert changed != committed["recipe"] and changed[knob] == value
     with pytest.raises(UserError, match=error):
@@ -413,7 +415,7 @@ def test_the_command_for_a_missing_video_point_survives_a_shell():
     d = PatchINRConfig()
     sweep = SimpleNamespace(size=16, frames=3, steps=40, seed=0, hidden=d.hidden,
                             layers=d.layers, qat_steps=10, keep="int8", clip_grad=None,
-                            qat_consistency=1.0)
+                            qat_consistency=1.0, warmup=0)
     argv = shlex.split(_train_command(sweep, "my clips/a b.gif", 2))
     assert argv[argv.index("--videos") + 1] == "my clips/a b.gif"
     assert argv[argv.index("--keep") + 1] == "int8" and "--hidden" not in argv
