@@ -68,13 +68,14 @@ class TrainSettings:
     exact INT8 datapath; 0 trains in float only and quantizes after training.
     ``qat_consistency`` weighs the FP32/INT8 disagreement in their loss (see
     ``_int8_loss``; ``None``: :func:`~model.config.default_qat_consistency` of ``keep``,
-    100 where both datapaths must agree and 1 for an INT8-only model). ``keep`` says what the model is for, and so which state of the
-    quantization-aware phase is kept: ``"dual"`` (the default; both datapaths of a ``dual``
-    build) the best whose FP32 and INT8 frames agree within 1 dB, ``"int8"`` the best INT8
-    frame, ``"fp32"`` the best FP32 frame; the float phase's end state is a candidate too,
-    so ``int8`` never keeps less than its post-training quantization. ``batch`` is the queries per float step: ``None`` trains on all
-    of them each step (full batch, the image default); fewer draw a fresh random subset
-    every step (a clip's million queries do not fit one step), and then the final
+    100 where both datapaths must agree and 1 for an INT8-only model). ``keep`` says what
+    the model is for, and so which state of the quantization-aware phase is kept:
+    ``"dual"`` (the default; both datapaths of a ``dual`` build) the best whose FP32 and
+    INT8 frames agree within 1 dB, ``"int8"`` the best INT8 frame, ``"fp32"`` the best FP32
+    frame; the float phase's end state is a candidate too, so ``int8`` never keeps less
+    than its post-training quantization. ``batch`` is the queries per float step: ``None``
+    trains on all of them each step (full batch, the image default); fewer draw a fresh
+    random subset every step (a clip's million queries do not fit one step), and then the final
     weights are kept, the cosine having brought the rate down to 1/100. ``curve_every``
     (0: never) records the convergence curve: every that many steps and at the end, the
     FP32 and INT8 PSNR of the current weights on the ranking queries (every query of an
