@@ -27,7 +27,16 @@ from .support.files import OutputSet, check_output, json_bytes
 from .support.validate import parse_size
 
 __all__ = ["build_parser", "main", "add_disagreement_option",
-           "add_warmup_option"]
+           "add_warmup_option", "add_rewind_option"]
+
+
+def add_rewind_option(p, whose="the"):
+    """``--rewind`` (here and on the sweeps): the float phase's guard against collapses."""
+    p.add_argument("--rewind", type=float, default=None, metavar="DB",
+                   help=f"guard {whose} float phase against collapses: when the training "
+                        f"PSNR falls more than DB below its best, go back to the best step's "
+                        f"weights and optimiser state and halve the learning rate "
+                        f"(default: off)")
 
 
 def add_warmup_option(p):
@@ -84,6 +93,7 @@ def build_parser():
                    help="guard the float phase against loss spikes: clip each step's "
                         "gradient norm to K times the running mean of the last steps' "
                         "(default: off)")
+    add_rewind_option(p)
     p.add_argument("--keep", default="dual", choices=["dual", "int8", "fp32"],
                    help="what the model is for, so which state is kept: dual (default: FP32 "
                         "and INT8 frames within 1 dB, for a dual build), int8 or fp32 (the "
@@ -128,7 +138,8 @@ def main(argv=None):
                              warmup=args.warmup, seed=args.seed,
                              device=args.device, qat_steps=args.qat_steps,
                              qat_consistency=args.qat_consistency, batch=batch, keep=args.keep,
-                             qat_lr=args.qat_lr, clip_grad=args.clip_grad)
+                             qat_lr=args.qat_lr, clip_grad=args.clip_grad,
+                             rewind=args.rewind)
     checkpoint = _checkpoint(args)
     try:
         return _train(args, w, h, settings, pngs, checkpoint)

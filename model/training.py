@@ -57,6 +57,9 @@ GRAD_EMA = 0.95
 #: The largest gradient clip factor accepted (a larger one never clips).
 CLIP_GRAD_MAX = 1e6
 
+#: The largest rewind threshold accepted, in dB (training PSNR spans far less).
+REWIND_MAX_DB = 1000.0
+
 #: What a model can be kept for (``TrainSettings(keep=...)``, ``model.train --keep``).
 KEEP_CHOICES = ("dual", "int8", "fp32")
 
@@ -90,12 +93,17 @@ class TrainSettings:
     oscillation whose gradient grows by tens of percent a step while Adam's second-moment
     estimate lags, so its steps grow too; bounding the gradient to its recent scale stops
     it, and steps of the usual size are left alone (``docs/results.md`` has the run).
+    ``rewind`` (``None``: off) guards it against collapses: when a float step's training
+    PSNR (on its batch) is more than ``rewind`` dB below the best the phase has reached,
+    the weights and the optimiser's state go back to those of that best step and the
+    learning rate is halved for the rest of the run (the step count goes on: the steps
+    since are spent). A fit that never falls that far trains exactly as without it.
     """
 
     def __init__(self, *, steps=2000, lr=DEFAULT_LR, schedule="cosine", warmup=0, seed=0,
                  device="auto", qat_steps=None, qat_batch=16384, qat_eval_every=20,
                  qat_consistency=None, batch=None, keep="dual",
-                 curve_every=0, qat_lr=None, clip_grad=None):
+                 curve_every=0, qat_lr=None, clip_grad=None, rewind=None):
         positive_int("steps", steps)
         positive_number("learning rate", lr, maximum=LR_MAX)
         nonnegative_int("seed", seed, maximum=SEED_MAX)
@@ -130,6 +138,10 @@ class TrainSettings:
                                 f"running mean of the gradient norm), not {clip_grad:g}")
             clip_grad = float(clip_grad)
         self.clip_grad = clip_grad
+        if rewind is not None:
+            positive_number("rewind threshold (dB)", rewind, maximum=REWIND_MAX_DB)
+            rewind = float(rewind)
+        self.rewind = rewind
         self.steps, self.lr, self.warmup, self.seed = steps, float(lr), warmup, int(seed)
         self.schedule = schedule
         self.qat_steps, self.qat_batch, self.qat_eval_every = qat_steps, qat_batch, qat_eval_every
@@ -357,6 +369,9 @@ class _Fit:
         self.best_loss, self.best, self.best_state, self.pretrain = float("inf"), None, None, None
         self.fq = None
         self.grad_mean = None
+        # The rewind guard: the best training PSNR so far, the state it was reached from
+        # (step, weights, optimiser, gradient-norm mean), the rate's factor, the rewinds.
+        self.rw_psnr, self.rw_state, self.lr_scale, self.rewinds = -math.inf, None, 1.0, []
         self.fingerprint = {
             "config": config.to_dict(), "queries": q,
             "data": hashlib.sha256(np.ascontiguousarray(samples.target).tobytes()).hexdigest(),
@@ -369,7 +384,8 @@ class _Fit:
             # Only when asked for: checkpoints of runs without them stay resumable.
             **({"curve_every": settings.curve_every} if settings.curve_every else {}),
             **({"qat_lr": settings.qat_lr} if settings.qat_lr is not None else {}),
-            **({"clip_grad": settings.clip_grad} if settings.clip_grad is not None else {})}
+            **({"clip_grad": settings.clip_grad} if settings.clip_grad is not None else {}),
+            **({"rewind": settings.rewind} if settings.rewind is not None else {})}
 
     # -- the saved state --------------------------------------------------------------------
 
@@ -380,7 +396,10 @@ class _Fit:
                 "model": self.model.state_dict(), "opt": self.opt.state_dict(),
                 "gen": self.gen.get_state(), "qat_gen": self.qat_gen.get_state(),
                 "best_loss": self.best_loss, "best": self.best, "best_state": self.best_state,
-                "pretrain": self.pretrain, "grad_mean": self.grad_mean}
+                "pretrain": self.pretrain, "grad_mean": self.grad_mean,
+                **({"rewind": {"psnr": self.rw_psnr, "state": self.rw_state,
+                               "lr_scale": self.lr_scale, "rewinds": list(self.rewinds)}}
+                   if self.settings.rewind is not None else {})}
 
     def restore(self, s):
         self.step, self.seconds = s["step"], s["seconds"]
@@ -393,6 +412,10 @@ class _Fit:
         self.best_loss, self.best = s["best_loss"], s["best"]
         self.best_state, self.pretrain = s["best_state"], s["pretrain"]
         self.grad_mean = s.get("grad_mean")
+        if "rewind" in s:
+            rw = s["rewind"]
+            self.rw_psnr, self.rw_state = rw["psnr"], rw["state"]
+            self.lr_scale, self.rewinds = rw["lr_scale"], [tuple(r) for r in rw["rewinds"]]
         if self.best is not None:
             self.best = (bool(self.best[0]), float(self.best[1]))
 
@@ -438,17 +461,19 @@ class _Fit:
             torch.cuda.synchronize()
         return self.model.cpu().eval(), pretrain.cpu().eval(), {
             "train_seconds": self.seconds, "seconds_per_step": self.seconds / settings.steps,
-            "history": self.history, "curve": self.curve}
+            "history": self.history, "curve": self.curve, "rewinds": self.rewinds}
 
     def _float_step(self, bar):
         model, step, settings = self.model, self.step, self.settings
-        _set_lr(self.opt, step, settings)
+        _set_lr(self.opt, step, settings, scale=self.lr_scale)
         self.opt.zero_grad(set_to_none=True)
         if self.batch:
             idx = torch.randperm(len(self.coords), generator=self.gen)[:self.batch].to(self.dev)
             loss = torch.mean((model(self.coords[idx]) - self.target[idx]) ** 2)
         else:
             loss = torch.mean((model(self.coords) - self.target) ** 2)
+        if settings.rewind is not None and self._rewound(loss, step):
+            return
         loss.backward()
         if settings.clip_grad is not None:
             self._clip()
@@ -458,9 +483,36 @@ class _Fit:
             self.best_loss = lv
             self.best_state = copy.deepcopy(model.state_dict())
         if step % 10 == 0 or step == self.float_steps - 1:
-            p = 10 * math.log10(4.0 / max(lv, 1e-20))   # targets span [-1, 1]: peak-to-peak 2
-            self.history.append((step, p))
-            bar.set_postfix_str(f"psnr {p:.2f} dB", refresh=False)
+            self._log(step, lv, bar)
+
+    def _log(self, step, lv, bar):
+        p = _psnr(lv)
+        self.history.append((step, p))
+        bar.set_postfix_str(f"psnr {p:.2f} dB", refresh=False)
+
+    def _rewound(self, loss, step):
+        """The rewind guard, before the step's update: remember the state of a new best
+        training PSNR; on a fall of more than ``rewind`` dB below it, go back to that
+        state, halve the rate, and skip the update (True)."""
+        lv = _finite(loss, step)
+        p = _psnr(lv)
+        if p > self.rw_psnr:
+            self.rw_psnr = p
+            self.rw_state = {"step": step, "model": copy.deepcopy(self.model.state_dict()),
+                             "opt": copy.deepcopy(self.opt.state_dict()),
+                             "grad_mean": self.grad_mean}
+            return False
+        if p >= self.rw_psnr - self.settings.rewind:
+            return False
+        rw = self.rw_state
+        self.model.load_state_dict(rw["model"])
+        self.opt.load_state_dict(copy.deepcopy(rw["opt"]))
+        self.grad_mean = rw["grad_mean"]
+        self.lr_scale *= 0.5
+        self.rewinds.append((step, rw["step"], self.lr_scale))
+        if step % 10 == 0 or step == self.float_steps - 1:
+            self._log(step, lv, _NoBar)
+        return True
 
     def _clip(self):
         """Clip the gradient's norm to ``clip_grad`` times the running mean of the previous
@@ -529,7 +581,7 @@ class _Fit:
         settings, step, start = self.settings, self.step, self.float_steps
         fq = self._int8_parts()
         q = len(self.coords_q)
-        _set_lr(self.opt, step, settings, qat=True)
+        _set_lr(self.opt, step, settings, qat=True, scale=self.lr_scale)
         idx = (torch.randperm(q, generator=self.qat_gen)[:settings.qat_batch].to(self.dev)
                if q > settings.qat_batch else slice(None))
         self.opt.zero_grad(set_to_none=True)
@@ -547,10 +599,24 @@ class _Fit:
             bar.set_postfix_str(f"int8 {p8:.2f} dB", refresh=False)
 
 
-def _set_lr(opt, step, settings, *, qat=False):
-    lr = settings.qat_lr if qat and settings.qat_lr is not None else lr_at(step, settings)
+def _set_lr(opt, step, settings, *, qat=False, scale=1.0):
+    """The step's rate: the schedule's times ``scale`` (halved by each rewind), or the
+    quantization-aware phase's constant ``qat_lr`` when one is given."""
+    lr = (settings.qat_lr if qat and settings.qat_lr is not None
+          else lr_at(step, settings) * scale)
     for g in opt.param_groups:
         g["lr"] = lr
+
+
+def _psnr(mse):
+    """A float-phase loss as training PSNR: the targets span [-1, 1], peak-to-peak 2."""
+    return 10 * math.log10(4.0 / max(mse, 1e-20))
+
+
+class _NoBar:
+    @staticmethod
+    def set_postfix_str(*args, **kwargs):
+        pass
 
 
 def _finite(loss, step):
@@ -587,6 +653,14 @@ def _int8_loss(pix_q, out_f, target_q, target, settings):
     return loss_q / 127.5 ** 2 + loss_f + settings.qat_consistency * loss_c, loss_q
 
 
+def _rewind_results(settings, info):
+    """The rewind guard's threshold and its rewinds ``(step, back to step, rate factor)``,
+    when it is on (results of runs without it keep their keys)."""
+    if settings.rewind is None:
+        return {}
+    return {"rewind": settings.rewind, "rewinds": [list(r) for r in info["rewinds"]]}
+
+
 def train_image(image, config, settings, *, progress=True, image_name=None, checkpoint=None):
     """Fit, quantize and score. Returns ``(model, quant, results)``: the float model and the
     integer model the model file should hold (the quantization of that float model)."""
@@ -598,7 +672,7 @@ def train_image(image, config, settings, *, progress=True, image_name=None, chec
     int8 = score(image, render_int8(quant, w, h))
     results = {"qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
                "qat_lr": settings.qat_lr, "clip_grad": settings.clip_grad,
-               "keep": settings.keep}
+               "keep": settings.keep, **_rewind_results(settings, info)}
     if settings.qat_steps:
         results["psnr_fp32_pretrain"] = score(image, render_fp32(pretrain, w, h))["psnr"]
         results["psnr_int8_ptq"] = score(image, render_int8(quantize(pretrain), w, h))["psnr"]
@@ -653,6 +727,7 @@ def train_clip(clip, config, settings, *, progress=True, video_name=None, eval_q
         "schedule": settings.schedule, "warmup": settings.warmup, "seed": settings.seed,
         "qat_steps": settings.qat_steps, "qat_consistency": settings.qat_consistency,
         "qat_lr": settings.qat_lr, "clip_grad": settings.clip_grad,
+        **_rewind_results(settings, info),
         "keep": settings.keep, "train_seconds": info["train_seconds"], "seconds_per_step": info["seconds_per_step"],
         "device": str(settings.device), "calibration": calib, "history": info["history"],
         "curve": info["curve"],

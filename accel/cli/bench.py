@@ -21,7 +21,7 @@ import sys
 
 from model.support.errors import ArgumentParser, UserError, cli_entry
 from model.support.validate import int_list
-from model.train import add_disagreement_option, add_warmup_option
+from model.train import add_disagreement_option, add_rewind_option, add_warmup_option
 
 from .cluster_options import add_cluster_options, cluster_kwargs
 from ..flows.bench import DEFAULT_IMAGES, DEFAULT_PATCHES, SweepSpec, report, train_points
@@ -56,6 +56,7 @@ def build_parser():
                    help="guard each point's float phase against loss spikes (model.train "
                         "--clip-grad): clip each step's gradient norm to K times the running "
                         "mean of the last steps' (default: off)")
+    add_rewind_option(p, "each point's")
     add_disagreement_option(p, "each point's ")
     add_warmup_option(p)
     p.add_argument("--stage", choices=["all", "train", "report", "gap"], default="all",
@@ -98,7 +99,7 @@ def main(argv=None):
                      hidden=args.hidden, layers=args.layers, seed=args.seed,
                      qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad,
                      qat_consistency=args.qat_consistency,
-                     warmup=args.warmup)
+                     warmup=args.warmup, rewind=args.rewind)
     if args.stage in ("all", "train"):
         # The training settings (device, seed) are checked before anything is logged.
         spec.settings(args.device)
@@ -162,7 +163,8 @@ def _videos(args):
                        patches=patches, size=args.size, frames=args.frames, steps=args.steps,
                        seed=args.seed, hidden=args.hidden, layers=args.layers,
                        qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad,
-                       qat_consistency=args.qat_consistency, warmup=args.warmup)
+                       qat_consistency=args.qat_consistency, warmup=args.warmup,
+                       rewind=args.rewind)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)

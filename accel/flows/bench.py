@@ -72,7 +72,7 @@ class SweepSpec:
 
     def __init__(self, *, images=DEFAULT_IMAGES, patches=DEFAULT_PATCHES, size=256, steps=2000,
                  hidden=None, layers=None, seed=0, qat_steps=None, keep="dual",
-                 clip_grad=None, qat_consistency=None, warmup=0):
+                 clip_grad=None, qat_consistency=None, warmup=0, rewind=None):
         from model.config import PatchINRConfig, default_qat_consistency
         from model.data import load_image
         from model.training import KEEP_CHOICES
@@ -106,6 +106,7 @@ class SweepSpec:
         self.qat_consistency = (default_qat_consistency(keep) if qat_consistency is None
                                 else qat_consistency)
         self.warmup = warmup
+        self.rewind = None if rewind is None else float(rewind)
         # Checked now, as the training will: a bad factor or weight fails before any image
         # is read.
         self.settings()
@@ -126,12 +127,22 @@ class SweepSpec:
         return TrainSettings(steps=self.steps, seed=self.seed, device=device,
                              qat_steps=self.qat_steps, keep=self.keep,
                              clip_grad=self.clip_grad, qat_consistency=self.qat_consistency,
-                             warmup=self.warmup)
+                             warmup=self.warmup, rewind=self.rewind)
 
     @functools.cached_property
     def recipe(self):
         """The training recipe every point of this sweep is trained with (:func:`recipe`)."""
         return recipe(self.settings())
+
+    def train_command(self, image, patch):
+        """The command line that trains one point of this sweep (its non-default
+        settings)."""
+        args = ["python -m accel.bench --stage train --images", shlex.quote(image),
+                "--patches", str(patch)]
+        for flag, value, usual in (("--size", self.size, 256), ("--steps", self.steps, 2000)):
+            if value != usual:
+                args += [flag, str(value)]
+        return " ".join(args + recipe_args(self))
 
     def key(self, image, patch):
         """The point's file name stem: an image given as a path contributes its file name
@@ -179,8 +190,9 @@ def _model_path(out, spec, image, patch, ext):
 def recipe(settings):
     """What a point's training recipe was (its file records it): the optimiser's peak
     learning rate and schedule, the quantization-aware steps and their loss weight, and
-    what the model is kept for when it is not the default ``dual`` and the spike guard when
-    it is on (so points trained before these existed keep their recipe)."""
+    what the model is kept for when it is not the default ``dual`` and the spike and
+    rewind guards when they are on (so points trained before these existed keep their
+    recipe)."""
     out = {"peak_lr": settings.lr, "schedule": settings.schedule, "warmup": settings.warmup,
            "qat_steps": settings.qat_steps, "qat_batch": settings.qat_batch,
            "qat_eval_every": settings.qat_eval_every,
@@ -189,7 +201,30 @@ def recipe(settings):
         out["keep"] = settings.keep
     if settings.clip_grad is not None:
         out["clip_grad"] = settings.clip_grad
+    if settings.rewind is not None:
+        out["rewind"] = settings.rewind
     return out
+
+
+def recipe_args(sweep):
+    """The command-line flags of a sweep's (image or video) settings that are not the
+    defaults, so that a printed command trains a point the sweep will take as its own."""
+    from model.config import PatchINRConfig, default_qat_consistency
+    default = PatchINRConfig()
+    args = []
+    for flag, value, usual in (("--seed", sweep.seed, 0),
+                               ("--hidden", sweep.hidden, default.hidden),
+                               ("--layers", sweep.layers, default.layers),
+                               ("--qat-steps", sweep.qat_steps, sweep.steps // 4),
+                               ("--keep", sweep.keep, "dual"),
+                               ("--clip-grad", sweep.clip_grad, None),
+                               ("--qat-consistency", sweep.qat_consistency,
+                                default_qat_consistency(sweep.keep)),
+                               ("--warmup", sweep.warmup, 0),
+                               ("--rewind", sweep.rewind, None)):
+        if value != usual:
+            args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return args
 
 
 def package_version():
@@ -497,8 +532,7 @@ def report(spec, out, results_dir, *, points_dir=None, synth=True, allow_missing
             p = _load_point(points_dir, spec, image_name, n)
             if p is None:
                 pending.append({"image": image_name, "patch": n, "pending": True,
-                                "to_train": f"python -m accel.bench --stage train --images "
-                                            f"{shlex.quote(image_name)} --patches {n}"})
+                                "to_train": spec.train_command(image_name, n)})
                 continue
             c = p["channels"]
             h, h1 = hw[(n, c)], hw.get((1, c))

@@ -55,7 +55,7 @@ class VideoSweep:
 
     def __init__(self, *, videos, patches=(1, 2, 4, 8), size=128, frames=16, steps=300,
                  seed=0, hidden=None, layers=None, qat_steps=None, keep="dual",
-                 clip_grad=None, qat_consistency=None, warmup=0):
+                 clip_grad=None, qat_consistency=None, warmup=0, rewind=None):
         from model.config import PatchINRConfig, default_qat_consistency
         from model.training import KEEP_CHOICES
         from model.video import load_video
@@ -83,6 +83,7 @@ class VideoSweep:
         self.qat_consistency = (default_qat_consistency(keep) if qat_consistency is None
                                 else qat_consistency)
         self.warmup = warmup
+        self.rewind = None if rewind is None else float(rewind)
         default = PatchINRConfig()
         self.videos, self.patches = tuple(videos), tuple(sorted(set(patches)))
         self.size, self.frames, self.steps, self.seed = size, frames, steps, seed
@@ -111,7 +112,8 @@ class VideoSweep:
         return TrainSettings(steps=self.steps, seed=self.seed, device=device,
                              batch=VIDEO_BATCH, qat_steps=self.qat_steps, keep=self.keep,
                              curve_every=self.curve_every, clip_grad=self.clip_grad,
-                             qat_consistency=self.qat_consistency, warmup=self.warmup)
+                             qat_consistency=self.qat_consistency, warmup=self.warmup,
+                             rewind=self.rewind)
 
     def key(self, video, patch):
         from .bench import source_stem
@@ -136,6 +138,7 @@ def _point(path, sweep, video, patch):
             and point.get("clip_grad") == sweep.clip_grad
             and point.get("qat_consistency") == sweep.qat_consistency
             and point.get("warmup", 0) == sweep.warmup
+            and point.get("rewind") == sweep.rewind
             and point.get("config") == sweep.config(patch).to_dict())
     return point if same else None
 
@@ -300,22 +303,10 @@ def _train_command(sweep, video, patch):
     """The command line that trains one point of ``sweep`` (its non-default settings)."""
     import shlex
 
-    from model.config import PatchINRConfig, default_qat_consistency
-    default = PatchINRConfig()
-    args = ["python -m accel.bench --videos", shlex.quote(video), "--size", str(sweep.size), "--frames",
-            str(sweep.frames), "--patches", str(patch), "--steps", str(sweep.steps)]
-    for flag, value, usual in (("--seed", sweep.seed, 0),
-                               ("--hidden", sweep.hidden, default.hidden),
-                               ("--layers", sweep.layers, default.layers),
-                               ("--qat-steps", sweep.qat_steps, sweep.steps // 4),
-                               ("--keep", sweep.keep, "dual"),
-                               ("--clip-grad", sweep.clip_grad, None),
-                               ("--qat-consistency", sweep.qat_consistency,
-                                default_qat_consistency(sweep.keep)),
-                               ("--warmup", sweep.warmup, 0)):
-        if value != usual:
-            args += [flag, str(value)]
-    return " ".join(args + ["--stage", "train"])
+    from .bench import recipe_args
+    args = ["python -m accel.bench --videos", shlex.quote(video), "--size", str(sweep.size),
+            "--frames", str(sweep.frames), "--patches", str(patch), "--steps", str(sweep.steps)]
+    return " ".join(args + recipe_args(sweep) + ["--stage", "train"])
 
 
 def convergence(curve, steps, qat_steps=0):

@@ -83,6 +83,40 @@ def test_a_resumed_clip_run_with_mini_batches_ends_the_same(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_resumed_run_with_a_rewind_ends_the_same(camera16, tmp_path, monkeypatch):
+    # The rewind guard's state (the best step's weights and optimiser, the rate's factor,
+    # the rewinds so far) is saved: a run stopped after its rewind, or after the blow that
+    # causes it and before it, resumes to the same weights and rewinds.
+    real = torch.optim.Adam.step
+    updates = [0]
+
+    def step(opt, *args, **kwargs):             # a blow to the weights after update 20
+        out = real(opt, *args, **kwargs)
+        updates[0] += 1
+        if updates[0] == 21:
+            with torch.no_grad():
+                blow = torch.Generator().manual_seed(7)
+                for g in opt.param_groups:
+                    for p in g["params"]:
+                        p.add_(3 * torch.randn(p.shape, generator=blow))
+        return out
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    settings = _settings(lr=1e-3, rewind=3.0)
+    whole, _, whole_info = fit(camera16, CFG, settings, progress=False)
+    assert [r[:2] for r in whole_info["rewinds"]] == [(21, 20)]
+    for stop in (20, 30):
+        updates[0] = 0
+        path = tmp_path / f"run{stop}.ckpt"
+        with pytest.raises(KeyboardInterrupt):
+            fit(camera16, CFG, settings, progress=False, on_step=_interrupt_at(stop),
+                checkpoint=Checkpoint(path, every=1e9))
+        updates[0] = 10 ** 6                    # no second blow after the resume
+        resumed, _, info = fit(camera16, CFG, settings, progress=False,
+                               checkpoint=Checkpoint(path, resume=True))
+        assert _model_bytes(resumed) == _model_bytes(whole)
+        assert info["rewinds"] == whole_info["rewinds"]
+
+
 def test_the_command_line_resumes_after_a_real_ctrl_c_to_the_same_file(tmp_path):
     args = [sys.executable, "-m", "model.train", "--image", "camera", "--size", "16",
             "--patch", "2", "--hidden", "16", "--layers", "2", "--steps", "1000",

@@ -171,6 +171,65 @@ def test_the_spike_guard_is_off_by_default_and_changes_the_fit_when_on(camera32)
                                                        b.state_dict().values()))
 
 
+def _spiking_adam(monkeypatch, at):
+    """Adam whose update number ``at`` (0-based: the step's) is followed by a blow to the
+    weights, as a loss spike would deal them; every update's rate and the weights it
+    started from are recorded."""
+    calls = []
+    real = torch.optim.Adam.step
+    blow = torch.Generator().manual_seed(7)
+
+    def step(opt, *args, **kwargs):
+        params = [p for g in opt.param_groups for p in g["params"]]
+        calls.append((opt.param_groups[0]["lr"], [p.detach().clone() for p in params]))
+        out = real(opt, *args, **kwargs)
+        if len(calls) == at + 1:
+            with torch.no_grad():
+                for p in params:
+                    p.add_(3 * torch.randn(p.shape, generator=blow))
+        return out
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    return calls
+
+
+def test_the_rewind_guard_goes_back_to_the_best_step_and_halves_the_rate(camera32,
+                                                                          monkeypatch):
+    cfg = PatchINRConfig(patch=2, channels=1, hidden=16, layers=2)
+    plain = TrainSettings(steps=80, lr=1e-3, seed=2, device="cpu", qat_steps=0)
+    guarded = TrainSettings(steps=80, lr=1e-3, seed=2, device="cpu", qat_steps=0, rewind=3.0)
+    _spiking_adam(monkeypatch, at=30)
+    _, _, hurt = fit(camera32, cfg, plain, progress=False)
+    before = max(p for s, p in hurt["history"] if s <= 30)
+    # Unguarded, the blow after step 30 leaves the fit far below where it was.
+    assert max(p for s, p in hurt["history"] if s > 30) < before - 3
+    assert hurt["rewinds"] == []
+    calls = _spiking_adam(monkeypatch, at=30)
+    _, _, info = fit(camera32, cfg, guarded, progress=False)
+    # Step 31 sees the blow: the weights and Adam's state go back to step 30's (the best
+    # loss so far, measured before its update), step 31 makes no update, and every step
+    # after it runs at half the schedule's rate.
+    assert info["rewinds"] == [(31, 30, 0.5)]
+    assert len(calls) == 79
+    assert all(torch.equal(a, b) for a, b in zip(calls[31][1], calls[30][1]))
+    assert [lr for lr, _ in calls[:31]] == [lr_at(i, guarded) for i in range(31)]
+    assert [lr for lr, _ in calls[31:]] == [lr_at(i, guarded) * 0.5 for i in range(32, 80)]
+    assert min(p for s, p in info["history"] if s > 31) > before - 3
+    assert info["history"][-1][1] > hurt["history"][-1][1] + 3
+
+
+def test_a_rewind_guard_that_never_fires_changes_nothing(camera32):
+    cfg = PatchINRConfig(patch=2, channels=1, hidden=16, layers=2)
+    off = TrainSettings(steps=40, lr=1e-3, seed=2, device="cpu", qat_steps=10)
+    on = TrainSettings(steps=40, lr=1e-3, seed=2, device="cpu", qat_steps=10, rewind=1000)
+    assert off.rewind is None
+    a, a_pre, a_info = fit(camera32, cfg, off, progress=False)
+    b, b_pre, b_info = fit(camera32, cfg, on, progress=False)
+    assert b_info["rewinds"] == [] and a_info["history"] == b_info["history"]
+    for x, y in ((a, b), (a_pre, b_pre)):
+        assert all(torch.equal(u, v) for u, v in zip(x.state_dict().values(),
+                                                      y.state_dict().values()))
+
+
 def test_default_quantization_aware_steps_are_the_last_quarter():
     assert TrainSettings(steps=2000, device="cpu").qat_steps == 500
     assert TrainSettings(steps=3, device="cpu").qat_steps == 0
@@ -212,6 +271,10 @@ def test_learning_rate_schedules():
     ({"clip_grad": 0.5}, "gradient clip factor must be at least 1"),
     ({"clip_grad": 0}, "gradient clip factor"),
     ({"clip_grad": math.nan}, "gradient clip factor"),
+    ({"rewind": 0}, "rewind threshold"),
+    ({"rewind": -3}, "rewind threshold"),
+    ({"rewind": math.nan}, "rewind threshold"),
+    ({"rewind": math.inf}, "rewind threshold"),
     ({"schedule": "linear"}, "unknown learning-rate schedule 'linear'"),
     ({"device": "tpu"}, "unknown device 'tpu'"),
 ])

@@ -371,21 +371,26 @@ def test_keep_is_part_of_the_recipe_only_when_not_dual():
 
 
 @pytest.mark.parametrize("knob, value, flag, bad, error", [
-    ("clip_grad", 2.0, "--clip-grad 2.0", 0.5, "gradient clip factor"),
-    ("qat_consistency", 10.0, "--qat-consistency 10.0", -1.0, "QAT consistency weight"),
+    ("clip_grad", 2.0, "--clip-grad 2", 0.5, "gradient clip factor"),
+    ("qat_consistency", 10.0, "--qat-consistency 10", -1.0, "QAT consistency weight"),
     ("warmup", 200, "--warmup 200", -1, "warm-up steps"),
+    ("rewind", 3.0, "--rewind 3", 0.0, "rewind threshold"),
 ])
 def test_a_recipe_setting_sets_both_sweeps_points_apart(knob, value, flag, bad, error):
-    # The committed image points were trained without the spike guard or a warm-up and at
-    # disagreement weight 100: a sweep with any of these changed has a recipe of its own, so
-    # its points are trained apart from them.
+    # The committed image points were trained without the spike or rewind guards or a
+    # warm-up and at disagreement weight 100: a sweep with any of these changed has a recipe
+    # of its own, so its points are trained apart from them, and the command the report
+    # gives for a missing point carries the setting.
     committed = json.loads((Path(__file__).parents[3] / "docs" / "results" / "points"
                             / "camera_256_p2.json").read_text())
     assert committed["recipe"].get("clip_grad") is None
     assert committed["recipe"]["qat_consistency"] == 100.0
     assert committed["recipe"]["warmup"] == 0
-    changed = bench.SweepSpec(images=["camera"], patches=[2], **{knob: value}).recipe
+    assert committed["recipe"].get("rewind") is None
+    spec = bench.SweepSpec(images=["camera"], patches=[2], **{knob: value})
+    changed = spec.recipe
     assert changed != committed["recipe"] and changed[knob] == value
+    assert flag in spec.train_command("camera", 2)
     with pytest.raises(UserError, match=error):
         bench.SweepSpec(images=["camera"], patches=[2], **{knob: bad})
     # Video sweep: a committed 2000-step point is not such a sweep's point, and the command
@@ -415,8 +420,28 @@ def test_the_command_for_a_missing_video_point_survives_a_shell():
     d = PatchINRConfig()
     sweep = SimpleNamespace(size=16, frames=3, steps=40, seed=0, hidden=d.hidden,
                             layers=d.layers, qat_steps=10, keep="int8", clip_grad=None,
-                            qat_consistency=1.0, warmup=0)
+                            qat_consistency=1.0, warmup=0, rewind=None)
     argv = shlex.split(_train_command(sweep, "my clips/a b.gif", 2))
     assert argv[argv.index("--videos") + 1] == "my clips/a b.gif"
     assert argv[argv.index("--keep") + 1] == "int8" and "--hidden" not in argv
     assert argv[-2:] == ["--stage", "train"]
+
+
+def test_the_command_for_a_missing_image_point_trains_that_sweeps_point():
+    # Parsed back by the command line, the report's command builds a sweep with the same
+    # recipe, size, steps and seed, for the one image and patch size.
+    import shlex
+
+    from accel.cli.bench import build_parser
+    spec = bench.SweepSpec(images=["camera"], patches=[4, 8], size=64, steps=300, seed=3,
+                           qat_steps=0, keep="int8", clip_grad=2.0, warmup=20, rewind=3.0)
+    argv = shlex.split(spec.train_command("camera", 8))
+    assert argv[:3] == ["python", "-m", "accel.bench"]
+    a = build_parser().parse_args(argv[3:])
+    again = bench.SweepSpec(images=a.images.split(","), patches=a.patches, size=a.size,
+                            steps=a.steps, seed=a.seed, qat_steps=a.qat_steps, keep=a.keep,
+                            clip_grad=a.clip_grad, qat_consistency=a.qat_consistency,
+                            warmup=a.warmup, rewind=a.rewind)
+    assert (again.images, again.patches, a.stage) == (("camera",), (8,), "train")
+    assert (again.size, again.steps, again.seed) == (64, 300, 3)
+    assert again.recipe == spec.recipe
