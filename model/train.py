@@ -190,7 +190,28 @@ def _train(args, w, h, settings, pngs, checkpoint):
           f"INT8 {results['psnr_int8']:.2f} dB, {results['params']:,} parameters "
           f"({100 * results['param_overhead']:+.2f} % vs n=1), "
           f"{results['seconds_per_step']:.3f} s/step{_resumed(checkpoint)}")
+    _warn_if_collapsed(results)
     return 0
+
+
+#: How far below its best a float phase may end before the run is said to have collapsed.
+COLLAPSE_DB = 3.0
+
+
+def _warn_if_collapsed(results):
+    """One line on stderr when the float phase ended far below the best training PSNR it
+    reached (a collapse: the fit fell and never came back), with what guards against it."""
+    qat_from = results["steps"] - results["qat_steps"]
+    float_log = [(s, p) for s, p in results["history"] if s < qat_from]
+    if not float_log:
+        return
+    best_step, best = max(float_log, key=lambda h: h[1])
+    end = float_log[-1][1]
+    if end < best - COLLAPSE_DB:
+        print(f"model.train: warning: the float phase ended {best - end:.1f} dB below the "
+              f"training PSNR it had at step {best_step:,} ({best:.2f} dB): the fit "
+              f"collapsed; --rewind 3 guards against it (docs/model.md, Collapses)",
+              file=sys.stderr)
 
 
 def _resumed(checkpoint):
@@ -239,6 +260,7 @@ def _train_video(args, w, h, settings, pngs, checkpoint):
           f"INT8 {results['psnr_int8']:.2f} dB (means over the frames), "
           f"{results['params']:,} parameters ({100 * results['param_overhead']:+.2f} % vs "
           f"n=1), {results['seconds_per_step']:.3f} s/step{_resumed(checkpoint)}")
+    _warn_if_collapsed(results)
     return 0
 
 

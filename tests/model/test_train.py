@@ -480,3 +480,18 @@ def test_cli_video_run(capsys, tmp_path):
     assert res["frames"] == 3 and res["batch"] == 65536
     assert Image.open(f"{png}_int8.png").size == (3 * 8 + 2 * 2, 8)
     assert "bikes 8x8x3 n=2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("point, collapsed", [
+    ("astronaut_256_p8", True), ("coffee_256_p16", True),
+    ("camera_256_p8", False), ("astronaut_256_p1", False)])
+def test_a_collapsed_float_phase_is_reported(point, collapsed, capsys):
+    # The committed sweep's histories: astronaut n = 8 and coffee n = 16 fell to about the
+    # image's mean colour in their float phases and stayed (docs/results.md); camera n = 8
+    # and astronaut n = 1 did not.
+    from model.train import _warn_if_collapsed
+    results = json.loads((ROOT / "docs" / "results" / "points" / f"{point}.json").read_text())
+    _warn_if_collapsed(results)
+    err = capsys.readouterr().err
+    assert ("collapsed; --rewind 3 guards against it" in err) == collapsed
+    assert err.count("\n") == int(collapsed)
