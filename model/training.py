@@ -472,7 +472,7 @@ class _Fit:
             loss = torch.mean((model(self.coords[idx]) - self.target[idx]) ** 2)
         else:
             loss = torch.mean((model(self.coords) - self.target) ** 2)
-        if settings.rewind is not None and self._rewound(loss, step):
+        if settings.rewind is not None and self._rewound(loss, step, bar):
             return
         loss.backward()
         if settings.clip_grad is not None:
@@ -490,7 +490,7 @@ class _Fit:
         self.history.append((step, p))
         bar.set_postfix_str(f"psnr {p:.2f} dB", refresh=False)
 
-    def _rewound(self, loss, step):
+    def _rewound(self, loss, step, bar):
         """The rewind guard, before the step's update: remember the state of a new best
         training PSNR; on a fall of more than ``rewind`` dB below it, go back to that
         state, halve the rate, and skip the update (True)."""
@@ -511,7 +511,7 @@ class _Fit:
         self.lr_scale *= 0.5
         self.rewinds.append((step, rw["step"], self.lr_scale))
         if step % 10 == 0 or step == self.float_steps - 1:
-            self._log(step, lv, _NoBar)
+            self._log(step, lv, bar)
         return True
 
     def _clip(self):
@@ -611,12 +611,6 @@ def _set_lr(opt, step, settings, *, qat=False, scale=1.0):
 def _psnr(mse):
     """A float-phase loss as training PSNR: the targets span [-1, 1], peak-to-peak 2."""
     return 10 * math.log10(4.0 / max(mse, 1e-20))
-
-
-class _NoBar:
-    @staticmethod
-    def set_postfix_str(*args, **kwargs):
-        pass
 
 
 def _finite(loss, step):
