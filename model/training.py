@@ -45,7 +45,7 @@ from .support.limits import LR_MAX, QAT_CONSISTENCY_MAX, SEED_MAX, check_memory,
 from .support.validate import (nonnegative_int, nonnegative_number, one_of, positive_int,
                                positive_number)
 
-__all__ = ["TrainSettings", "Checkpoint", "KEEP_CHOICES", "Samples", "fit", "fit_clip", "fit_samples", "train_image",
+__all__ = ["TrainSettings", "Checkpoint", "recipe_fingerprint", "DATA_FINGERPRINT", "KEEP_CHOICES", "Samples", "fit", "fit_clip", "fit_samples", "train_image",
            "train_clip", "lr_at", "DEFAULT_LR", "DEFAULT_QAT_CONSISTENCY", "GRAD_EMA"]
 
 
@@ -297,6 +297,37 @@ class Checkpoint:
         self.resumed_from = None
         if not (self.resume and os.path.exists(self.path)):
             return None
+        state = self._read()
+        if state["fingerprint"] != fingerprint:
+            if self.restart_other:
+                return None
+            diff = _differs(state["fingerprint"], fingerprint)
+            raise UserError(f"checkpoint {self.path!r} is of another run (differs in "
+                            f"{', '.join(diff)}): resume with the same settings, or delete it")
+        self.resumed_from = int(state["step"])
+        return state
+
+    def progress(self, recipe=None):
+        """Where the saved run stands, without continuing it; ``None`` when there is no file.
+
+        A dict: ``step`` (steps done) of ``steps``, ``seconds`` of training so far, ``psnr``
+        (the last logged training PSNR, ``None`` before the first), ``curve`` (the last
+        point of the convergence curve, ``(step, seconds, psnr_fp32, psnr_int8)``, or
+        ``None``) and ``differs``: the settings in which the run's recipe differs from
+        ``recipe`` (a :func:`recipe_fingerprint`; a sweep starts such a run over)."""
+        if not os.path.exists(self.path):
+            return None
+        state = self._read()
+        saved = state["fingerprint"]
+        differs = [] if recipe is None else _differs(
+            {k: v for k, v in saved.items() if k not in DATA_FINGERPRINT}, recipe)
+        history, curve = state.get("history") or [], state.get("curve") or []
+        return {"step": int(state["step"]), "steps": int(saved["steps"]),
+                "seconds": float(state["seconds"]),
+                "psnr": float(history[-1][1]) if history else None,
+                "curve": tuple(curve[-1]) if curve else None, "differs": differs}
+
+    def _read(self):
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as exc:        # a truncated or foreign file: say which
@@ -304,14 +335,6 @@ class Checkpoint:
                             f"): delete it to start again") from None
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise UserError(f"{self.path!r} is not a training checkpoint of this package")
-        if state["fingerprint"] != fingerprint:
-            if self.restart_other:
-                return None
-            theirs, ours = state["fingerprint"], fingerprint
-            diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-            raise UserError(f"checkpoint {self.path!r} is of another run (differs in "
-                            f"{', '.join(diff)}): resume with the same settings, or delete it")
-        self.resumed_from = int(state["step"])
         return state
 
     def save(self, state):
@@ -321,6 +344,33 @@ class Checkpoint:
 
 
 CHECKPOINT_FORMAT = "patchinr-train-checkpoint-1"
+
+
+#: The fingerprint's entries that the data fixes (:func:`recipe_fingerprint` has the rest).
+DATA_FINGERPRINT = ("queries", "eval_queries", "data")
+
+
+def _differs(a, b):
+    """The keys on which two fingerprints differ, sorted."""
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def recipe_fingerprint(config, settings):
+    """The part of a run's checkpoint fingerprint that the network and the training settings
+    fix (the rest is the data's: its hash and query counts). Two runs with the same recipe
+    fingerprint on the same data continue each other's checkpoints."""
+    return {
+        "config": config.to_dict(),
+        "steps": settings.steps, "lr": settings.lr, "schedule": settings.schedule,
+        "warmup": settings.warmup, "seed": settings.seed, "batch": settings.batch,
+        "qat_steps": settings.qat_steps, "qat_batch": settings.qat_batch,
+        "qat_eval_every": settings.qat_eval_every,
+        "qat_consistency": settings.qat_consistency, "keep": settings.keep,
+        # Only when asked for: checkpoints of runs without them stay resumable.
+        **({"curve_every": settings.curve_every} if settings.curve_every else {}),
+        **({"qat_lr": settings.qat_lr} if settings.qat_lr is not None else {}),
+        **({"clip_grad": settings.clip_grad} if settings.clip_grad is not None else {}),
+        **({"rewind": settings.rewind} if settings.rewind is not None else {})}
 
 
 class _StopOnInterrupt:
@@ -373,19 +423,8 @@ class _Fit:
         # (step, weights, optimiser, gradient-norm mean), the rate's factor, the rewinds.
         self.rw_psnr, self.rw_state, self.lr_scale, self.rewinds = -math.inf, None, 1.0, []
         self.fingerprint = {
-            "config": config.to_dict(), "queries": q,
-            "data": hashlib.sha256(np.ascontiguousarray(samples.target).tobytes()).hexdigest(),
-            "steps": settings.steps, "lr": settings.lr, "schedule": settings.schedule,
-            "warmup": settings.warmup, "seed": settings.seed, "batch": settings.batch,
-            "qat_steps": settings.qat_steps, "qat_batch": settings.qat_batch,
-            "qat_eval_every": settings.qat_eval_every,
-            "qat_consistency": settings.qat_consistency, "keep": settings.keep,
-            "eval_queries": eval_queries,
-            # Only when asked for: checkpoints of runs without them stay resumable.
-            **({"curve_every": settings.curve_every} if settings.curve_every else {}),
-            **({"qat_lr": settings.qat_lr} if settings.qat_lr is not None else {}),
-            **({"clip_grad": settings.clip_grad} if settings.clip_grad is not None else {}),
-            **({"rewind": settings.rewind} if settings.rewind is not None else {})}
+            **recipe_fingerprint(config, settings), "queries": q, "eval_queries": eval_queries,
+            "data": hashlib.sha256(np.ascontiguousarray(samples.target).tobytes()).hexdigest()}
 
     # -- the saved state --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ Command line::
     python -m accel.bench --images camera --size 64 --patches 1,2 --steps 50 --no-synth
     python -m accel.bench --stage train        # training only (say, on a GPU machine)
     python -m accel.bench --stage report       # tables and plots from the finished points
+    python -m accel.bench --stage status       # where each point stands: done, under way, to train
     python -m accel.bench --videos carphone --patches 1,2 --stage gap   # where n = 2 loses
     python -m accel.bench --videos bikes,carphone --size 128 --frames 16 --patches 1,2,4,8 \\
         --steps 300                            # the video sweep (accel.flows.video_bench)
@@ -59,9 +60,12 @@ def build_parser():
     add_rewind_option(p, "each point's")
     add_disagreement_option(p, "each point's ")
     add_warmup_option(p)
-    p.add_argument("--stage", choices=["all", "train", "report", "gap"], default="all",
-                   help="all (the default), train, report, or gap (videos: where larger "
-                        "patches lose to n = 1, from the trained model files)")
+    p.add_argument("--stage", choices=["all", "train", "report", "gap", "status"],
+                   default="all",
+                   help="all (the default), train, report, gap (videos: where larger "
+                        "patches lose to n = 1, from the trained model files), or status "
+                        "(each point done, under way in its checkpoint, or to train; reads "
+                        "no data)")
     p.add_argument("--out", default="runs/bench",
                    help="working folder: model files, Yosys caches (default %(default)s)")
     p.add_argument("--results", default="docs/results",
@@ -100,6 +104,10 @@ def main(argv=None):
                      qat_steps=args.qat_steps, keep=args.keep, clip_grad=args.clip_grad,
                      qat_consistency=args.qat_consistency,
                      warmup=args.warmup, rewind=args.rewind)
+    if args.stage == "status":
+        from ..flows.bench import sweep_status
+        return _status(sweep_status(spec, args.out, os.path.join(args.results, "points")),
+                       os.path.join(args.out, "checkpoints"))
     if args.stage in ("all", "train"):
         # The training settings (device, seed) are checked before anything is logged.
         spec.settings(args.device)
@@ -138,6 +146,20 @@ def _where(args):
     return cluster_kwargs(args, "point")
 
 
+def _status(rows, checkpoints):
+    """Print one line a point (stdout) and a count (stderr); 0."""
+    from ..flows.bench import status_text
+    for source, n, status in rows:
+        print(f"{source:>10} n={n:<2} {status_text(status)}")
+    counts = {}
+    for *_, status in rows:
+        counts[status["state"]] = counts.get(status["state"], 0) + 1
+    print(f"bench: {len(rows)} points: "
+          + ", ".join(f"{k} {v}" for k, v in counts.items())
+          + f" (checkpoints in {checkpoints})", file=sys.stderr)
+    return 0
+
+
 def _failed(keys, log):
     log(f"bench: {len(keys)} point(s) failed ({', '.join(keys)}): the others are finished; "
         f"the same command trains what is missing")
@@ -169,6 +191,10 @@ def _videos(args):
     def log(line):
         print(line, file=sys.stderr, flush=True)
     points = os.path.join(args.results, "video", "points")
+    if args.stage == "status":
+        from ..flows.video_bench import video_status
+        return _status(video_status(sweep, args.out, points),
+                       os.path.join(args.out, "video", "checkpoints"))
     if args.stage in ("all", "train"):
         with _resume_hint(args.out, log):
             _, failed = train_video_points(sweep, args.out, points, fresh=args.fresh,

@@ -20,7 +20,10 @@ For every image and patch size ``n`` (a *point*) the sweep
    ``resources_vs_patch.png`` and ``strip.png`` (original and INT8 reconstructions).
 
 The training stage needs only torch (no Amaranth), so it runs on a bare GPU machine; copy
-``OUT/points`` back and run the report stage where the package is installed. The command
+``OUT/points`` back and run the report stage where the package is installed. The status
+stage (:func:`sweep_status`) says where each point stands, from the point files and the
+checkpoints alone: done, under way (step, training time, the time to go at the rate so
+far, the last PSNR figures), or to train. The command
 line is ``python -m accel.bench`` (:mod:`accel.cli.bench`).
 """
 
@@ -46,7 +49,8 @@ from model.support.validate import nonnegative_int, one_of, positive_int
 
 from ..config import CLOCK_HZ
 
-__all__ = ["SweepSpec", "PointTask", "PointJob", "train_points", "train_point", "point_checkpoint", "hardware_figures", "cpu_fps", "report",
+__all__ = ["SweepSpec", "PointTask", "PointJob", "train_points", "train_point", "point_checkpoint",
+           "point_status", "status_text", "sweep_status", "hardware_figures", "cpu_fps", "report",
            "markdown_table", "DEFAULT_IMAGES", "DEFAULT_PATCHES", "POINT_KEYS", "package_version",
            "machine_info"]
 
@@ -403,6 +407,80 @@ def resumed_note(checkpoint):
     """``", resumed at step N"`` when the point continued from its checkpoint."""
     step = checkpoint.resumed_from
     return "" if step is None else f", resumed at step {step:,}"
+
+
+def point_status(point, checkpoint, recipe):
+    """Where one point of a sweep stands, from its point file (``point``, as the sweep
+    loads it: ``None`` when missing or of another recipe) and its ``checkpoint``
+    (:func:`point_checkpoint`): a dict whose ``state`` is
+
+    - ``"done"``, with the point's ``psnr_fp32`` and ``psnr_int8``;
+    - ``"under way"``: the checkpoint holds the run so far, with what
+      :meth:`model.training.Checkpoint.progress` says of it;
+    - ``"starts over"``: the checkpoint is of another recipe (the settings in ``differs``
+      against ``recipe``, a :func:`model.training.recipe_fingerprint`): training starts it
+      over;
+    - ``"unreadable"``: the checkpoint cannot be read (``error``): training would stop on it;
+    - ``"to train"``: nothing of it yet.
+
+    Reads no data and trains nothing: the ``status`` stage of ``accel.bench``."""
+    if point is not None:
+        return {"state": "done", "psnr_fp32": point["psnr_fp32"],
+                "psnr_int8": point["psnr_int8"]}
+    try:
+        progress = checkpoint.progress(recipe)
+    except UserError as exc:
+        return {"state": "unreadable", "error": str(exc)}
+    if progress is None:
+        return {"state": "to train"}
+    return {"state": "starts over" if progress["differs"] else "under way", **progress}
+
+
+def status_text(status):
+    """:func:`point_status`'s answer as the words of one line."""
+    state = status["state"]
+    if state == "done":
+        return f"done: FP32 {status['psnr_fp32']:.2f} dB, INT8 {status['psnr_int8']:.2f} dB"
+    if state == "to train":
+        return "not trained with this sweep's settings yet"
+    if state == "unreadable":
+        return status["error"]
+    if state == "starts over":
+        return (f"its checkpoint is of another recipe (differs in "
+                f"{', '.join(status['differs'])}): training starts it over")
+    step, steps, seconds = status["step"], status["steps"], status["seconds"]
+    words = [f"under way: step {step:,} of {steps:,} ({100 * step / steps:.0f} %), "
+             f"{_duration(seconds)} of training"]
+    if step:
+        per_step = seconds / step
+        words.append(f", about {_duration(per_step * (steps - step))} to go at "
+                     f"{per_step:.3g} s/step")
+    if status["psnr"] is not None:
+        words.append(f"; training PSNR {status['psnr']:.2f} dB")
+    if status["curve"] is not None:
+        at, _, _, int8 = status["curve"]
+        words.append(f", INT8 {int8:.2f} dB at step {at:,}")
+    return "".join(words)
+
+
+def _duration(seconds):
+    """``"42 s"``, ``"12.5 min"`` or ``"3.2 h"``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def sweep_status(spec, out, points):
+    """:func:`point_status` of every point of an image sweep, in its order:
+    ``[(image, patch, status), ...]``."""
+    from model.training import recipe_fingerprint
+    settings = spec.settings()
+    return [(im, n, point_status(_load_point(points, spec, im, n),
+                                 point_checkpoint(out, spec.key(im, n)),
+                                 recipe_fingerprint(spec.config(im, n), settings)))
+            for im in spec.images for n in spec.patches]
 
 
 def drop_checkpoint(checkpoint):

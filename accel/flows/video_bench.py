@@ -38,10 +38,10 @@ from model.support.validate import one_of, positive_int
 
 from ..config import CLOCK_HZ
 from .bench import (PointTask, drop_checkpoint, machine_info, package_version,
-                    point_checkpoint, resumed_note, torch_threads)
+                    point_checkpoint, point_status, resumed_note, torch_threads)
 
 __all__ = ["VideoSweep", "VideoPointJob", "train_video_points", "train_video_point",
-           "video_report", "convergence", "spikes", "CONVERGED_DB", "SPIKE_DB"]
+           "video_report", "video_status", "convergence", "spikes", "CONVERGED_DB", "SPIKE_DB"]
 
 #: A point is converged when the last fifth of its steps added less INT8 PSNR than this.
 CONVERGED_DB = 0.2
@@ -223,6 +223,18 @@ def _train_video_point(job):
     drop_checkpoint(ckpt)
     return (f"bench: {key}: FP32 {point['psnr_fp32']:.2f} dB, INT8 "
             f"{point['psnr_int8']:.2f} dB{resumed_note(ckpt)}")
+
+
+def video_status(sweep, out, points):
+    """:func:`~accel.flows.bench.point_status` of every point of a video sweep, in its
+    order: ``[(video, patch, status), ...]``."""
+    from model.training import recipe_fingerprint
+    settings = sweep.settings()
+    return [(v, n, point_status(_point(os.path.join(points, sweep.key(v, n) + ".json"),
+                                       sweep, v, n),
+                                point_checkpoint(os.path.join(out, "video"), sweep.key(v, n)),
+                                recipe_fingerprint(sweep.config(n), settings)))
+            for v in sweep.videos for n in sweep.patches]
 
 
 def _hardware(sweep, patch):

@@ -19,7 +19,8 @@ from model.config import PatchINRConfig
 from model.data import load_image
 from model.quant import quantize
 from model.support.errors import UserError
-from model.training import Checkpoint, TrainSettings, fit, train_image
+from model.training import (Checkpoint, TrainSettings, fit, recipe_fingerprint,
+                            train_image)
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = PatchINRConfig(patch=2, channels=1, hidden=16, layers=2)
@@ -158,6 +159,33 @@ def test_a_checkpoint_of_another_run_is_refused_or_restarted(camera16, tmp_path)
     with pytest.raises(UserError, match="cannot be read"):
         fit(camera16, CFG, _settings(steps=12), progress=False,
             checkpoint=Checkpoint(path, resume=True))
+
+
+def test_progress_reads_where_a_saved_run_stands(camera16, tmp_path):
+    path = tmp_path / "p.ckpt"
+    assert Checkpoint(path).progress() is None                  # nothing saved yet
+    settings = _settings(curve_every=4)
+    with pytest.raises(KeyboardInterrupt):
+        fit(camera16, CFG, settings, progress=False, on_step=_interrupt_at(21),
+            checkpoint=Checkpoint(path, every=1e9))
+    saved = torch.load(path, weights_only=True)
+    got = Checkpoint(path).progress(recipe_fingerprint(CFG, settings))
+    assert (got["step"], got["steps"], got["differs"]) == (22, 60, [])
+    assert got["seconds"] == saved["seconds"] > 0
+    assert got["psnr"] == saved["history"][-1][1] and saved["history"][-1][0] == 20
+    assert got["curve"][0] == 20                    # the curve's points at steps 4, 8, ... 20
+    # Against another recipe: the settings that differ (a sweep would start it over).
+    other = recipe_fingerprint(CFG, _settings(curve_every=4, steps=80, qat_steps=15,
+                                                clip_grad=2.0))
+    assert Checkpoint(path).progress(other)["differs"] == ["clip_grad", "steps"]
+    # Resuming it ends where the run would have: progress only read it.
+    resumed, _, _ = fit(camera16, CFG, settings, progress=False,
+                        checkpoint=Checkpoint(path, resume=True))
+    whole, _, _ = fit(camera16, CFG, settings, progress=False)
+    assert _model_bytes(resumed) == _model_bytes(whole)
+    path.write_bytes(b"cut")
+    with pytest.raises(UserError, match="cannot be read"):
+        Checkpoint(path).progress()
 
 
 def test_the_same_model_is_the_same_bytes_and_still_loads(camera16, tmp_path):

@@ -98,6 +98,48 @@ def test_report_before_training_says_what_is_missing(tmp_path, capsys):
     assert "not trained yet: camera_32_p2" in capsys.readouterr().err
 
 
+def test_status_says_where_each_point_stands(sweep, tmp_path, capsys):
+    """Done points, a point stopped at step 6 of 15, one not started, and the same
+    checkpoint under another recipe: each its own line, from the files alone."""
+    import signal
+    from model.data import load_image
+    from model.training import fit
+    _, results, _, data = sweep
+    work = tmp_path / "work"
+    argv = ["--images", "camera", "--size", "64", "--patches", "1,2,4,8", "--steps", "15",
+            "--out", str(work), "--results", str(results), "--stage", "status"]
+    spec = bench.SweepSpec(images=["camera"], patches=[4], size=64, steps=15)
+
+    def stop_after(step):
+        def on_step(done):
+            if done == step:
+                signal.raise_signal(signal.SIGINT)
+        return on_step
+    with pytest.raises(KeyboardInterrupt):
+        fit(load_image("camera", size=64), spec.config("camera", 4), spec.settings("cpu"),
+            progress=False, on_step=stop_after(5),
+            checkpoint=bench.point_checkpoint(str(work), spec.key("camera", 4)))
+    assert bench_main(argv) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 4
+    psnr = {p["patch"]: p["psnr_int8"] for p in data["points"]}
+    assert lines[0].split() == ["camera", "n=1", "done:", "FP32", lines[0].split()[4], "dB,",
+                                "INT8", f"{psnr[1]:.2f}", "dB"]
+    assert f"INT8 {psnr[2]:.2f} dB" in lines[1]
+    assert "n=4  under way: step 6 of 15 (40 %)" in lines[2]
+    assert "training PSNR" in lines[2] and "to go at" in lines[2]
+    assert "n=8  not trained with this sweep's settings yet" in lines[3]
+    assert "4 points: done 2, under way 1, to train 1" in err
+    assert str(work / "checkpoints") in err
+    # Under another recipe the same checkpoint would be started over: said, not resumed.
+    assert bench_main([*argv, "--clip-grad", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "n=4  its checkpoint is of another recipe (differs in clip_grad)" in lines[2]
+    assert "not trained" in lines[0]        # the points of the other recipe do not count
+    assert (work / "checkpoints" / "camera_64_p4.ckpt").exists()   # status changes nothing
+
+
 def test_point_files_of_an_image_path_stay_in_the_points_folder(tmp_path):
     image = tmp_path / "elsewhere" / "my pic.v2.png"
     image.parent.mkdir()
@@ -250,6 +292,16 @@ def test_video_sweep(tmp_path, capsys):
     assert "bikes_16x3_p4, carphone_16x3_p4" in err and "--require-all" in err
     assert bench_main(wide) == 0
     assert "carphone n=4  not trained" in capsys.readouterr().out
+    # Where each point stands, from the point files and the checkpoints in OUT/video.
+    (tmp_path / "o" / "video" / "checkpoints").mkdir(exist_ok=True)
+    (tmp_path / "o" / "video" / "checkpoints" / "bikes_16x3_p4.ckpt").write_bytes(b"cut")
+    status = [*wide[:-1], "status"]
+    assert bench_main(status) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6
+    assert "bikes n=1  done: FP32" in lines[0] and "carphone n=2  done: FP32" in lines[4]
+    assert "bikes n=4  checkpoint" in lines[2] and "cannot be read" in lines[2]
+    assert "carphone n=4  not trained with this sweep's settings yet" in lines[5]
     wide_data = json.loads((tmp_path / "r4" / "video" / "video.json").read_text())
     assert [(p["video"], p["patch"]) for p in wide_data["pending"]] == \
         [("bikes", 4), ("carphone", 4)]
