@@ -198,6 +198,10 @@ def _train(args, w, h, settings, pngs, checkpoint):
 COLLAPSE_DB = 3.0
 
 
+def _resumed(checkpoint):
+    return "" if checkpoint is None else checkpoint.resumed_note
+
+
 def _warn_if_collapsed(results):
     """One line on stderr when the float phase ended far below the best training PSNR it
     reached (a collapse: the fit fell and never came back), with what guards against it."""
@@ -212,11 +216,6 @@ def _warn_if_collapsed(results):
               f"training PSNR it had at step {best_step:,} ({best:.2f} dB): the fit "
               f"collapsed; --rewind 3 guards against it (docs/model.md, Collapses)",
               file=sys.stderr)
-
-
-def _resumed(checkpoint):
-    step = checkpoint.resumed_from if checkpoint is not None else None
-    return "" if step is None else f", resumed at step {step:,}"
 
 
 def _write(args, config, model, quant, meta, results, pngs, renders):

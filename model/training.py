@@ -292,6 +292,13 @@ class Checkpoint:
         #: The step the last :meth:`load` continued from (``None``: it started afresh).
         self.resumed_from = None
 
+    @property
+    def resumed_note(self):
+        """``", resumed at step N"`` when the run continued from this checkpoint, else
+        ``""``: the end of a run's log line."""
+        step = self.resumed_from
+        return "" if step is None else f", resumed at step {step:,}"
+
     def load(self, fingerprint):
         """The saved state, or ``None`` when there is none to resume."""
         self.resumed_from = None

@@ -377,7 +377,7 @@ def _train_point(job, spec, image_name, n, out):
     drop_checkpoint(ckpt)
     return (f"bench: {image_name} n={n}: FP32 {results['psnr_fp32']:.2f} dB, "
             f"INT8 {results['psnr_int8']:.2f} dB ({results['device']}, "
-            f"{results['seconds_per_step']:.3f} s/step{resumed_note(ckpt)})")
+            f"{results['seconds_per_step']:.3f} s/step{ckpt.resumed_note})")
 
 
 @contextlib.contextmanager
@@ -401,12 +401,6 @@ def point_checkpoint(out, key, *, fresh=False, every=300.0):
     from model.training import Checkpoint
     return Checkpoint(os.path.join(out, "checkpoints", key + ".ckpt"), every=every,
                       resume=not fresh, restart_other=True)
-
-
-def resumed_note(checkpoint):
-    """``", resumed at step N"`` when the point continued from its checkpoint."""
-    step = checkpoint.resumed_from
-    return "" if step is None else f", resumed at step {step:,}"
 
 
 def point_status(point, checkpoint, recipe):

@@ -38,7 +38,7 @@ from model.support.validate import one_of, positive_int
 
 from ..config import CLOCK_HZ
 from .bench import (PointTask, drop_checkpoint, machine_info, package_version,
-                    point_checkpoint, point_status, resumed_note, torch_threads)
+                    point_checkpoint, point_status, torch_threads)
 
 __all__ = ["VideoSweep", "VideoPointJob", "train_video_points", "train_video_point",
            "video_report", "video_status", "convergence", "spikes", "CONVERGED_DB", "SPIKE_DB"]
@@ -222,7 +222,7 @@ def _train_video_point(job):
     write_json(os.path.join(job.points, key + ".json"), point)
     drop_checkpoint(ckpt)
     return (f"bench: {key}: FP32 {point['psnr_fp32']:.2f} dB, INT8 "
-            f"{point['psnr_int8']:.2f} dB{resumed_note(ckpt)}")
+            f"{point['psnr_int8']:.2f} dB{ckpt.resumed_note}")
 
 
 def video_status(sweep, out, points):
