@@ -77,9 +77,8 @@ class SweepSpec:
     def __init__(self, *, images=DEFAULT_IMAGES, patches=DEFAULT_PATCHES, size=256, steps=2000,
                  hidden=None, layers=None, seed=0, qat_steps=None, keep="dual",
                  clip_grad=None, qat_consistency=None, warmup=0, rewind=None):
-        from model.config import PatchINRConfig, default_qat_consistency
+        from model.config import PatchINRConfig
         from model.data import load_image
-        from model.training import KEEP_CHOICES
         if not images:
             raise UserError("no images to sweep")
         if not patches:
@@ -99,18 +98,9 @@ class SweepSpec:
         check_distinct_stems(images, "images")
         self.images = tuple(images)
         self.patches = tuple(sorted(set(patches)))
-        if qat_steps is None:
-            qat_steps = steps // 4            # model.train's default: the last quarter
-        if not isinstance(qat_steps, int) or not 0 <= qat_steps < steps:
-            raise UserError(f"QAT steps must be an integer in 0..{steps - 1}, not {qat_steps!r}")
-        self.size, self.steps, self.seed, self.qat_steps = size, steps, seed, qat_steps
-        one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
-        self.keep = keep
-        self.clip_grad = None if clip_grad is None else float(clip_grad)
-        self.qat_consistency = (default_qat_consistency(keep) if qat_consistency is None
-                                else qat_consistency)
-        self.warmup = warmup
-        self.rewind = None if rewind is None else float(rewind)
+        self.size, self.steps, self.seed = size, steps, seed
+        set_recipe(self, qat_steps=qat_steps, keep=keep, clip_grad=clip_grad,
+                   qat_consistency=qat_consistency, warmup=warmup, rewind=rewind)
         # Checked now, as the training will: a bad factor or weight fails before any image
         # is read.
         self.settings()
@@ -152,6 +142,25 @@ class SweepSpec:
         """The point's file name stem: an image given as a path contributes its file name
         only (letters, digits, ``-`` and ``_``), so every point file stays in ``OUT/points``."""
         return f"{source_stem(image)}_{self.size}_p{patch}"
+
+
+def set_recipe(sweep, *, qat_steps, keep, clip_grad, qat_consistency, warmup, rewind):
+    """Check and set a sweep's training recipe (both sweeps' keywords of that name) on
+    ``sweep``, whose ``steps`` is set: ``qat_steps`` defaults to the last quarter, as
+    ``model.train``'s, and the disagreement weight to what ``keep`` calls for."""
+    from model.config import default_qat_consistency
+    from model.training import KEEP_CHOICES
+    steps = sweep.steps
+    if qat_steps is None:
+        qat_steps = steps // 4            # model.train's default: the last quarter
+    if not isinstance(qat_steps, int) or not 0 <= qat_steps < steps:
+        raise UserError(f"QAT steps must be an integer in 0..{steps - 1}, not {qat_steps!r}")
+    one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
+    sweep.qat_steps, sweep.keep, sweep.warmup = qat_steps, keep, warmup
+    sweep.clip_grad = None if clip_grad is None else float(clip_grad)
+    sweep.qat_consistency = (default_qat_consistency(keep) if qat_consistency is None
+                             else qat_consistency)
+    sweep.rewind = None if rewind is None else float(rewind)
 
 
 def source_stem(source):

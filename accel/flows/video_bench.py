@@ -34,7 +34,7 @@ import numpy as np
 
 from model.support.errors import UserError
 from model.support.files import write_bytes, write_json
-from model.support.validate import one_of, positive_int
+from model.support.validate import positive_int
 
 from ..config import CLOCK_HZ
 from .bench import (PointTask, drop_checkpoint, machine_info, package_version,
@@ -56,8 +56,7 @@ class VideoSweep:
     def __init__(self, *, videos, patches=(1, 2, 4, 8), size=128, frames=16, steps=300,
                  seed=0, hidden=None, layers=None, qat_steps=None, keep="dual",
                  clip_grad=None, qat_consistency=None, warmup=0, rewind=None):
-        from model.config import PatchINRConfig, default_qat_consistency
-        from model.training import KEEP_CHOICES
+        from model.config import PatchINRConfig
         from model.video import load_video
         if not videos:
             raise UserError("no videos to sweep")
@@ -70,23 +69,13 @@ class VideoSweep:
         positive_int("size", size)
         positive_int("frames", frames)
         positive_int("steps", steps)
-        from .bench import check_distinct_stems
+        from .bench import check_distinct_stems, set_recipe
         check_distinct_stems(videos, "videos")
-        if qat_steps is None:
-            qat_steps = steps // 4            # model.train's default: the last quarter
-        if not isinstance(qat_steps, int) or not 0 <= qat_steps < steps:
-            raise UserError(f"QAT steps must be an integer in 0..{steps - 1}, not {qat_steps!r}")
-        self.qat_steps = qat_steps
-        one_of("datapath to keep the best state for", keep, KEEP_CHOICES)
-        self.keep = keep
-        self.clip_grad = None if clip_grad is None else float(clip_grad)
-        self.qat_consistency = (default_qat_consistency(keep) if qat_consistency is None
-                                else qat_consistency)
-        self.warmup = warmup
-        self.rewind = None if rewind is None else float(rewind)
         default = PatchINRConfig()
         self.videos, self.patches = tuple(videos), tuple(sorted(set(patches)))
         self.size, self.frames, self.steps, self.seed = size, frames, steps, seed
+        set_recipe(self, qat_steps=qat_steps, keep=keep, clip_grad=clip_grad,
+                   qat_consistency=qat_consistency, warmup=warmup, rewind=rewind)
         # Checked now, as the training will: a bad seed or factor fails before any training.
         self.settings()
         self.hidden = default.hidden if hidden is None else hidden
